@@ -1,0 +1,44 @@
+# The two commands of the README: `make run` and `make test`.
+# Everything else (the virtual environment, translations) is made on the way.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 5000
+PO := $(wildcard app/translations/*/LC_MESSAGES/messages.po)
+MO := $(PO:.po=.mo)
+
+.PHONY: run test lint format translations-extract bench clean
+
+# Re-install whenever the project's dependencies change.
+$(BIN)/hotline: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+app/translations/%/LC_MESSAGES/messages.mo: app/translations/%/LC_MESSAGES/messages.po $(BIN)/hotline
+	$(BIN)/pybabel compile --use-fuzzy -i $< -o $@ --statistics
+
+run: $(BIN)/hotline $(MO)
+	$(BIN)/hotline setup
+	$(BIN)/hotline run --host $(HOST) --port $(PORT)
+
+test: $(BIN)/hotline $(MO)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+format: $(BIN)/hotline
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+# After adding or changing a translated string: refresh the catalogs, translate
+# the new entries in app/translations/*/LC_MESSAGES/messages.po, then make test.
+translations-extract: $(BIN)/hotline
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location -o app/translations/messages.pot app board
+	$(BIN)/pybabel update -i app/translations/messages.pot -d app/translations --no-location --width 100
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache

@@ -1,0 +1,101 @@
+"""Configuration: defaults, the file, environment secrets, and clear errors."""
+
+import dataclasses
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from app.config import ConfigError, load_settings
+
+HOTLINE = Path(sys.executable).parent / "hotline"
+
+
+def write(tmp_path, text: str) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_defaults_without_a_file():
+    settings = load_settings(None, env={})
+    assert settings.timezone.key == "Europe/Berlin"
+    assert settings.phone_languages == ["de", "en", "pl"]
+    assert settings.default_language == "de"
+    assert settings.retention_days == 30
+    assert settings.claim_timeout_hours == 24
+    assert settings.max_open_claims == 3
+    assert settings.request_type_for_digit("2").code == "pharmacy"
+    assert settings.request_type("shopping").label("pl") == "zakupy"
+
+
+def test_the_example_file_is_valid_and_matches_the_defaults():
+    example = Path(__file__).resolve().parents[1] / "config.example.toml"
+    from_example = dataclasses.replace(load_settings(example, env={}), source="")
+    assert from_example == dataclasses.replace(load_settings(None, env={}), source="")
+
+
+def test_file_values_and_environment_secrets(tmp_path):
+    path = write(
+        tmp_path,
+        'timezone = "Europe/Warsaw"\nretention_days = 14\n'
+        '[phone]\nlanguages = ["pl", "en"]\ndefault_language = "pl"\n',
+    )
+    env = {"HOTLINE_SECRET_KEY": "s3cret", "TWILIO_AUTH_TOKEN": "tok"}
+    settings = load_settings(path, env=env)
+    assert settings.timezone.key == "Europe/Warsaw"
+    assert settings.retention_days == 14
+    assert settings.phone_languages == ["pl", "en"]
+    assert settings.secret_key == "s3cret"
+    assert settings.twilio_auth_token == "tok"
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("retention_day = 3", "'retention_day'"),
+        ("retention_days = 'thirty'", "'retention_days'"),
+        ("retention_days = 0", "'retention_days'"),
+        ("timezone = 'Mars/Olympus'", "'timezone'"),
+        ("zone_profile = 'atlantis'", "'zone_profile'"),
+        ("database_url = 'mysql://x'", "'database_url'"),
+        ("public_base_url = 'hotline.example.org'", "'public_base_url'"),
+        ("[phone]\ndefault_language = 'fr'", "'phone.default_language'"),
+        ("[phone]\nlanguages = ['de', 'fr']", "'phone.voices'"),
+        ("[phone]\ncolour = 'blue'", "'phone.colour'"),
+        ("[[request_types]]\ndigit = '0'\ncode = 'x'\nlabel = {de='x', en='x', pl='x'}", "digit"),
+        ("[[request_types]]\ndigit = '1'\ncode = 'x'\nlabel = {de='x'}", "label"),
+        ("twilio = 'abc'", "'twilio'"),
+    ],
+)
+def test_a_wrong_key_names_the_key_and_the_file(tmp_path, text, key):
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as error:
+        load_settings(path, env={})
+    assert str(path) in str(error.value)
+    assert key in str(error.value)
+
+
+def test_invalid_toml_names_the_file(tmp_path):
+    path = write(tmp_path, "retention_days = = 3")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_settings(path, env={})
+
+
+def test_missing_named_file(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        load_settings(tmp_path / "nope.toml", env={})
+
+
+def test_hotline_command_stops_with_one_clear_line(tmp_path):
+    path = write(tmp_path, "max_open_claims = -1")
+    env = {**os.environ, "HOTLINE_CONFIG": str(path)}
+    result = subprocess.run(
+        [str(HOTLINE), "zones", "list"], env=env, capture_output=True, text=True, cwd=tmp_path
+    )
+    assert result.returncode == 2
+    assert "max_open_claims" in result.stderr
+    assert str(path) in result.stderr
+    assert "Traceback" not in result.stderr

@@ -1,0 +1,47 @@
+"""Every string a person reads on the board is translated into German and Polish."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from babel.messages.pofile import read_po
+
+ROOT = Path(__file__).resolve().parents[1]
+CATALOGS = ROOT / "app" / "translations"
+
+
+def catalog(language: str):
+    with open(CATALOGS / language / "LC_MESSAGES" / "messages.po", "rb") as f:
+        return read_po(f)
+
+
+@pytest.fixture(scope="module")
+def extracted(tmp_path_factory):
+    out = tmp_path_factory.mktemp("pot") / "messages.pot"
+    pybabel = Path(sys.executable).parent / "pybabel"
+    subprocess.run(
+        [str(pybabel), "extract", "-F", "babel.cfg", "-k", "_l", "-o", str(out), "app", "board"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
+    with open(out, "rb") as f:
+        return {m.id for m in read_po(f) if m.id}
+
+
+@pytest.mark.parametrize("language", ["de", "pl", "en"])
+def test_catalog_has_every_string_of_the_code(extracted, language):
+    known = {m.id for m in catalog(language) if m.id}
+    missing = extracted - known
+    assert not missing, f"run `make translations-extract`; missing in {language}: {missing}"
+
+
+@pytest.mark.parametrize("language", ["de", "pl"])
+def test_every_string_is_translated(language):
+    untranslated = [
+        m.id
+        for m in catalog(language)
+        if m.id and (not m.string or m.fuzzy or (isinstance(m.string, tuple) and not all(m.string)))
+    ]
+    assert not untranslated, f"untranslated in {language}: {untranslated}"

@@ -1,0 +1,179 @@
+"""Zone profiles: the real Berlin file as published, the Tri-City ranges, postcode lookup."""
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from app.config import PROFILE_DIR
+from app.models import Postcode, Zone
+from app.zones import (
+    ZoneImportError,
+    import_profile,
+    profile_path,
+    read_postcode_csv,
+    read_profile,
+    slugify,
+    zone_for_postcode,
+)
+
+SHARED_FILE = Path(__file__).resolve().parents[2] / "shared" / "data" / "berlin_postcodes_raw.csv"
+BERLIN_CSV = PROFILE_DIR / "berlin.csv"
+
+
+def counts(db) -> tuple[int, int]:
+    return (
+        db.scalar(select(func.count()).select_from(Zone)),
+        db.scalar(select(func.count()).select_from(Postcode)),
+    )
+
+
+def test_project_copy_is_the_published_file_byte_for_byte():
+    if not SHARED_FILE.exists():
+        pytest.skip("the shared reference data is not beside this checkout")
+    assert BERLIN_CSV.read_bytes() == SHARED_FILE.read_bytes()
+
+
+def test_berlin_file_reads_as_twelve_boroughs_and_190_postcodes():
+    profile = read_postcode_csv(BERLIN_CSV)
+    assert profile.area == "Berlin"
+    assert profile.encoding == "ISO-8859-1"
+    assert len(profile.zones) == 12
+    assert profile.postcode_count == 190
+    cleaned = " ".join(profile.cleaned)
+    assert "Pankow" in cleaned  # the borough with a trailing space
+    assert "10179" in cleaned  # the duplicated postcode
+    assert "empty line" in cleaned
+
+
+def test_import_reports_and_writes_zones(db):
+    result = import_profile(db, read_profile(profile_path("berlin")))
+    db.commit()
+    assert counts(db) == (12, 190)
+    report = "\n".join(result.report())
+    assert "12 zones, 190 postcodes" in report
+    assert "Cleaned:" in report
+    names = set(db.scalars(select(Zone.name)))
+    assert "Pankow" in names and "Pankow " not in names
+    assert "Neukölln" in names
+
+
+def test_import_twice_changes_nothing(db):
+    import_profile(db, read_profile(profile_path("berlin")))
+    db.commit()
+    before = [(p.code, p.zone_id, p.neighbourhood) for p in db.scalars(select(Postcode))]
+    again = import_profile(db, read_profile(profile_path("berlin")))
+    db.commit()
+    assert not again.changed
+    assert "Nothing changed" in "\n".join(again.report())
+    after = [(p.code, p.zone_id, p.neighbourhood) for p in db.scalars(select(Postcode))]
+    assert sorted(after) == sorted(before)
+
+
+def corrupted_copy(tmp_path, line_no: int, replace: bytes, by: bytes) -> Path:
+    lines = BERLIN_CSV.read_bytes().split(b"\r\n")
+    lines[line_no - 1] = lines[line_no - 1].replace(replace, by)
+    path = tmp_path / "berlin_broken.csv"
+    path.write_bytes(b"\r\n".join(lines))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("line_no", "replace", "by", "reason"),
+    [
+        (50, b";1", b";X", "is not five digits"),
+        (120, b"Berlin;", b"Berlin;;;;", "borough is empty"),  # shifted columns
+        (7, b"Mitte;Mitte;10179", b"Pankow;Mitte;10179", "10179 is in"),
+    ],
+)
+def test_a_broken_file_changes_nothing_and_names_the_line(
+    db, runner, tmp_path, line_no, replace, by, reason
+):
+    import_profile(db, read_profile(profile_path("trojmiasto")))
+    db.commit()
+    before = counts(db)
+    broken = corrupted_copy(tmp_path, line_no, replace, by)
+    result = runner.invoke(args=["zones", "import", str(broken)])
+    assert result.exit_code != 0
+    assert f"line {line_no}" in result.output
+    assert reason in result.output
+    assert "Nothing was imported" in result.output
+    db.expire_all()
+    assert counts(db) == before
+
+
+def test_cli_import_of_the_published_file(runner, db):
+    result = runner.invoke(args=["zones", "import", str(BERLIN_CSV)])
+    assert result.exit_code == 0, result.output
+    assert "12 zones, 190 postcodes" in result.output
+    assert counts(db) == (12, 190)
+    second = runner.invoke(args=["zones", "import", str(BERLIN_CSV)])
+    assert "Nothing changed" in second.output
+
+
+def test_cli_import_without_path_uses_configured_profile(runner, db):
+    result = runner.invoke(args=["zones", "import"])
+    assert result.exit_code == 0, result.output
+    assert counts(db) == (12, 190)
+    listing = runner.invoke(args=["zones", "list"])
+    assert "neukoelln" in listing.output
+
+
+def test_missing_file_is_a_clear_error(runner):
+    result = runner.invoke(args=["zones", "import", "/nonexistent/zones.csv"])
+    assert result.exit_code != 0
+    assert "no such file" in result.output
+
+
+def test_tricity_profile(db):
+    result = import_profile(db, read_profile(profile_path("trojmiasto")))
+    db.commit()
+    assert "3 zones, 1900 postcodes" in "\n".join(result.report())
+    assert zone_for_postcode(db, "80952").zone.name == "Gdańsk"
+    assert zone_for_postcode(db, "81350").zone.name == "Gdynia"
+    assert zone_for_postcode(db, "81720").zone.name == "Sopot"
+    assert zone_for_postcode(db, "81900") is None
+
+
+def test_overlapping_ranges_are_refused(tmp_path):
+    path = tmp_path / "overlap.toml"
+    path.write_text(
+        'area = "X"\n[[zone]]\nname = "A"\nranges = [["10000", "10010"]]\n'
+        '[[zone]]\nname = "B"\nranges = [["10010", "10020"]]\n'
+    )
+    with pytest.raises(ZoneImportError, match="10010 is already in A"):
+        read_profile(path)
+
+
+def test_editing_a_profile_moves_and_removes_postcodes(db, tmp_path):
+    path = tmp_path / "town.toml"
+    path.write_text('area = "Town"\n[[zone]]\nname = "North"\nranges = [["10000", "10009"]]\n')
+    import_profile(db, read_profile(path))
+    path.write_text(
+        'area = "Town"\n[[zone]]\nname = "North"\nranges = [["10000", "10004"]]\n'
+        '[[zone]]\nname = "South"\nranges = [["10005", "10007"]]\n'
+    )
+    result = import_profile(db, read_profile(path))
+    db.commit()
+    assert (result.postcodes_changed, result.postcodes_removed) == (3, 2)
+    assert zone_for_postcode(db, "10006").zone.name == "South"
+    assert zone_for_postcode(db, "10009") is None
+
+
+@pytest.mark.parametrize(
+    ("code", "zone"),
+    [("10115", "Mitte"), ("12043", "Neukölln"), ("13597", "Spandau"), ("10179", "Mitte")],
+)
+def test_postcode_lookup(berlin, code, zone):
+    assert zone_for_postcode(berlin, code).zone.name == zone
+
+
+@pytest.mark.parametrize("code", ["99999", "1011", "101155", "", "abcde", "10 115", "١٠١١٥"])
+def test_postcode_lookup_misses(berlin, code):
+    assert zone_for_postcode(berlin, code) is None
+
+
+def test_slugs():
+    assert slugify("Neukölln") == "neukoelln"
+    assert slugify("Gdańsk") == "gdansk"
+    assert slugify("Charlottenburg-Wilmersdorf ") == "charlottenburg-wilmersdorf"
