@@ -25,6 +25,33 @@ class RequestStatus(enum.StrEnum):
     EXPIRED = "expired"
 
 
+class CallOutcome(enum.StrEnum):
+    """How a call ended, as the call log and the daily export show it."""
+
+    REQUEST_CREATED = "request_created"
+    REPEAT_CALLER = "repeat_caller"  # heard their existing request again, made no new one
+    CANCELLED = "cancelled"  # cancelled their existing request
+    OUT_OF_AREA = "out_of_area"
+    TRANSFERRED = "transferred"  # put through to the operator
+    OPERATOR_MESSAGE = "operator_message"  # left a voice message for the operators
+    GAVE_UP = "gave_up"  # no valid answer; politely ended with the helpline hours
+    ABANDONED = "abandoned"  # hung up mid-way; last_step says where
+    ERROR = "error"
+
+
+class CallStep(enum.StrEnum):
+    """Where in the phone menu a call is (the call log's last step reached)."""
+
+    LANGUAGE = "language"
+    EXISTING = "existing_request"
+    POSTCODE = "postcode"
+    CONFIRM_POSTCODE = "confirm_postcode"
+    REQUEST_TYPE = "request_type"
+    VOICE_MESSAGE = "voice_message"
+    DONE = "done"
+    OPERATOR = "operator"
+
+
 class Role(enum.StrEnum):
     VOLUNTEER = "volunteer"
     OPERATOR = "operator"
@@ -193,6 +220,8 @@ __all__ = [
     "AccountStatus",
     "AuditEvent",
     "Call",
+    "CallOutcome",
+    "CallStep",
     "HelpRequest",
     "Postcode",
     "RequestStatus",
