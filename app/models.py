@@ -196,6 +196,11 @@ class Call(Base):
     last_step: Mapped[str] = mapped_column(String(32), default="")
     outcome: Mapped[str] = mapped_column(String(32), default="")
     request_reference: Mapped[str] = mapped_column(String(16), default="")
+    # A message the caller left for the operators when a transfer found nobody.
+    operator_message_url: Mapped[str | None] = mapped_column(String(500))
+    operator_message_seconds: Mapped[int | None]
+    # Set when an operator has dealt with that message.
+    operator_message_handled_at: Mapped[timestamp | None]
 
     zone: Mapped[Zone | None] = relationship()
 

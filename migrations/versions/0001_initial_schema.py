@@ -70,6 +70,11 @@ def upgrade() -> None:
         sa.Column("last_step", sa.String(length=32), nullable=False),
         sa.Column("outcome", sa.String(length=32), nullable=False),
         sa.Column("request_reference", sa.String(length=16), nullable=False),
+        sa.Column("operator_message_url", sa.String(length=500), nullable=True),
+        sa.Column("operator_message_seconds", sa.Integer(), nullable=True),
+        sa.Column(
+            "operator_message_handled_at", app.database.UTCDateTime(timezone=True), nullable=True
+        ),
         sa.ForeignKeyConstraint(["zone_id"], ["zones.id"], name=op.f("fk_calls_zone_id_zones")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_calls")),
         sa.UniqueConstraint("call_sid", name=op.f("uq_calls_call_sid")),
