@@ -57,8 +57,10 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
     CSRFProtect(app)
     cli.register(app)
 
+    import voice
     from board import bp as board_bp
 
+    voice.init_app(app)
     app.register_blueprint(board_bp)
     return app
 

@@ -19,7 +19,10 @@ def main() -> None:
     # Check the configuration before Flask tries to build the app, so that a
     # mistake is one clear line and exit code 2, not a traceback.
     try:
-        load_settings(config_path())
+        settings = load_settings(config_path())
+        from voice import build_line
+
+        build_line(settings)  # the phone prompts of every configured language
     except ConfigError as e:
         click.echo(f"Configuration error: {e}", err=True)
         sys.exit(2)

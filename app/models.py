@@ -50,6 +50,11 @@ class CallStep(enum.StrEnum):
     VOICE_MESSAGE = "voice_message"
     DONE = "done"
     OPERATOR = "operator"
+    # Added with the phone line: a withheld number, cancelling, a message for the operators.
+    CALLBACK_NUMBER = "callback_number"
+    CONFIRM_CALLBACK = "confirm_callback"
+    CONFIRM_CANCEL = "confirm_cancel"
+    OPERATOR_MESSAGE = "operator_message"
 
 
 class Role(enum.StrEnum):
@@ -201,6 +206,12 @@ class Call(Base):
     operator_message_seconds: Mapped[int | None]
     # Set when an operator has dealt with that message.
     operator_message_handled_at: Mapped[timestamp | None]
+    # The turn of the phone menu the log last recorded. Every action URL carries its
+    # turn, so a webhook Twilio delivers twice or late never moves the log backwards.
+    step_seq: Mapped[int] = mapped_column(default=0)
+    # What a caller with a withheld number typed to be called back on. Personal data,
+    # like from_number: erased with it after retention.
+    callback_number: Mapped[str | None] = mapped_column(String(32))
 
     zone: Mapped[Zone | None] = relationship()
 

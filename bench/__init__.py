@@ -1,0 +1,1 @@
+"""Benchmarks: speed and usability targets, measured outside the unit tests."""
