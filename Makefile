@@ -11,8 +11,9 @@ MO := $(PO:.po=.mo)
 
 .PHONY: run test lint format translations-extract bench clean
 
-# Re-install whenever the project's dependencies change.
-$(BIN)/hotline: pyproject.toml
+# Re-install whenever the project's dependencies change, or a package appears
+# (an editable install maps the top-level packages it found when installed).
+$(BIN)/hotline: pyproject.toml $(wildcard */__init__.py)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'

@@ -114,3 +114,11 @@ def client(app):
 @pytest.fixture
 def runner(app):
     return app.test_cli_runner()
+
+
+@pytest.fixture
+def phone(app, berlin):
+    """A simulated telephone on the app's phone line, signing like Twilio; Berlin's zones."""
+    from voice.simulator import Phone
+
+    return Phone.for_app(app)
