@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from flask import abort, current_app, request
 from twilio.twiml.voice_response import VoiceResponse
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import BadRequest, HTTPException
 
 from app import call_log
 from app.database import db_session, get_db
@@ -89,7 +89,9 @@ def fallback():
 
 @bp.errorhandler(Exception)
 def apologise(error: Exception):
-    if isinstance(error, HTTPException):
+    if isinstance(error, HTTPException) and not isinstance(error, BadRequest):
+        # The signature check's 403 (and routing's 404/405) stay what they are. A 400
+        # comes from our own code reading the request: the caller hears an apology.
         return error
     call_sid = request.form.get("CallSid", "")
     current_app.logger.exception("Voice webhook %s failed for call %s", request.path, call_sid)
