@@ -430,3 +430,29 @@ def test_a_withheld_number_that_types_nothing_hears_how_to_be_called_back(phone,
     call.wait()
     call.wait()
     assert "Bitte rufen Sie mit angezeigter Nummer wieder an." in call.text and call.ended
+
+
+def test_the_simulator_also_calls_a_running_server_over_http(app, db, berlin):
+    """The same phone, over real HTTP (what `hotline call` and the browser phone build on)."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        settings = app.config["HOTLINE"]
+        phone = Phone.over_http(
+            f"http://127.0.0.1:{server.server_port}",
+            auth_token=settings.twilio_auth_token,
+            public_base_url=settings.public_base_url,
+        )
+        call = request_help(phone)
+        call.wait()
+    finally:
+        server.shutdown()
+        thread.join()
+    [request] = stored_requests(db)
+    assert call.text.count(spell(request.verification_code)) == 2
+    assert the_call(db).status == "completed"
