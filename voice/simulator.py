@@ -269,7 +269,9 @@ class Call:
         self.clock += seconds
         if then and then != "hangup":
             self.keypresses += 1
-        elif not then:
+            if then not in verb.get("finishOnKey", "1234567890*#"):
+                then = ""  # a key that does not end this recording: it ends in silence
+        if not then:
             self.clock += float(verb.get("timeout", "5"))
         max_length = int(verb.get("maxLength", "3600"))
         params = self._params(
