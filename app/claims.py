@@ -207,9 +207,13 @@ def claim_request(
         # two app servers at once. In PostgreSQL's READ COMMITTED each claim's
         # count below would see only committed claims and both could pass, so
         # claims by one volunteer queue on a lock of their user row; the next
-        # statement then counts with a fresh snapshot. SQLite needs no lock:
-        # it runs one writer at a time, and the UPDATE below is one statement.
-        session.execute(select(User.id).where(User.id == user.id).with_for_update())
+        # statement then counts with a fresh snapshot. FOR NO KEY UPDATE: it
+        # excludes other claims by this volunteer but not the key-share locks
+        # that inserting their audit events (a foreign key to users) takes
+        # elsewhere, so the expiry job can never deadlock against a claim.
+        # SQLite needs no lock: it runs one writer at a time, and the UPDATE
+        # below is one statement.
+        session.execute(select(User.id).where(User.id == user.id).with_for_update(key_share=True))
     # An alias, so that the count is not correlated with the row being updated.
     held = aliased(HelpRequest)
     claims_held = (

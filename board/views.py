@@ -37,7 +37,7 @@ from app.claims import (
 )
 from app.config import Settings
 from app.database import db_session
-from app.models import HelpRequest
+from app.models import HelpRequest, RequestStatus
 from app.zones import neighbourhoods
 from board import bp, local_path
 from board.accounts import approved_required
@@ -230,9 +230,9 @@ def _own_claim_or_refuse(session, reference: str):
 
 
 def _lost_claim_message(help_request: HelpRequest) -> str:
-    if help_request.status == "cancelled":
+    if help_request.status == RequestStatus.CANCELLED:
         return _("The caller has cancelled this request. Nothing more to do, thank you.")
-    if help_request.status == "done":
+    if help_request.status == RequestStatus.DONE:
         return _("This request is already marked as done.")
     return _(
         "This request is no longer yours: it was not done within %(hours)d hours and went "

@@ -126,3 +126,12 @@ def test_the_board_refreshes_itself_and_keeps_the_filters(page, berlin, voluntee
     assert re.search(r"1 open request\b", page.locator("#list-heading").inner_text())
     assert page.url.endswith("/requests?zone=neukoelln")
     assert page.get_by_role("article").count() == 1
+
+
+def test_a_missing_browser_fails_when_ci_requires_one(monkeypatch):
+    monkeypatch.setenv("HOTLINE_REQUIRE_BROWSER", "1")
+    with pytest.raises(pytest.fail.Exception, match="HOTLINE_REQUIRE_BROWSER=1 but no Chromium"):
+        _unavailable("no Chromium at /usr/bin/chromium")
+    monkeypatch.delenv("HOTLINE_REQUIRE_BROWSER")
+    with pytest.raises(pytest.skip.Exception):
+        _unavailable("no Chromium at /usr/bin/chromium")

@@ -364,3 +364,27 @@ def test_the_expire_command_for_cron(runner, berlin, volunteer):
     berlin.refresh(request)
     assert request.status == RequestStatus.OPEN
     assert "Returned 0 claim(s)" in runner.invoke(args=["requests", "expire"]).output
+
+
+def test_done_and_expiry_at_the_same_moment_never_both_win(app, berlin, volunteer):
+    """A volunteer presses done just as the claim times out: one of the two happens."""
+    for _ in range(5):
+        request = store_request(berlin)
+        claim_request(berlin, request, user(berlin, volunteer), max_open_claims=LIMIT)
+        request.claimed_at = utcnow() - timedelta(hours=24, seconds=1)
+        berlin.commit()
+
+        def act(i, request_id=request.id):
+            with get_db(app).session() as session:
+                if i == 0:
+                    return expire_stale_claims(session, timeout_hours=24) == 1
+                return complete_request(
+                    session, session.get(HelpRequest, request_id), session.get(User, volunteer.id)
+                )
+
+        expired, done = run_at_once(2, act)
+        assert expired != done
+        berlin.refresh(request)
+        assert request.status == (RequestStatus.DONE if done else RequestStatus.OPEN)
+        assert len(events(berlin, Action.EXPIRED, request)) == int(expired)
+        assert len(events(berlin, Action.COMPLETED, request)) == int(done)
