@@ -127,6 +127,12 @@ def test_the_board_refreshes_itself_and_keeps_the_filters(page, berlin, voluntee
     assert page.url.endswith("/requests?zone=neukoelln")
     assert page.get_by_role("article").count() == 1
 
+    # Signed out meanwhile (say, in another tab): the page stops and says so.
+    page.context.clear_cookies()
+    page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
+    page.get_by_text("The list is no longer updated by itself. Please use Refresh.").wait_for()
+    assert page.get_by_role("article").count() == 1
+
 
 def test_a_missing_browser_fails_when_ci_requires_one(monkeypatch):
     monkeypatch.setenv("HOTLINE_REQUIRE_BROWSER", "1")

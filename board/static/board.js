@@ -28,24 +28,37 @@
       .fetch(box.dataset.refreshUrl, {
         credentials: "same-origin",
         headers: { Accept: "text/html" },
-        redirect: "error",
+        redirect: "manual",
       })
       .then(function (response) {
+        // Signed out (a redirect to the sign-in page) or no longer allowed:
+        // stop, and let the person reload with the Refresh link.
+        if (response.type === "opaqueredirect" || response.status === 403) {
+          stop();
+          return null;
+        }
         if (!response.ok) throw new Error("HTTP " + response.status);
         return response.text();
       })
       .then(function (html) {
+        if (html === null) return;
         var doc = new DOMParser().parseFromString(html, "text/html");
         var fresh = doc.getElementById("board-list-content");
         if (!fresh) throw new Error("no list in the response");
         old = current();
         if (old && old.contains(document.activeElement)) return;
-        if (old && old.dataset.signature === fresh.dataset.signature) return;
+        if (old && old.dataset.signature === fresh.dataset.signature) {
+          if (status.textContent === box.dataset.failedText) status.textContent = "";
+          return;
+        }
         if (old) old.replaceWith(document.importNode(fresh, true));
         else box.appendChild(document.importNode(fresh, true));
         status.textContent = box.dataset.updatedText;
       })
-      .catch(stop);
+      .catch(function () {
+        // Most likely a phone between networks: say so, and try again next time.
+        status.textContent = box.dataset.failedText;
+      });
   }
 
   timer = window.setInterval(refresh, EVERY_MS);
