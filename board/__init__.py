@@ -61,6 +61,20 @@ def _not_found(_error):
     ), 404
 
 
+@bp.after_request
+def _not_kept_in_caches(response):
+    """Pages for a signed-in person are never stored by the browser or a proxy.
+
+    They carry a caller's number (after a claim) or at least a person's own
+    details: "back" after signing out on a shared phone must not show them.
+    """
+    from flask_login import current_user
+
+    if request.endpoint != "board.static" and current_user.is_authenticated:
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def local_path(target: str | None, fallback: str) -> str:
     """`target` if it is a path on this site, else `fallback`: never bounce a visitor elsewhere."""
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:

@@ -14,8 +14,14 @@ from wtforms.fields.choices import SelectChoice
 
 from app.claims import zones_served_by
 from app.database import db_session
-from app.users import LOCK_MINUTES, LOGIN_ATTEMPTS, AccountError, authenticate, find_by_email
-from app.users import register_volunteer as register
+from app.users import (
+    LOCK_MINUTES,
+    LOGIN_ATTEMPTS,
+    AccountError,
+    authenticate,
+    find_by_email,
+    register_volunteer,
+)
 from app.zones import all_zones, postcodes_in_text, zones_for_postcodes
 from board import bp, local_path
 from board.forms import LoginForm, SignupForm
@@ -106,7 +112,7 @@ def signup():
             form.email.errors.append(_already_registered())
         else:
             try:
-                user = register(
+                user = register_volunteer(
                     session,
                     name=form.name.data,
                     email=form.email.data,

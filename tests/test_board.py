@@ -180,6 +180,15 @@ def test_claiming_shows_number_code_voice_message_and_guidance(client, auth, ber
     assert len(audit(berlin, Action.CLAIMED, request)) == 1
 
 
+def test_pages_with_a_number_are_never_cached(client, auth, berlin, signed_in):
+    request = store_request(berlin)
+    claim(auth, request)
+    page = client.get(f"/requests/{request.reference}")
+    assert NUMBER in page.text
+    assert page.headers["Cache-Control"] == "no-store"
+    assert client.get("/requests").headers["Cache-Control"] == "no-store"
+
+
 def test_every_showing_of_the_number_is_audited(client, auth, berlin, signed_in):
     request = store_request(berlin)
     claim(auth, request)
