@@ -9,7 +9,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, FlaskGroup, with_appcontext
 
-from app import migrations_runner, users, zones
+from app import claims, migrations_runner, users, zones
 from app.config import ConfigError, config_path, load_settings
 from app.database import get_db
 
@@ -35,6 +35,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(db_group)
     app.cli.add_command(zones_group)
     app.cli.add_command(users_group)
+    app.cli.add_command(requests_group)
     app.cli.add_command(setup_command)
 
 
@@ -129,6 +130,24 @@ def users_add(name: str, email: str, role: str, phone: str, password: str | None
     click.echo(f"Created {role} {email}.")
     if not password:
         click.echo(f"Password (shown once): {shown}")
+
+
+@click.group("requests", cls=AppGroup, help="Help requests on the board.")
+def requests_group() -> None:
+    pass
+
+
+@requests_group.command("expire")
+def requests_expire() -> None:
+    """Return claims not done within claim_timeout_hours to the board (run it from cron).
+
+    The board does the same whenever it is used; this keeps the counts right
+    on quiet nights too.
+    """
+    hours = current_app.config["HOTLINE"].claim_timeout_hours
+    with get_db().session() as session:
+        returned = claims.expire_stale_claims(session, hours)
+    click.echo(f"Returned {returned} claim(s) older than {hours} hours to the board.")
 
 
 @click.command("setup")

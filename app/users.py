@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import secrets
+from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -76,3 +79,89 @@ def operator_count(session: Session) -> int:
 def new_password() -> str:
     """A random password for an account made from the command line, shown once."""
     return secrets.token_urlsafe(12)
+
+
+# Failed sign-ins allowed before an account is locked, and for how long.
+LOGIN_ATTEMPTS = 5
+LOCK_MINUTES = 15
+
+
+@functools.cache
+def _stand_in_hash() -> str:
+    return hash_password(secrets.token_hex(16))
+
+
+def authenticate(
+    session: Session, email: str, password: str, now: datetime | None = None
+) -> User | None:
+    """The account if e-mail and password match and it is not locked; None otherwise.
+
+    After LOGIN_ATTEMPTS wrong passwords the account is locked for
+    LOCK_MINUTES, and while locked even the right password is refused. The
+    count lives in the database and is changed by single UPDATE statements,
+    so it holds across several app servers. Callers show one message for every
+    refusal, and an unknown e-mail costs the same password check as a known
+    one: neither the answer nor its timing tells whether an account exists.
+    Any status may sign in (a pending volunteer sees that they wait); what an
+    account may see is decided by its status, page by page.
+    """
+    now = now or utcnow()
+    user = find_by_email(session, email)
+    if user is None:
+        check_password_hash(_stand_in_hash(), password)
+        return None
+    matches = password_matches(user, password)
+    if user.locked_until is not None and user.locked_until > now:
+        return None
+    if matches:
+        if user.failed_logins or user.locked_until is not None:
+            session.execute(
+                update(User).where(User.id == user.id).values(failed_logins=0, locked_until=None)
+            )
+            session.commit()
+            session.refresh(user)
+        return user
+    # Counted in the database, not from the value loaded above: attempts on
+    # other servers at the same moment must all count.
+    session.execute(
+        update(User)
+        .where(User.id == user.id)
+        .values(failed_logins=User.failed_logins + 1)
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        update(User)
+        .where(User.id == user.id, User.failed_logins >= LOGIN_ATTEMPTS)
+        .values(failed_logins=0, locked_until=now + timedelta(minutes=LOCK_MINUTES))
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    session.expire(user)
+    return None
+
+
+def register_volunteer(
+    session: Session,
+    *,
+    name: str,
+    email: str,
+    phone: str,
+    password: str,
+    zones,
+    language: str = "",
+) -> User:
+    """A volunteer's own sign-up: a pending account until an operator approves it.
+
+    Committed. Two sign-ups with one e-mail at the same moment: the unique
+    index lets one through and the other gets AccountError.
+    """
+    try:
+        user = create_user(
+            session, name=name, email=email, password=password, phone=phone, zones=zones
+        )
+        user.language = language
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        raise AccountError(f"an account for {email.strip().lower()} already exists") from None
+    return user

@@ -329,3 +329,43 @@ def zone_counts(session: Session) -> list[tuple[Zone, int]]:
         .order_by(Zone.area, Zone.name)
     )
     return [(zone, count) for zone, count in rows]
+
+
+def postcodes_in_text(text: str) -> list[str]:
+    """The postcodes someone typed, in order, once each: '10115, 12043' or '80-001 81-300'.
+
+    Separated by commas, semicolons or spaces; the dash of a Polish code is
+    dropped. Whatever is not five digits is kept as typed, for the error message.
+    """
+    tokens = (t.strip() for t in re.split(r"[\s,;]+", text or ""))
+    codes = (t.replace("-", "") if re.fullmatch(r"[0-9]{2}-[0-9]{3}", t) else t for t in tokens)
+    return list(dict.fromkeys(c for c in codes if c))
+
+
+def zones_for_postcodes(
+    session: Session, codes: list[str]
+) -> tuple[dict[str, Postcode], list[str]]:
+    """Each known postcode (with its zone), and the codes no zone holds (malformed included)."""
+    valid = [code for code in codes if POSTCODE.fullmatch(code)]
+    found = {
+        p.code: p
+        for p in session.scalars(
+            select(Postcode).options(joinedload(Postcode.zone)).where(Postcode.code.in_(valid))
+        )
+    }
+    return found, [code for code in codes if code not in found]
+
+
+def all_zones(session: Session) -> list[Zone]:
+    """Every zone, by area and name (the choices of a sign-up form)."""
+    return list(session.scalars(select(Zone).order_by(Zone.area, Zone.name)))
+
+
+def neighbourhoods(session: Session, codes: list[str]) -> dict[str, str]:
+    """The neighbourhood of each postcode, for the cards on the board."""
+    if not codes:
+        return {}
+    rows = session.execute(
+        select(Postcode.code, Postcode.neighbourhood).where(Postcode.code.in_(set(codes)))
+    )
+    return dict(rows.all())

@@ -1,24 +1,85 @@
 """The web for volunteers and operators."""
 
-from flask import Blueprint, redirect, request, session, url_for
+from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager
+from flask_wtf.csrf import CSRFError
 
 from app.database import db_session
 from app.models import User
 
-bp = Blueprint("board", __name__, template_folder="templates", static_folder="static")
+# The board's own static URL: the app's /static/<path> route would shadow a
+# blueprint without a URL prefix, and the stylesheet would never arrive.
+bp = Blueprint(
+    "board",
+    __name__,
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/board-static",
+)
 login_manager = LoginManager()
+login_manager.login_view = "board.login"
+login_manager.login_message = _l("Please sign in to see this page.")
+login_manager.login_message_category = "info"
+# The flashed message is kept in the session cookie: translate it to a plain string first.
+login_manager.localize_callback = str
 
 
 @bp.record_once
 def _setup(state) -> None:
+    from board import formatting
+
     login_manager.init_app(state.app)
-    login_manager.login_view = "board.index"
+    formatting.init_app(state.app)
 
 
 @login_manager.user_loader
 def _load_user(user_id: str) -> User | None:
+    # Loaded from the database on every request: a suspension takes effect at once.
     return db_session().get(User, int(user_id)) if user_id.isdigit() else None
+
+
+@bp.app_errorhandler(CSRFError)
+def _form_expired(error: CSRFError):
+    """A form posted without a valid token: say so in words, and that nothing changed."""
+    return render_template(
+        "board/error.html",
+        title=_l("Please try again"),
+        message=_l(
+            "This form could not be accepted (it was open for too long, or cookies are "
+            "blocked). Nothing was changed. Please go back, reload the page and try again."
+        ),
+    ), 400
+
+
+@bp.errorhandler(404)
+def _not_found(_error):
+    return render_template(
+        "board/error.html",
+        title=_l("Not found"),
+        message=_l("There is no such page or request. It may have been mistyped."),
+    ), 404
+
+
+@bp.after_request
+def _not_kept_in_caches(response):
+    """Pages for a signed-in person are never stored by the browser or a proxy.
+
+    They carry a caller's number (after a claim) or at least a person's own
+    details: "back" after signing out on a shared phone must not show them.
+    """
+    from flask_login import current_user
+
+    if request.endpoint != "board.static" and current_user.is_authenticated:
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def local_path(target: str | None, fallback: str) -> str:
+    """`target` if it is a path on this site, else `fallback`: never bounce a visitor elsewhere."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return fallback
+    return target
 
 
 @bp.post("/language")
@@ -29,11 +90,7 @@ def choose_language():
     code = request.form.get("language", "")
     if code in current_app.config["HOTLINE"].web_languages:
         session["language"] = code
-    target = request.form.get("next", "")
-    # Only a local path: never bounce a visitor to another site.
-    if not target.startswith("/") or target.startswith("//"):
-        target = url_for("board.index")
-    return redirect(target)
+    return redirect(local_path(request.form.get("next"), url_for("board.index")))
 
 
-from board import views  # noqa: E402, F401  (routes register on bp)
+from board import accounts, views  # noqa: E402, F401  (routes register on bp)

@@ -1,4 +1,5 @@
-"""Shared fixtures: an app on SQLite (and on PostgreSQL when configured), client, CLI runner.
+"""Shared fixtures: an app on SQLite (and on PostgreSQL when configured), client, CLI runner,
+people and requests for the board, and `auth` / `signed_in` for a logged-in volunteer.
 
 Every test that takes `app` (or anything built on it) runs once per database:
 SQLite always, PostgreSQL when HOTLINE_TEST_DATABASE_URL names a database.
@@ -9,15 +10,22 @@ real commits and concurrent connections (claim races) work on both.
 
 from __future__ import annotations
 
+import contextvars
 import os
 import shutil
+import uuid
+from dataclasses import dataclass
 
 import pytest
-from sqlalchemy import create_engine, text
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, select, text
 
 from app import create_app, migrations_runner
 from app.database import Base, get_db
-from app.zones import import_profile, profile_path, read_profile
+from app.help_requests import create_request
+from app.models import AccountStatus, Role, Zone
+from app.users import create_user
+from app.zones import import_profile, profile_path, read_profile, zone_for_postcode
 
 PG_URL = os.environ.get("HOTLINE_TEST_DATABASE_URL", "")
 DATABASES = ["sqlite"] + (["postgresql"] if PG_URL else [])
@@ -72,6 +80,20 @@ def _empty_postgresql(url: str) -> None:
         engine.dispose()
 
 
+class ServerLikeClient(FlaskClient):
+    """A test client whose every request runs in a fresh app context, as on a real server.
+
+    Flask reuses an app context that is already pushed, and the `db` fixture
+    keeps one pushed for the whole test: without this, every request of a
+    test would share one `g` (one database session, one cached signed-in
+    user, one locale) and hide bugs that a server thread would show. An empty
+    contextvars.Context is exactly what a new server thread starts with.
+    """
+
+    def open(self, *args, **kwargs):
+        return contextvars.Context().run(super().open, *args, **kwargs)
+
+
 def make_test_app(database_url: str, tmp_path, **config):
     test_config = {
         "testing": True,
@@ -81,7 +103,9 @@ def make_test_app(database_url: str, tmp_path, **config):
         "public_base_url": "http://hotline.test",
     }
     test_config.update(config)
-    return create_app(test_config, instance_path=str(tmp_path / "instance"))
+    app = create_app(test_config, instance_path=str(tmp_path / "instance"))
+    app.test_client_class = ServerLikeClient
+    return app
 
 
 @pytest.fixture
@@ -122,3 +146,117 @@ def phone(app, berlin):
     from voice.simulator import Phone
 
     return Phone.for_app(app)
+
+
+# --- The board: people, requests, and a browser-like way of signing in ---------------
+
+PASSWORD = "correct horse battery"
+
+
+@dataclass(frozen=True)
+class Person:
+    """An account made for a test, with the password to sign in with."""
+
+    id: int
+    email: str
+    password: str
+    name: str
+
+
+def store_request(
+    session,
+    postcode: str = "10115",
+    request_type: str = "shopping",
+    language: str = "de",
+    caller_number: str | None = "+4930111222",
+    voice_message_seconds: int | None = None,
+    call_sid: str | None = None,
+):
+    """A help request stored exactly as the phone line stores one (create_request)."""
+    return create_request(
+        session,
+        call_sid=call_sid or f"CA{uuid.uuid4().hex}",
+        caller_number=caller_number,
+        postcode=zone_for_postcode(session, postcode),
+        request_type=request_type,
+        language=language,
+        voice_message_url=(
+            f"http://hotline.test/recordings/{uuid.uuid4().hex}.mp3"
+            if voice_message_seconds
+            else None
+        ),
+        voice_message_seconds=voice_message_seconds,
+    )
+
+
+@pytest.fixture
+def make_person(berlin):
+    """Make an account: make_person("ola@example.org", zones=["mitte"], status="pending")."""
+
+    def make(
+        email: str = "ada@example.org",
+        zones=("mitte", "neukoelln"),
+        status: str = AccountStatus.APPROVED,
+        role: str = Role.VOLUNTEER,
+        name: str = "Ada",
+    ) -> Person:
+        chosen = list(berlin.scalars(select(Zone).where(Zone.slug.in_(zones))))
+        user = create_user(
+            berlin,
+            name=name,
+            email=email,
+            password=PASSWORD,
+            role=role,
+            approved=status == AccountStatus.APPROVED,
+            zones=chosen,
+        )
+        user.status = status
+        berlin.commit()
+        return Person(id=user.id, email=user.email, password=PASSWORD, name=name)
+
+    return make
+
+
+@pytest.fixture
+def volunteer(make_person) -> Person:
+    """An approved volunteer serving Mitte and Neukölln (not signed in)."""
+    return make_person()
+
+
+class AuthActions:
+    """Signing in and out through the real forms, CSRF token and all (as in Flask's tutorial)."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def csrf_token(self, path: str = "/login") -> str:
+        """The CSRF token of this browser session, read from a page's form."""
+        page = self.client.get(path, follow_redirects=True).text
+        return page.split('name="csrf_token" value="')[1].split('"')[0]
+
+    def login(self, email: str = "ada@example.org", password: str = PASSWORD):
+        token = self.csrf_token("/login")
+        return self.client.post(
+            "/login", data={"email": email, "password": password, "csrf_token": token}
+        )
+
+    def logout(self):
+        return self.client.post("/logout", data={"csrf_token": self.csrf_token("/account")})
+
+    def post(self, path: str, data: dict | None = None, **kwargs):
+        """A form post with this session's CSRF token, as the board's own forms send it."""
+        token = self.csrf_token("/account")
+        return self.client.post(path, data={"csrf_token": token, **(data or {})}, **kwargs)
+
+
+@pytest.fixture
+def auth(client) -> AuthActions:
+    return AuthActions(client)
+
+
+@pytest.fixture
+def signed_in(auth, volunteer) -> Person:
+    """A logged-in volunteer: `client` is signed in as the approved volunteer of `volunteer`."""
+    response = auth.login(volunteer.email, volunteer.password)
+    assert response.status_code == 302, response.text
+    return volunteer

@@ -1,0 +1,311 @@
+"""Volunteer accounts: signing up with zones, signing in and out, the failed-login limit."""
+
+import threading
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from app.database import get_db, utcnow
+from app.models import AccountStatus, User, Zone
+from app.users import LOGIN_ATTEMPTS, authenticate
+from app.zones import postcodes_in_text
+from tests.conftest import PASSWORD, AuthActions, make_test_app, store_request
+
+REFUSED = "The e-mail address or the password is not right."
+
+
+@pytest.fixture(autouse=True)
+def english(client):
+    """Every request of these tests comes from an English browser, unless a test says otherwise."""
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+
+
+def sign_up(client, auth, headers=None, **fields):
+    data = {
+        "name": "Jan Kowalski",
+        "email": "jan@example.org",
+        "phone": "0151 2345678",
+        "password": PASSWORD,
+        "password_again": PASSWORD,
+        "csrf_token": auth.csrf_token("/signup"),
+    }
+    data.update(fields)
+    return client.post("/signup", data=data, headers=headers or {})
+
+
+def user_named(db, email):
+    db.expire_all()
+    return db.scalars(select(User).where(User.email == email)).first()
+
+
+def test_signing_up_with_boroughs_makes_a_pending_account_that_waits(client, auth, berlin):
+    mitte, pankow = zone_id(berlin, "mitte"), zone_id(berlin, "pankow")
+    response = sign_up(client, auth, zones=[str(mitte), str(pankow)])
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/account"
+
+    page = client.get("/account")
+    assert "Waiting for approval" in page.text
+    assert "Mitte" in page.text and "Pankow" in page.text
+    user = user_named(berlin, "jan@example.org")
+    assert user.status == AccountStatus.PENDING
+    assert sorted(z.slug for z in user.zones) == ["mitte", "pankow"]
+    assert user.password_hash.startswith("scrypt:")
+    assert PASSWORD not in user.password_hash
+
+
+def zone_id(db, slug):
+    return db.scalar(select(Zone.id).where(Zone.slug == slug))
+
+
+def test_typed_postcodes_become_zones_and_the_volunteer_is_told_which(client, auth, berlin):
+    response = sign_up(client, auth, postcodes="10115, 12043", headers={"Accept-Language": "en"})
+    assert response.status_code == 302
+    page = client.get("/account")
+    assert "Postcode 10115 belongs to Mitte." in page.text
+    assert "Postcode 12043 belongs to Neukölln." in page.text
+    user = user_named(berlin, "jan@example.org")
+    assert sorted(z.slug for z in user.zones) == ["mitte", "neukoelln"]
+
+
+def test_sign_up_remembers_the_language_of_the_page(client, auth, berlin):
+    client.get("/signup", headers={"Accept-Language": "pl"})
+    sign_up(client, auth, postcodes="10115", headers={"Accept-Language": "pl"})
+    assert user_named(berlin, "jan@example.org").language == "pl"
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"name": ""}, "Please enter your name."),
+        ({"email": "jan at example.org"}, "Please enter an e-mail address such as"),
+        ({"phone": "call me"}, "Please enter a phone number"),
+        ({"phone": "123"}, "Please enter a phone number"),
+        ({"password": "short", "password_again": "short"}, "at least 10 characters"),
+        ({"password_again": "something else entirely"}, "The two passwords are not the same."),
+        ({"postcodes": ""}, "Please choose at least one borough or type a postcode."),
+        ({"postcodes": "99999"}, "We do not know these postcodes in our area: 99999."),
+        ({"postcodes": "10115, Berlin"}, "We do not know these postcodes in our area: Berlin."),
+        ({"zones": ["999999"]}, "is not a valid choice"),
+        ({"zones": ["mitte"]}, "Invalid choice"),
+    ],
+)
+def test_bad_sign_ups_say_what_is_wrong_and_create_nothing(client, auth, berlin, fields, message):
+    fields = {"postcodes": "10115", **fields}
+    response = sign_up(client, auth, headers={"Accept-Language": "en"}, **fields)
+    assert response.status_code == 422
+    assert message in response.text
+    assert 'aria-invalid="true"' in response.text
+    assert berlin.scalar(select(func.count()).select_from(User)) == 0
+
+
+def test_a_second_account_for_the_same_address_is_refused(client, auth, berlin, make_person):
+    make_person("Jan@Example.org")
+    response = sign_up(client, auth, email="JAN@example.org ", postcodes="10115")
+    assert response.status_code == 422
+    assert "There is already an account with this e-mail address" in response.text
+    assert berlin.scalar(select(func.count()).select_from(User)) == 1
+
+
+def test_sign_up_needs_the_csrf_token(client, berlin):
+    response = client.post("/signup", data={"name": "X", "email": "x@example.org"})
+    assert response.status_code == 400
+    assert "Nothing was changed" in response.text
+    assert berlin.scalar(select(func.count()).select_from(User)) == 0
+
+
+def test_postcodes_are_read_as_people_type_them():
+    assert postcodes_in_text("10115, 12043;10115  80-001\n") == ["10115", "12043", "80001"]
+    assert postcodes_in_text("1011 Mitte") == ["1011", "Mitte"]
+    assert postcodes_in_text("") == []
+
+
+# --- Signing in ---------------------------------------------------------------------
+
+
+def test_signing_in_leads_an_approved_volunteer_to_the_board(client, auth, volunteer):
+    response = auth.login(volunteer.email, volunteer.password)
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/requests"
+    assert client.get("/requests").status_code == 200
+
+
+def test_the_e_mail_is_not_case_sensitive(client, auth, volunteer):
+    assert auth.login("  ADA@example.ORG", volunteer.password).status_code == 302
+
+
+def test_the_first_run_operator_can_sign_in_without_a_dot_in_the_domain(runner, client, auth):
+    output = runner.invoke(args=["setup"]).output
+    password = output.split("password: ")[1].split()[0]
+    response = auth.login("operator@localhost", password)
+    assert response.status_code == 302, response.text
+
+
+@pytest.mark.parametrize(
+    ("email", "password"),
+    [
+        ("ada@example.org", "wrong password!"),
+        ("nobody@example.org", PASSWORD),
+        ("nobody@example.org", "wrong password!"),
+    ],
+)
+def test_a_refused_sign_in_never_tells_whether_the_account_exists(
+    client, auth, volunteer, email, password
+):
+    response = auth.login(email, password)
+    assert response.status_code == 422
+    assert REFUSED in response.text
+    assert "Sign in" in response.text
+    # Only the one message: nothing that differs between existing and unknown e-mails.
+    assert "no account" not in response.text.lower()
+
+
+def test_empty_sign_in_fields_are_form_errors(client, auth, volunteer):
+    response = client.post(
+        "/login", data={"email": "", "password": "", "csrf_token": auth.csrf_token()}
+    )
+    assert response.status_code == 422
+    assert "Please enter your e-mail address." in response.text
+    assert "Please enter your password." in response.text
+
+
+def test_too_many_wrong_passwords_lock_the_account_even_for_the_right_one(
+    client, auth, volunteer, db
+):
+    for _ in range(LOGIN_ATTEMPTS):
+        assert auth.login(volunteer.email, "wrong password!").status_code == 422
+    locked = auth.login(volunteer.email, volunteer.password)
+    assert locked.status_code == 422
+    assert REFUSED in locked.text  # the same words as for an unknown address
+    user = db.get(User, volunteer.id, populate_existing=True)
+    assert user.locked_until is not None and user.locked_until > utcnow()
+
+    # A quarter of an hour later the right password works, and the count starts afresh.
+    user.locked_until = utcnow() - timedelta(seconds=1)
+    db.commit()
+    assert auth.login(volunteer.email, volunteer.password).status_code == 302
+    user = db.get(User, volunteer.id, populate_existing=True)
+    assert user.failed_logins == 0 and user.locked_until is None
+
+
+def test_the_limit_holds_across_several_app_servers(app, database_url, tmp_path, volunteer):
+    """Wrong passwords sent to two servers in turn add up: the count is in the database."""
+    other = make_test_app(database_url, tmp_path / "second-server")
+    try:
+        clients = [AuthActions(app.test_client()), AuthActions(other.test_client())]
+        for attempt in range(LOGIN_ATTEMPTS):
+            clients[attempt % 2].login(volunteer.email, "wrong password!")
+        assert clients[0].login(volunteer.email, volunteer.password).status_code == 422
+        assert clients[1].login(volunteer.email, volunteer.password).status_code == 422
+    finally:
+        get_db(other).engine.dispose()
+
+
+def test_simultaneous_wrong_passwords_are_all_counted(app, volunteer):
+    barrier = threading.Barrier(LOGIN_ATTEMPTS)
+
+    def guess():
+        with get_db(app).session() as session:
+            barrier.wait()
+            assert authenticate(session, volunteer.email, "wrong password!") is None
+
+    threads = [threading.Thread(target=guess) for _ in range(LOGIN_ATTEMPTS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    with get_db(app).session() as session:
+        assert authenticate(session, volunteer.email, volunteer.password) is None
+        assert session.get(User, volunteer.id).locked_until is not None
+
+
+@pytest.mark.parametrize(
+    ("target", "landing"),
+    [
+        ("/my-requests", "/my-requests"),
+        ("//evil.example/phish", "/requests"),
+        ("https://evil.example/", "/requests"),
+        ("/\\evil.example", "/requests"),
+    ],
+)
+def test_after_sign_in_only_local_pages_are_followed(client, volunteer, auth, target, landing):
+    token = auth.csrf_token()
+    response = client.post(
+        "/login",
+        query_string={"next": target},
+        data={"email": volunteer.email, "password": volunteer.password, "csrf_token": token},
+    )
+    assert response.headers["Location"] == landing
+
+
+def test_pages_of_the_board_ask_to_sign_in_first(client, berlin):
+    response = client.get("/requests?zone=mitte")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/login?next=")
+    assert (
+        "Please sign in to see this page."
+        in client.get(response.headers["Location"], headers={"Accept-Language": "en"}).text
+    )
+
+
+def test_signing_out_ends_the_session(client, auth, signed_in):
+    response = auth.logout()
+    assert response.status_code == 302
+    assert client.get("/requests").status_code == 302
+    assert client.get("/account").status_code == 302
+
+
+def test_signing_out_needs_the_csrf_token(client, signed_in):
+    assert client.post("/logout").status_code == 400
+    assert client.get("/requests").status_code == 200
+
+
+def test_session_cookies_are_secure_http_only_and_same_site(database_url, tmp_path, volunteer):
+    app = make_test_app(database_url, tmp_path, public_base_url="https://hotline.example.org")
+    try:
+        auth = AuthActions(app.test_client())
+        response = auth.login(volunteer.email, volunteer.password)
+        cookie = response.headers["Set-Cookie"]
+        assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    finally:
+        get_db(app).engine.dispose()
+
+
+# --- Accounts that may not see requests -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "words"),
+    [
+        (AccountStatus.PENDING, "Waiting for approval"),
+        (AccountStatus.REJECTED, "Your account was not approved"),
+        (AccountStatus.SUSPENDED, "Your account is suspended"),
+    ],
+)
+def test_accounts_not_approved_see_no_requests_at_all(
+    client, auth, berlin, make_person, status, words
+):
+    request = store_request(berlin, postcode="10115", caller_number="+4930999888")
+    person = make_person("new@example.org", status=status)
+    response = auth.login(person.email, person.password)
+    assert response.headers["Location"] == "/account"
+    assert words in client.get("/account").text
+
+    for path in ["/requests", "/requests/list", "/my-requests", f"/requests/{request.reference}"]:
+        page = client.get(path)
+        assert page.status_code == 403, path
+        assert words in page.text
+        assert 'class="card"' not in page.text and "Einkäufe" not in page.text
+        assert "+4930999888" not in page.text
+    claim = auth.post(f"/requests/{request.reference}/claim")
+    assert claim.status_code == 403
+    berlin.refresh(request)
+    assert request.status == "open" and request.claimed_by_id is None
+
+
+def test_a_suspension_takes_effect_on_the_next_page(client, signed_in, db):
+    assert client.get("/requests").status_code == 200
+    db.get(User, signed_in.id).status = AccountStatus.SUSPENDED
+    db.commit()
+    assert client.get("/requests").status_code == 403

@@ -1,0 +1,143 @@
+"""The main path in a real browser (headless Chromium): sign in, claim, call back, done.
+
+Runs against a real HTTP server on a free localhost port. Without Chromium the
+test is skipped, unless HOTLINE_REQUIRE_BROWSER=1 (CI sets it): then a missing
+browser fails the run instead of passing it quietly.
+"""
+
+import os
+import re
+import threading
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+from app.database import get_db
+from app.models import HelpRequest, RequestStatus
+from tests.conftest import store_request
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+pytestmark = pytest.mark.browser
+
+
+def _unavailable(reason: str):
+    if os.environ.get("HOTLINE_REQUIRE_BROWSER") == "1":
+        pytest.fail(f"HOTLINE_REQUIRE_BROWSER=1 but {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    if not CHROMIUM.exists():
+        _unavailable(f"no Chromium at {CHROMIUM} (install it: apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("Playwright is not installed (pip install -e '.[dev]')")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def live_server(app):
+    """The app served over HTTP from a thread, as a browser reaches it."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def page(chromium, live_server):
+    context = chromium.new_context(
+        base_url=live_server, locale="en-GB", viewport={"width": 390, "height": 844}
+    )
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
+
+
+def test_a_volunteer_signs_in_claims_calls_back_and_marks_done(page, app, berlin, volunteer):
+    request = store_request(
+        berlin, postcode="12043", caller_number="+4930555123", voice_message_seconds=12
+    )
+
+    page.goto("/")
+    page.get_by_role("link", name="Sign in").first.click()
+    page.get_by_label("E-mail").fill(volunteer.email)
+    page.get_by_label("Password").fill(volunteer.password)
+    page.get_by_role("button", name="Sign in").click()
+
+    page.get_by_role("heading", name="Open requests", level=1).wait_for()
+    card = page.get_by_role("article", name="Shopping")
+    assert "12043" in card.inner_text() and "Neukölln" in card.inner_text()
+    assert "+4930555123" not in page.content()
+
+    card.get_by_role("button", name="Take it: I will call back").click()
+    number = page.get_by_role("link", name="+4930555123")
+    number.wait_for()
+    assert number.get_attribute("href") == "tel:+4930555123"
+    assert request.verification_code in page.locator(".code").inner_text()
+    assert page.locator("audio").get_attribute("src") == request.voice_message_url
+
+    page.get_by_label("What happened? (optional)").fill("Brought the shopping at five.")
+    page.get_by_role("button", name="Done: the person was helped").click()
+    page.get_by_text("Marked as done. Thank you for helping!").wait_for()
+    assert "You hold no requests at the moment." in page.content()
+
+    with get_db(app).session() as session:
+        done = session.get(HelpRequest, request.id)
+        assert done.status == RequestStatus.DONE
+        assert done.outcome_note == "Brought the shopping at five."
+
+
+def test_the_board_refreshes_itself_and_keeps_the_filters(page, berlin, volunteer):
+    store_request(berlin, postcode="10115")
+    page.goto("/login?next=/requests%3Fzone%3Dneukoelln")
+    page.get_by_label("E-mail").fill(volunteer.email)
+    page.get_by_label("Password").fill(volunteer.password)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_text("No open requests match these filters.").wait_for()
+
+    # A call comes in while the page is open, in the filtered zone and outside it.
+    store_request(berlin, postcode="12043", request_type="pharmacy")
+    store_request(berlin, postcode="10117")
+    # What the 30-second timer does, triggered now: the tab becoming visible again.
+    page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
+    page.get_by_role("article", name="Pharmacy").wait_for()
+    assert page.get_by_role("status").filter(has_text="The list was updated.").count() == 1
+    assert re.search(r"1 open request\b", page.locator("#list-heading").inner_text())
+    assert page.url.endswith("/requests?zone=neukoelln")
+    assert page.get_by_role("article").count() == 1
+
+    # Signed out meanwhile (say, in another tab): the page stops and says so.
+    page.context.clear_cookies()
+    page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
+    page.get_by_text("The list is no longer updated by itself. Please use Refresh.").wait_for()
+    assert page.get_by_role("article").count() == 1
+
+
+def test_a_missing_browser_fails_when_ci_requires_one(monkeypatch):
+    monkeypatch.setenv("HOTLINE_REQUIRE_BROWSER", "1")
+    with pytest.raises(pytest.fail.Exception, match="HOTLINE_REQUIRE_BROWSER=1 but no Chromium"):
+        _unavailable("no Chromium at /usr/bin/chromium")
+    monkeypatch.delenv("HOTLINE_REQUIRE_BROWSER")
+    with pytest.raises(pytest.skip.Exception):
+        _unavailable("no Chromium at /usr/bin/chromium")

@@ -1,0 +1,390 @@
+"""Claims as the domain services make them: the board's query, the race, the life of a claim."""
+
+import threading
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from app.audit import Action
+from app.claims import (
+    Access,
+    BoardFilters,
+    ClaimResult,
+    access_to,
+    claim_request,
+    complete_request,
+    expire_stale_claims,
+    open_requests,
+    record_number_viewed,
+    record_unreachable,
+    release_request,
+    zones_served_by,
+)
+from app.database import get_db, utcnow
+from app.help_requests import cancel_request
+from app.models import AuditEvent, HelpRequest, RequestStatus, Role, User
+from tests.conftest import store_request
+
+LIMIT = 3
+
+
+def events(db, action, request=None):
+    query = select(AuditEvent).where(AuditEvent.action == action)
+    if request is not None:
+        query = query.where(AuditEvent.request_id == request.id)
+    return list(db.scalars(query))
+
+
+def user(db, person):
+    return db.get(User, person.id)
+
+
+def age_request(db, request, hours):
+    request.created_at = utcnow() - timedelta(hours=hours)
+    db.commit()
+
+
+def run_at_once(count, work):
+    """Run work(i) in `count` threads released together; the results in thread order."""
+    barrier = threading.Barrier(count)
+    results = [None] * count
+    errors = []
+
+    def run(i):
+        try:
+            barrier.wait()
+            results[i] = work(i)
+        except Exception as e:  # noqa: BLE001  (reported below, with the thread's index)
+            errors.append((i, e))
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    return results
+
+
+# --- The board's query ------------------------------------------------------------------
+
+
+def test_the_board_lists_open_requests_in_my_zones_oldest_first(berlin, volunteer):
+    newer = store_request(berlin, postcode="12043")
+    older = store_request(berlin, postcode="10115")
+    age_request(berlin, older, hours=5)
+    store_request(berlin, postcode="13187")  # Pankow: not one of mine
+    claimed = store_request(berlin, postcode="10115")
+    claimed.status = RequestStatus.CLAIMED
+    berlin.commit()
+
+    board = open_requests(berlin, zones_served_by(berlin, user(berlin, volunteer)))
+    assert [r.id for r in board.requests] == [older.id, newer.id]
+    assert [(zone.slug, count) for zone, count in board.counts] == [
+        ("mitte", 1),
+        ("neukoelln", 1),
+    ]
+    assert board.total == 2
+
+
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        ({"postcode_prefix": "120"}, ["12043", "12047"]),
+        ({"postcode_prefix": "1204"}, ["12043", "12047"]),
+        ({"postcode_prefix": "12043"}, ["12043"]),
+        ({"postcode_prefix": "10115"}, ["10115"]),
+        ({"postcode_prefix": "%"}, []),  # a LIKE wildcard is just a character here
+        ({"request_type": "pharmacy"}, ["12047"]),
+        ({"language": "pl"}, ["12043"]),
+        ({"language": "pl", "request_type": "pharmacy"}, []),
+    ],
+)
+def test_filters_narrow_the_board_and_the_counts(berlin, volunteer, filters, expected):
+    store_request(berlin, postcode="10115")
+    store_request(berlin, postcode="12043", language="pl")
+    store_request(berlin, postcode="12047", request_type="pharmacy")
+    zones = zones_served_by(berlin, user(berlin, volunteer))
+    board = open_requests(berlin, zones, BoardFilters(**filters))
+    assert sorted(r.postcode for r in board.requests) == expected
+    assert sum(count for _, count in board.counts) == len(expected) == board.total
+
+
+def test_a_zone_filter_cannot_widen_what_a_volunteer_sees(berlin, volunteer):
+    pankow_request = store_request(berlin, postcode="13187")
+    zones = zones_served_by(berlin, user(berlin, volunteer))
+    board = open_requests(berlin, zones, BoardFilters(zone_id=pankow_request.zone_id))
+    assert board.requests == [] and board.total == 0
+
+
+def test_operators_see_every_zone(berlin, make_person):
+    operator = make_person("op@example.org", zones=[], role=Role.OPERATOR)
+    store_request(berlin, postcode="13187")
+    zones = zones_served_by(berlin, user(berlin, operator))
+    assert len(zones) == 12
+    assert open_requests(berlin, zones).total == 1
+
+
+# --- Who sees what ----------------------------------------------------------------------
+
+
+def test_access_rules(berlin, make_person):
+    ada = user(berlin, make_person("ada@example.org"))
+    bea = user(berlin, make_person("bea@example.org"))
+    pending = user(berlin, make_person("new@example.org", status="pending"))
+    zones = zones_served_by(berlin, ada)
+    mine = store_request(berlin, postcode="10115")
+    theirs = store_request(berlin, postcode="10115")
+    elsewhere = store_request(berlin, postcode="13187")
+    cancelled = store_request(berlin, postcode="10115")
+    cancel_request(berlin, cancelled)
+    assert claim_request(berlin, mine, ada, max_open_claims=LIMIT) == ClaimResult.CLAIMED
+    assert claim_request(berlin, theirs, bea, max_open_claims=LIMIT) == ClaimResult.CLAIMED
+
+    assert access_to(mine, ada, zones) == Access.CLAIMER
+    assert access_to(theirs, ada, zones) == Access.OTHER_CLAIMER
+    assert access_to(elsewhere, ada, zones) == Access.OUTSIDE_ZONES
+    assert access_to(cancelled, ada, zones) == Access.CLOSED
+    assert access_to(mine, pending, zones) == Access.NOT_APPROVED
+    complete_request(berlin, mine, ada)
+    assert access_to(mine, ada, zones) == Access.FORMER
+    assert access_to(mine, bea, zones) == Access.OTHER_CLAIMER
+
+
+def test_the_number_is_audited_only_for_its_claimer(berlin, make_person):
+    ada = user(berlin, make_person("ada@example.org"))
+    bea = user(berlin, make_person("bea@example.org"))
+    request = store_request(berlin)
+    assert not record_number_viewed(berlin, request, ada)  # not claimed yet
+    claim_request(berlin, request, ada, max_open_claims=LIMIT)
+    assert record_number_viewed(berlin, request, ada)
+    assert record_number_viewed(berlin, request, ada)
+    assert not record_number_viewed(berlin, request, bea)
+    assert len(events(berlin, Action.NUMBER_VIEWED, request)) == 2
+
+
+# --- The race ---------------------------------------------------------------------------
+
+
+def test_exactly_one_of_many_simultaneous_claims_wins(app, berlin, make_person):
+    """Eight volunteers press "take it" on one request at the same moment."""
+    people = [make_person(f"v{i}@example.org") for i in range(8)]
+    request = store_request(berlin)
+
+    def claim(i):
+        with get_db(app).session() as session:
+            return claim_request(
+                session,
+                session.get(HelpRequest, request.id),
+                session.get(User, people[i].id),
+                max_open_claims=LIMIT,
+            )
+
+    results = run_at_once(len(people), claim)
+    assert results.count(ClaimResult.CLAIMED) == 1
+    assert results.count(ClaimResult.TAKEN) == len(people) - 1
+    winner = people[results.index(ClaimResult.CLAIMED)]
+    berlin.refresh(request)
+    assert request.status == RequestStatus.CLAIMED and request.claimed_by_id == winner.id
+    assert [e.user_id for e in events(berlin, Action.CLAIMED)] == [winner.id]
+
+
+def test_simultaneous_claims_by_one_volunteer_respect_the_limit(app, berlin, volunteer):
+    """Six tabs (or six app servers) claiming six requests for one volunteer at once."""
+    requests = [store_request(berlin) for _ in range(6)]
+
+    def claim(i):
+        with get_db(app).session() as session:
+            return claim_request(
+                session,
+                session.get(HelpRequest, requests[i].id),
+                session.get(User, volunteer.id),
+                max_open_claims=LIMIT,
+            )
+
+    results = run_at_once(len(requests), claim)
+    assert results.count(ClaimResult.CLAIMED) == LIMIT
+    assert results.count(ClaimResult.LIMIT_REACHED) == len(requests) - LIMIT
+    held = berlin.scalar(
+        select(func.count())
+        .select_from(HelpRequest)
+        .where(HelpRequest.claimed_by_id == volunteer.id, HelpRequest.status == "claimed")
+    )
+    assert held == LIMIT
+
+
+def test_a_second_claim_of_ones_own_request_is_no_error(berlin, volunteer):
+    request = store_request(berlin)
+    ada = user(berlin, volunteer)
+    assert claim_request(berlin, request, ada, max_open_claims=LIMIT) == ClaimResult.CLAIMED
+    assert claim_request(berlin, request, ada, max_open_claims=LIMIT) == ClaimResult.ALREADY_YOURS
+    assert len(events(berlin, Action.CLAIMED)) == 1
+
+
+@pytest.mark.parametrize("status", ["pending", "rejected", "suspended"])
+def test_accounts_not_approved_cannot_claim(berlin, make_person, status):
+    person = user(berlin, make_person("new@example.org", status=status))
+    request = store_request(berlin)
+    assert claim_request(berlin, request, person, max_open_claims=LIMIT) == ClaimResult.NOT_ALLOWED
+    assert request.status == RequestStatus.OPEN
+
+
+def test_requests_outside_ones_zones_cannot_be_claimed(berlin, volunteer):
+    request = store_request(berlin, postcode="13187")
+    result = claim_request(berlin, request, user(berlin, volunteer), max_open_claims=LIMIT)
+    assert result == ClaimResult.NOT_ALLOWED
+    assert request.status == RequestStatus.OPEN
+
+
+def test_a_cancelled_request_cannot_be_claimed(berlin, volunteer):
+    request = store_request(berlin)
+    cancel_request(berlin, request)
+    result = claim_request(berlin, request, user(berlin, volunteer), max_open_claims=LIMIT)
+    assert result == ClaimResult.CLOSED
+
+
+# --- After the claim ----------------------------------------------------------------------
+
+
+def test_done_release_and_unreachable_only_by_the_claimer(berlin, make_person):
+    ada = user(berlin, make_person("ada@example.org"))
+    bea = user(berlin, make_person("bea@example.org"))
+    request = store_request(berlin)
+    claim_request(berlin, request, ada, max_open_claims=LIMIT)
+    assert not complete_request(berlin, request, bea, "sneaky")
+    assert not release_request(berlin, request, bea, "sneaky")
+    assert record_unreachable(berlin, request, bea) is None
+    assert request.status == RequestStatus.CLAIMED and request.claimed_by_id == ada.id
+
+    assert complete_request(berlin, request, ada, "  Brought the shopping on Tuesday. ")
+    assert request.status == RequestStatus.DONE
+    assert request.outcome_note == "Brought the shopping on Tuesday."
+    assert request.closed_at is not None
+    assert not complete_request(berlin, request, ada)  # once only
+    assert len(events(berlin, Action.COMPLETED, request)) == 1
+
+
+def test_released_requests_go_back_to_the_board_with_the_reason_logged(berlin, volunteer):
+    ada = user(berlin, volunteer)
+    request = store_request(berlin)
+    claim_request(berlin, request, ada, max_open_claims=LIMIT)
+    assert release_request(berlin, request, ada, "no_time: away this week")
+    assert request.status == RequestStatus.OPEN and request.claimed_by_id is None
+    assert [e.detail for e in events(berlin, Action.RELEASED)] == ["no_time: away this week"]
+    assert open_requests(berlin, zones_served_by(berlin, ada)).total == 1
+
+
+def test_the_third_unreachable_call_flags_the_request_for_operators(berlin, make_person):
+    ada = user(berlin, make_person("ada@example.org"))
+    bea = user(berlin, make_person("bea@example.org"))
+    request = store_request(berlin)
+    claim_request(berlin, request, ada, max_open_claims=LIMIT)
+    assert record_unreachable(berlin, request, ada) == 1
+    assert record_unreachable(berlin, request, ada) == 2
+    assert not request.needs_attention
+    release_request(berlin, request, ada, "no_time")
+    # The count belongs to the request: the next volunteer's attempt is the third.
+    claim_request(berlin, request, bea, max_open_claims=LIMIT)
+    assert record_unreachable(berlin, request, bea) == 3
+    assert request.needs_attention
+    assert request.status == RequestStatus.CLAIMED  # still theirs to try again
+    assert [e.detail for e in events(berlin, Action.UNREACHABLE)] == [
+        "attempt 1",
+        "attempt 2",
+        "attempt 3",
+    ]
+
+
+def test_simultaneous_unreachable_reports_are_all_counted(app, berlin, volunteer):
+    request = store_request(berlin)
+    claim_request(berlin, request, user(berlin, volunteer), max_open_claims=LIMIT)
+
+    def report(_i):
+        with get_db(app).session() as session:
+            return record_unreachable(
+                session, session.get(HelpRequest, request.id), session.get(User, volunteer.id)
+            )
+
+    assert sorted(run_at_once(4, report)) == [1, 2, 3, 4]
+    berlin.refresh(request)
+    assert request.unreachable_count == 4 and request.needs_attention
+
+
+# --- Expiry -------------------------------------------------------------------------------
+
+
+def test_stale_claims_return_to_the_board_and_the_claimer_loses_access(berlin, volunteer):
+    ada = user(berlin, volunteer)
+    stale, fresh = store_request(berlin), store_request(berlin)
+    claim_request(berlin, stale, ada, max_open_claims=LIMIT)
+    claim_request(berlin, fresh, ada, max_open_claims=LIMIT)
+    stale.claimed_at = utcnow() - timedelta(hours=24, minutes=1)
+    berlin.commit()
+
+    assert expire_stale_claims(berlin, timeout_hours=24) == 1
+    berlin.refresh(stale)
+    assert stale.status == RequestStatus.OPEN and stale.claimed_by_id is None
+    assert stale.expired_claims == 1
+    assert access_to(stale, ada, zones_served_by(berlin, ada)) == Access.CARD
+    assert not record_number_viewed(berlin, stale, ada)
+    assert not complete_request(berlin, stale, ada)
+    berlin.refresh(fresh)
+    assert fresh.status == RequestStatus.CLAIMED
+    [event] = events(berlin, Action.EXPIRED)
+    assert (event.user_id, event.request_id) == (ada.id, stale.id)
+
+    assert expire_stale_claims(berlin, timeout_hours=24) == 0  # nothing more to do
+
+
+def test_two_servers_expiring_at_once_return_each_claim_once(app, berlin, volunteer):
+    request = store_request(berlin)
+    claim_request(berlin, request, user(berlin, volunteer), max_open_claims=LIMIT)
+    request.claimed_at = utcnow() - timedelta(hours=30)
+    berlin.commit()
+
+    def expire(_i):
+        with get_db(app).session() as session:
+            return expire_stale_claims(session, timeout_hours=24)
+
+    assert sorted(run_at_once(4, expire)) == [0, 0, 0, 1]
+    berlin.refresh(request)
+    assert request.expired_claims == 1
+    assert len(events(berlin, Action.EXPIRED)) == 1
+
+
+def test_the_expire_command_for_cron(runner, berlin, volunteer):
+    request = store_request(berlin)
+    claim_request(berlin, request, user(berlin, volunteer), max_open_claims=LIMIT)
+    request.claimed_at = utcnow() - timedelta(hours=25)
+    berlin.commit()
+    result = runner.invoke(args=["requests", "expire"])
+    assert result.exit_code == 0, result.output
+    assert "Returned 1 claim(s) older than 24 hours to the board." in result.output
+    berlin.refresh(request)
+    assert request.status == RequestStatus.OPEN
+    assert "Returned 0 claim(s)" in runner.invoke(args=["requests", "expire"]).output
+
+
+def test_done_and_expiry_at_the_same_moment_never_both_win(app, berlin, volunteer):
+    """A volunteer presses done just as the claim times out: one of the two happens."""
+    for _ in range(5):
+        request = store_request(berlin)
+        claim_request(berlin, request, user(berlin, volunteer), max_open_claims=LIMIT)
+        request.claimed_at = utcnow() - timedelta(hours=24, seconds=1)
+        berlin.commit()
+
+        def act(i, request_id=request.id):
+            with get_db(app).session() as session:
+                if i == 0:
+                    return expire_stale_claims(session, timeout_hours=24) == 1
+                return complete_request(
+                    session, session.get(HelpRequest, request_id), session.get(User, volunteer.id)
+                )
+
+        expired, done = run_at_once(2, act)
+        assert expired != done
+        berlin.refresh(request)
+        assert request.status == (RequestStatus.DONE if done else RequestStatus.OPEN)
+        assert len(events(berlin, Action.EXPIRED, request)) == int(expired)
+        assert len(events(berlin, Action.COMPLETED, request)) == int(done)
