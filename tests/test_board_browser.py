@@ -11,6 +11,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 from werkzeug.serving import make_server
 
 from app.database import get_db
@@ -74,10 +75,15 @@ def page(chromium, live_server):
     context.close()
 
 
-def test_a_volunteer_signs_in_claims_calls_back_and_marks_done(page, app, berlin, volunteer):
-    request = store_request(
-        berlin, postcode="12043", caller_number="+4930555123", voice_message_seconds=12
-    )
+def test_a_volunteer_signs_in_claims_calls_back_and_marks_done(page, app, berlin, volunteer, phone):
+    # A resident calls: German, postcode 12043 (Neukölln), shopping, a 12-second message.
+    call = phone.call("+4930555123")
+    for keys in ("1", "12043", "1", "1"):
+        call.press(keys)
+    call.speak(seconds=12)
+    assert "Ihr Code lautet" in call.text
+    call.hang_up()
+    request = berlin.scalars(select(HelpRequest)).one()
 
     page.goto("/")
     page.get_by_role("link", name="Sign in").first.click()
