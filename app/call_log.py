@@ -27,6 +27,9 @@ PHONE_NUMBER = re.compile(r"\+?[0-9]{3,20}")
 
 # Twilio's final call statuses; a call in one of them never goes back.
 FINAL_STATUSES = ("completed", "busy", "failed", "no-answer", "canceled")
+# Every status Twilio reports for a call. Anything else (a typo, a status Twilio adds
+# one day) is not written over a status the log understands.
+CALL_STATUSES = ("queued", "initiated", "ringing", "in-progress", *FINAL_STATUSES)
 
 
 def caller_number(raw: str | None) -> str | None:
@@ -37,12 +40,22 @@ def caller_number(raw: str | None) -> str | None:
     return number if PHONE_NUMBER.fullmatch(number) else None
 
 
+def dialled_number(raw: str) -> str:
+    """The number the caller dialled, for the log: short printable text, else nothing.
+
+    Twilio sends the hotline's number; whatever else arrives must not break the
+    log's row (PostgreSQL refuses NUL characters, the column holds 32).
+    """
+    number = raw.strip()
+    return number if number.isprintable() and len(number) <= 32 else ""
+
+
 def start_call(session: Session, *, call_sid: str, from_number: str | None, to_number: str) -> Call:
     """The log row of a call, made at its first webhook (once, however often it comes)."""
     call = call_for(session, call_sid)
     if call is not None:
         return call
-    call = Call(call_sid=call_sid, from_number=from_number, to_number=to_number[:32])
+    call = Call(call_sid=call_sid, from_number=from_number, to_number=dialled_number(to_number))
     session.add(call)
     try:
         session.commit()
@@ -135,14 +148,17 @@ def record_status(
     at: datetime | None = None,
     from_number: str | None = None,
     to_number: str = "",
-) -> None:
+) -> bool:
     """Apply a status callback, unless a later one was applied already.
 
     A call that ends without an outcome was abandoned by the caller: its
-    last step stays, so the log says where they hung up.
+    last step stays, so the log says where they hung up. A status that is not
+    one of Twilio's changes nothing and returns False.
     """
+    if status not in CALL_STATUSES:
+        return False
     final = status in FINAL_STATUSES
-    values: dict = {"status": status[:16]}
+    values: dict = {"status": status}
     conditions = [Call.call_sid == call_sid]
     if sequence is not None:
         values["status_sequence"] = sequence
@@ -163,7 +179,12 @@ def record_status(
         if final:
             values["outcome"] = CallOutcome.ERROR
         session.add(
-            Call(call_sid=call_sid, from_number=from_number, to_number=to_number[:32], **values)
+            Call(
+                call_sid=call_sid,
+                from_number=from_number,
+                to_number=dialled_number(to_number),
+                **values,
+            )
         )
         try:
             session.commit()
@@ -178,5 +199,6 @@ def record_status(
                 duration_seconds=duration_seconds,
                 at=at,
             )
-        return
+        return True
     session.commit()
+    return True

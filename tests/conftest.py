@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import pytest
 from flask.testing import FlaskClient
+from hypothesis import settings
 from sqlalchemy import create_engine, select, text
 
 from app import create_app, migrations_runner
@@ -31,6 +32,13 @@ PG_URL = os.environ.get("HOTLINE_TEST_DATABASE_URL", "")
 DATABASES = ["sqlite"] + (["postgresql"] if PG_URL else [])
 
 TEST_AUTH_TOKEN = "test-auth-token-0123456789abcdef"
+
+# Property-based tests (hypothesis): a quick run by default, so `make test` stays fast;
+# HOTLINE_HYPOTHESIS=thorough runs many more examples. No deadline: a database on a busy
+# machine is slow now and then, and that is not what these tests are about.
+settings.register_profile("quick", max_examples=25, deadline=None)
+settings.register_profile("thorough", max_examples=400, deadline=None)
+settings.load_profile(os.environ.get("HOTLINE_HYPOTHESIS", "quick"))
 
 
 @pytest.fixture(scope="session")

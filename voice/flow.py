@@ -465,9 +465,10 @@ def _question(line: Line, state: State, facts: Facts, before=()) -> tuple[Verb, 
 
 
 def _language(line: Line, state: State, keys: str, facts: Facts) -> Turn | Invalid:
-    if keys.isdigit() and 1 <= int(keys) <= len(line.languages):
-        chosen = replace(state, language=line.languages[int(keys) - 1])
-        return _after_language(line, chosen, facts)
+    # Compared as text: str.isdigit() also takes "²" or "١", which int() refuses or reads.
+    options = {str(i): code for i, code in enumerate(line.languages, start=1)}
+    if keys in options:
+        return _after_language(line, replace(state, language=options[keys]), facts)
     return Invalid((line.say(state.language, "not_understood"),))
 
 

@@ -8,14 +8,17 @@ the next step without remembering anything.
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlencode
 
 from flask import Response, current_app, request
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
+from app.help_requests import REFERENCE_ALPHABET
 from app.models import CallStep
 from voice.flow import (
     OPERATOR_RING_SECONDS,
+    POSTCODE,
     RECORDING_SILENCE,
     Ask,
     Dial,
@@ -28,6 +31,14 @@ from voice.flow import (
     State,
     Verb,
 )
+
+# The largest turn an action URL may carry. A call lasts four hours at most (Twilio's
+# limit) and every turn speaks for seconds, so no call gets near it; it keeps the
+# turn, and the one after it, well inside the call log's integer column.
+MAX_TURN = 100_000
+# Retry counters are reset with every new question; anything above this is not ours.
+MAX_COUNT = 99
+REFERENCE = re.compile(f"[{REFERENCE_ALPHABET}]{{3}}-[{REFERENCE_ALPHABET}]{{3}}")
 
 # Query parameters of an action URL that say how the request came about.
 ON_NO_ANSWER = "nothing"  # a <Gather> timed out or a <Record> stayed empty
@@ -114,21 +125,44 @@ def state_query(state: State) -> dict[str, str]:
 
 
 def state_from_query(args, line: Line) -> State:
-    """The state an action URL carries. Raises ValueError or KeyError on a broken URL."""
+    """The state an action URL carries. Raises ValueError or KeyError on a broken URL.
+
+    Only Twilio requests action URLs (they are signed), so a state the flow could
+    never have written means a bug or a leaked auth token: it is refused (the
+    caller hears the apology) rather than acted on or written to the call log.
+    """
     language = args["lang"]
     if language not in line.catalogs:
         # Signed by Twilio, so ours, but from before a configuration change.
         language = line.default_language
+    postcode = args.get("postcode", "")
+    if postcode and not POSTCODE.fullmatch(postcode):
+        raise ValueError(f"not a postcode: {postcode!r}")
+    request_type = args.get("type", "")
+    if request_type and line.request_type(request_type) is None:
+        raise ValueError(f"not a configured request type: {request_type!r}")
+    reference = args.get("ref", "")
+    if reference and not REFERENCE.fullmatch(reference):
+        raise ValueError(f"not a request reference: {reference!r}")
     return State(
         step=CallStep(args["step"]),
         language=language,
-        turn=int(args["turn"]),
-        silences=int(args.get("silences", 0)),
-        invalid=int(args.get("invalid", 0)),
-        postcode=args.get("postcode", ""),
-        request_type=args.get("type", ""),
-        reference=args.get("ref", ""),
+        turn=_whole_number(args["turn"], MAX_TURN),
+        silences=_whole_number(args.get("silences", "0"), MAX_COUNT),
+        invalid=_whole_number(args.get("invalid", "0"), MAX_COUNT),
+        postcode=postcode,
+        request_type=request_type,
+        reference=reference,
     )
+
+
+def _whole_number(text: str, largest: int) -> int:
+    # Not int(text) alone: it also reads " 7", "+7", "1_000" and "٧".
+    if not (text.isascii() and text.isdigit() and len(text) <= len(str(largest))):
+        raise ValueError(f"not a whole number from 0 to {largest}: {text!r}")
+    if int(text) > largest:
+        raise ValueError(f"not a whole number from 0 to {largest}: {text!r}")
+    return int(text)
 
 
 def action_url(state: State, on: str | None = None) -> str:

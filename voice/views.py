@@ -8,7 +8,8 @@ Twilio's "an application error has occurred".
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import re
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from urllib.parse import parse_qs, urlsplit
 
@@ -17,12 +18,19 @@ from twilio.twiml.voice_response import VoiceResponse
 from werkzeug.exceptions import BadRequest, HTTPException
 
 from app import call_log
-from app.database import db_session, get_db
+from app.database import db_session, get_db, utcnow
 from app.models import CallStep
 from voice import bp, current_line, flow
 from voice.signature import is_from_twilio
 from voice.stored_call import StoredCall
 from voice.twiml import ON_ARRIVE, ON_NO_ANSWER, respond, state_from_query, twiml_response
+
+# Twilio's CallSids are "CA" and 32 hex digits. Anything that is not a short word of
+# ASCII letters and digits cannot be the call log's key: too long for its column, or
+# holding characters PostgreSQL refuses (NUL) or a log line should not (line breaks).
+CALL_SID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+# Twilio's recordings are at https://api.twilio.com/...; what fits the column, in ASCII.
+RECORDING_URL = re.compile(r"https?://[\x21-\x7e]{1,480}")
 
 
 @bp.before_request
@@ -36,7 +44,7 @@ def incoming():
     """A call comes in: log it, then greet the caller."""
     line = current_line()
     session = db_session()
-    call_sid = request.form["CallSid"]
+    call_sid = _call_sid()
     number = call_log.caller_number(request.form.get("From"))
     call_log.start_call(
         session, call_sid=call_sid, from_number=number, to_number=request.form.get("To", "")
@@ -51,7 +59,7 @@ def step():
     line = current_line()
     state = state_from_query(request.args, line)
     number = call_log.caller_number(request.form.get("From"))
-    call = StoredCall(db_session(), request.form["CallSid"], number)
+    call = StoredCall(db_session(), _call_sid(), number)
     return _reply(call, flow.advance(line, state, _event(), call))
 
 
@@ -59,9 +67,9 @@ def step():
 def status():
     """Twilio's status callback: the call's progress, its end and its duration."""
     form = request.form
-    call_log.record_status(
+    applied = call_log.record_status(
         db_session(),
-        form["CallSid"],
+        _call_sid(),
         status=form.get("CallStatus", ""),
         sequence=_whole_number(form.get("SequenceNumber")),
         duration_seconds=_whole_number(form.get("CallDuration")),
@@ -69,6 +77,12 @@ def status():
         from_number=call_log.caller_number(form.get("From")),
         to_number=form.get("To", ""),
     )
+    if not applied:
+        current_app.logger.warning(
+            "Ignored a status callback for call %s with an unknown CallStatus %r",
+            form["CallSid"],
+            form.get("CallStatus"),
+        )
     return twiml_response(VoiceResponse())
 
 
@@ -76,8 +90,9 @@ def status():
 def fallback():
     """Twilio could not get TwiML from us: apologise without touching the database."""
     failed = parse_qs(urlsplit(request.form.get("ErrorUrl", "")).query)
+    # %r: whatever the form holds (line breaks included) stays one line of the log.
     current_app.logger.error(
-        "Twilio used the fallback URL for call %s: error %s at %s",
+        "Twilio used the fallback URL for call %r: error %r at %r",
         request.form.get("CallSid", "?"),
         request.form.get("ErrorCode", "?"),
         request.form.get("ErrorUrl", "?"),
@@ -94,6 +109,7 @@ def apologise(error: Exception):
         # comes from our own code reading the request: the caller hears an apology.
         return error
     call_sid = request.form.get("CallSid", "")
+    call_sid = call_sid if CALL_SID.fullmatch(call_sid) else ""
     current_app.logger.exception("Voice webhook %s failed for call %s", request.path, call_sid)
     _log_error(call_sid)
     if request.endpoint == "voice.status":
@@ -124,6 +140,14 @@ def _reply(call: StoredCall, turn: flow.Turn):
     return respond(current_line(), turn.reply)
 
 
+def _call_sid() -> str:
+    """The request's CallSid; a 400 (which the caller hears as the apology) if it has none."""
+    call_sid = request.form.get("CallSid", "")
+    if not CALL_SID.fullmatch(call_sid):
+        raise BadRequest("the request has no valid CallSid")
+    return call_sid
+
+
 def _event() -> flow.Event:
     on = request.args.get("on")
     if on == ON_ARRIVE:
@@ -134,8 +158,13 @@ def _event() -> flow.Event:
     if "DialCallStatus" in form:
         return flow.DialEnded(answered=form["DialCallStatus"] in ("completed", "answered"))
     if "RecordingUrl" in form:
+        url = form["RecordingUrl"]
         seconds = _whole_number(form.get("RecordingDuration")) or 0
-        return flow.Recording(url=form["RecordingUrl"], seconds=seconds)
+        if not RECORDING_URL.fullmatch(url):
+            # Only a web address may become a link on the board (never "javascript:").
+            current_app.logger.warning("Ignored a recording at %r: not a web address", url)
+            seconds = 0
+        return flow.Recording(url=url, seconds=seconds)
     return flow.Keys(form.get("Digits", ""))
 
 
@@ -160,16 +189,28 @@ def _log_error(call_sid: str) -> None:
 
 
 def _whole_number(value: str | None) -> int | None:
-    try:
-        return int(value) if value not in (None, "") else None
-    except ValueError:
+    """A count Twilio sends (seconds, a sequence number), or None when it is not one.
+
+    Not int() alone: that also reads "-5", " 7", "1_000" and "٧", and its numbers
+    outgrow the database's integer columns (nine digits always fit).
+    """
+    if value is None or not (value.isascii() and value.isdigit()) or len(value) > 9:
         return None
+    return int(value)
 
 
 def _timestamp(value: str | None) -> datetime | None:
-    """Twilio's Timestamp (RFC 2822, UTC) as an aware datetime."""
+    """Twilio's Timestamp (RFC 2822, UTC) as an aware datetime; None if it is not one.
+
+    A time more than a day away from ours is not the moment a call ended (and one
+    in the year 9999 does not even survive the conversion to UTC): the log then
+    notes when the callback arrived instead.
+    """
     try:
         at = parsedate_to_datetime(value) if value else None
-    except (TypeError, ValueError):
+        if at is None:
+            return None
+        at = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+    except (TypeError, ValueError, OverflowError):
         return None
-    return at.replace(tzinfo=UTC) if at is not None and at.tzinfo is None else at
+    return at if abs(at - utcnow()) <= timedelta(days=1) else None
