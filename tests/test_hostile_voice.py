@@ -14,21 +14,23 @@ reported with the one example that caused it, and hypothesis can shrink it.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 import xml.etree.ElementTree as ET
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, select
+from twilio.request_validator import SIGNATURE_HEADER, SIGNATURE_SETTINGS_HEADER
 
 from app.call_log import FINAL_STATUSES
 from app.database import get_db
 from app.models import AuditEvent, Call, CallStep, HelpRequest
-from tests.conftest import make_test_app
+from tests.conftest import TEST_AUTH_TOKEN, make_test_app
 from tests.consistency import TWILIO_CALL_STATUSES, assert_database_consistent
-from voice.simulator import Phone
+from voice.simulator import FlaskTransport, Phone
 
 # One database per test function; each example empties its calls and requests first.
 per_test_database = settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -433,3 +435,137 @@ def test_every_parameter_with_every_classic_bad_value(line, route):
             if field == "Digits" and root is not None:
                 assert not {say.text for say in root.iter("Say")} & sorry, repr(value)
         assert_database_consistent(db, app.config["HOTLINE"])
+
+
+# -- signatures: forged, missing, replayed for another URL or other parameters ---------
+
+
+class BehindProxy(FlaskTransport):
+    """Delivers to the app's internal address, as a reverse proxy would."""
+
+    def post(self, url, params, headers):
+        parts = urlsplit(url)
+        internal = f"http://10.0.0.5:8000{parts.path}" + (f"?{parts.query}" if parts.query else "")
+        forwarded = {"X-Forwarded-Proto": parts.scheme, "X-Forwarded-Host": parts.netloc}
+        exchange = super().post(internal, params, {**headers, **forwarded})
+        return dataclasses.replace(exchange, url=url)  # as Twilio saw it
+
+
+PUBLIC = "https://hotline.example.org"
+SETUPS = {
+    "direct": ({}, None),
+    "public_base_url": ({"public_base_url": PUBLIC}, BehindProxy),
+    "trusted_proxies": ({"public_base_url": "", "trusted_proxies": 1}, BehindProxy),
+}
+
+
+def snapshot(db) -> list[tuple]:
+    """Every row of the tables a call can write, as plain values."""
+    db.expire_all()
+    rows = []
+    for model in (Call, HelpRequest, AuditEvent):
+        columns = model.__table__.columns
+        for row in db.execute(select(*columns).order_by(columns["id"])):
+            rows.append((model.__name__, *row))
+    return rows
+
+
+@pytest.fixture(params=SETUPS)
+def signed_line(request, database_url, tmp_path, berlin):
+    """A phone on an app reached directly, or through a proxy with either way of
+    telling the app its public address; and a call that has reached the postcode."""
+    config, transport = SETUPS[request.param]
+    app = make_test_app(database_url, tmp_path / "signed", operator_phone=OPERATOR, **config)
+    if transport is None:
+        phone = Phone.for_app(app)
+    else:
+        phone = Phone(transport(app.test_client()), TEST_AUTH_TOKEN, PUBLIC)
+    call = phone.call(CALLERS[0])
+    call.press("1")
+    yield phone, call, berlin
+    get_db(app).engine.dispose()
+
+
+def replays(phone, signed) -> dict[str, tuple[str, dict[str, str], str]]:
+    """The signed postcode answer sent to another URL or with other parameters, with its
+    signature; or the same request with a signature made for another deployment (staging
+    on the same Twilio account, or the same host over the other scheme)."""
+    url, params, signature = signed.url, signed.params, signed.headers[SIGNATURE_HEADER]
+    other_state = url.replace("step=postcode", "step=voice_message") + "&postcode=10115&type=chat"
+    without_from = {k: v for k, v in params.items() if k != "From"}
+    staging = url.replace(urlsplit(url).netloc, "staging.example.org")
+    scheme = "http://" if url.startswith("https://") else "https://"
+    other_scheme = scheme + url.split("://", 1)[1]
+    return {
+        "to /voice/incoming": (phone.url("/voice/incoming"), params, signature),
+        "to /voice/status": (phone.url("/voice/status"), params, signature),
+        "to /voice/fallback": (phone.url("/voice/fallback"), params, signature),
+        "to another state": (other_state, params, signature),
+        "with a query parameter added": (url + "&on=arrive", params, signature),
+        "with the query reordered": (reordered(url), params, signature),
+        "with other digits": (url, {**params, "Digits": "12043"}, signature),
+        "with another caller": (url, {**params, "From": "+4930999999"}, signature),
+        "with a parameter added": (url, {**params, "RecordingUrl": RECORDING}, signature),
+        "with a parameter left out": (url, without_from, signature),
+        "with another call's sid": (url, {**params, "CallSid": "CA" + "2" * 32}, signature),
+        "signed for another host": (url, params, sign(phone, staging, params)),
+        "signed for the other scheme": (url, params, sign(phone, other_scheme, params)),
+    }
+
+
+def sign(phone, url: str, params: dict[str, str]) -> str:
+    return phone.validator.compute_signature(url, params)
+
+
+def reordered(url: str) -> str:
+    base, query = url.split("?", 1)
+    return base + "?" + "&".join(reversed(query.split("&")))
+
+
+def test_a_signature_replayed_elsewhere_is_refused_and_writes_nothing(signed_line):
+    phone, call, db = signed_line
+    call.press("10115")
+    signed = call.exchanges[-1]
+    assert signed.status == 200 and "step=postcode" in signed.url
+    before = snapshot(db)
+    for replay, (url, params, signature) in replays(phone, signed).items():
+        response = phone.transport.post(url, params, {SIGNATURE_HEADER: signature})
+        assert response.status == 403, replay
+        assert snapshot(db) == before, replay
+    # The genuine request is still accepted (a duplicate delivery): it was the replays.
+    assert phone.transport.post(signed.url, signed.params, signed.headers).status == 200
+
+
+FORGED = {
+    "empty": "",
+    "blank": " ",
+    "huge": "x" * 10_000,
+    "NUL": "\x00",
+    "base64 of something": "ZmFrZQ==",
+    "prefixed": "sha1=deadbeef",
+}
+
+
+def test_forged_signatures_never_reach_the_database(signed_line):
+    phone, call, db = signed_line
+    before = snapshot(db)
+    params = {**call._params(), "Digits": "10115", "CallStatus": "completed"}
+    for path in ("/voice/incoming", "/voice/step?step=postcode&lang=de&turn=2", "/voice/status"):
+        for forgery, signature in FORGED.items():
+            response = phone.post(path, params, signature=signature)
+            assert response.status == 403, (path, forgery)
+    assert snapshot(db) == before
+
+
+def test_a_twilio_shared_key_signature_is_refused(signed_line):
+    """A Webhook Rule may make Twilio sign with a SharedKey; the app cannot check it."""
+    phone, call, db = signed_line
+    before = snapshot(db)
+    url = phone.url("/voice/incoming")
+    params = call._params()
+    headers = {
+        SIGNATURE_HEADER: phone.validator.compute_signature(url, params),
+        SIGNATURE_SETTINGS_HEADER: "key=WH0123,algorithm=HMAC_SHA256",
+    }
+    assert phone.transport.post(url, params, headers).status == 403
+    assert snapshot(db) == before
