@@ -50,7 +50,7 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
 
     from app import cli, database, i18n
 
-    database.init_app(app, settings.database_url)
+    database.init_app(app, settings.database_url, settings.database_timeout_seconds)
     i18n.init_app(app)
     # Every form post needs a CSRF token; the phone line's webhooks are
     # exempted by their blueprint and checked by Twilio's signature instead.

@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 PROFILE_DIR = Path(__file__).parent / "data" / "profiles"
+MAX_DATABASE_TIMEOUT = 7.0
 
 # The environment variables that may carry secrets, and the key each one sets.
 ENV_KEYS = {
@@ -33,6 +34,7 @@ DEFAULTS: dict = {
     "timezone": "Europe/Berlin",
     "public_base_url": "",
     "trusted_proxies": 0,
+    "database_timeout_seconds": 5.0,
     "zone_profile": "berlin",
     "retention_days": 30,
     "claim_timeout_hours": 24,
@@ -140,6 +142,7 @@ class Settings:
     timezone: ZoneInfo
     public_base_url: str
     trusted_proxies: int
+    database_timeout_seconds: float
     zone_profile: str
     retention_days: int
     claim_timeout_hours: int
@@ -219,8 +222,11 @@ def _merge(target: dict, new: dict, defaults: dict, source: str, prefix: str) ->
                 raise ConfigError(f"{source}: key '{name}' must be a table of texts")
             target[key] = {**target[key], **value}
             continue
+        if isinstance(default, float) and type(value) is int:
+            value = float(value)  # 5 means 5.0
         if isinstance(default, bool) or type(value) is not type(default):
-            kind = {int: "a whole number", str: "a text", list: "a list"}[type(default)]
+            kind = {int: "a whole number", float: "a number", str: "a text", list: "a list"}
+            kind = kind[type(default)]
             raise ConfigError(f"{source}: key '{name}' must be {kind}, got {value!r}")
         target[key] = value
 
@@ -247,6 +253,14 @@ def _check(raw: dict, source: str) -> Settings:
             raise fail(key, f"must be at least 1, got {raw[key]}")
     if raw["trusted_proxies"] < 0:
         raise fail("trusted_proxies", "must be 0 or more")
+    # The phone line may wait twice (the step, then noting the error) and must still
+    # answer within Twilio's 15 seconds, or the caller never hears the apology.
+    if not 0 < raw["database_timeout_seconds"] <= MAX_DATABASE_TIMEOUT:
+        raise fail(
+            "database_timeout_seconds",
+            f"must be more than 0 and at most {MAX_DATABASE_TIMEOUT:g} "
+            "(Twilio waits 15 seconds for the phone line's answer)",
+        )
 
     base = raw["public_base_url"].rstrip("/")
     if base and not base.startswith(("http://", "https://")):
@@ -287,6 +301,7 @@ def _check(raw: dict, source: str) -> Settings:
         timezone=timezone,
         public_base_url=base,
         trusted_proxies=raw["trusted_proxies"],
+        database_timeout_seconds=raw["database_timeout_seconds"],
         zone_profile=raw["zone_profile"],
         retention_days=raw["retention_days"],
         claim_timeout_hours=raw["claim_timeout_hours"],

@@ -59,12 +59,24 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def make_engine(url: str, for_migrations: bool = False) -> Engine:
-    """An engine with the settings each database needs to behave the same."""
+def make_engine(url: str, for_migrations: bool = False, timeout_seconds: float = 15) -> Engine:
+    """An engine with the settings each database needs to behave the same.
+
+    `timeout_seconds`: how long to wait for another writer's lock (SQLite) or for a
+    connection (PostgreSQL) before failing. The app's is short (database_timeout_seconds):
+    a caller must hear the apology before Twilio gives up on the webhook.
+    """
     if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
-    # timeout: wait up to 15 s for another writer instead of failing at once.
-    engine = create_engine(url, connect_args={"timeout": 15})
+        # pool_pre_ping: a connection that died with a database restart is replaced
+        # before use, so the first caller after the restart notices nothing.
+        # connect_timeout: a database host that has gone away (no answer at all)
+        # would otherwise hold the webhook for minutes. libpq takes whole seconds.
+        connect = {"connect_timeout": max(2, round(timeout_seconds))}
+        return create_engine(
+            url, pool_pre_ping=True, pool_size=10, max_overflow=20, connect_args=connect
+        )
+    # timeout: wait for another writer this long instead of failing at once.
+    engine = create_engine(url, connect_args={"timeout": timeout_seconds})
     # The app keeps the sqlite3 module's own transaction handling: a
     # transaction begins at the first write, so reads never hold a snapshot
     # that would make a later write fail with "database is locked" instead of
@@ -99,9 +111,9 @@ def _pragmas(dbapi_connection, foreign_keys: bool) -> None:
 class Database:
     """The engine and session factory of one app."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, timeout_seconds: float = 15):
         self.url = url
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, timeout_seconds=timeout_seconds)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager
@@ -111,8 +123,8 @@ class Database:
             yield session
 
 
-def init_app(app: Flask, url: str) -> None:
-    app.extensions["hotline_db"] = Database(url)
+def init_app(app: Flask, url: str, timeout_seconds: float = 15) -> None:
+    app.extensions["hotline_db"] = Database(url, timeout_seconds)
     app.teardown_appcontext(_close_session)
 
 

@@ -68,6 +68,9 @@ def test_file_values_and_environment_secrets(tmp_path):
         ("[[request_types]]\ndigit = '0'\ncode = 'x'\nlabel = {de='x', en='x', pl='x'}", "digit"),
         ("[[request_types]]\ndigit = '1'\ncode = 'x'\nlabel = {de='x'}", "label"),
         ("twilio = 'abc'", "'twilio'"),
+        ("database_timeout_seconds = 0", "'database_timeout_seconds'"),
+        ("database_timeout_seconds = 15", "'database_timeout_seconds'"),
+        ("database_timeout_seconds = '5'", "'database_timeout_seconds'"),
     ],
 )
 def test_a_wrong_key_names_the_key_and_the_file(tmp_path, text, key):
@@ -76,6 +79,12 @@ def test_a_wrong_key_names_the_key_and_the_file(tmp_path, text, key):
         load_settings(path, env={})
     assert str(path) in str(error.value)
     assert key in str(error.value)
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("", 5.0), ("= 2", 2.0), ("= 0.5", 0.5)])
+def test_the_database_timeout_takes_whole_and_decimal_seconds(tmp_path, text, seconds):
+    path = write(tmp_path, f"database_timeout_seconds {text}" if text else "")
+    assert load_settings(path, env={}).database_timeout_seconds == seconds
 
 
 def test_invalid_toml_names_the_file(tmp_path):
