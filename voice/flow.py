@@ -101,6 +101,15 @@ class State:
     reference: str = ""  # the caller's existing request this call is about
 
 
+# What the caller has always chosen by the time the flow asks each question: a state
+# without it (from a broken or forged action URL) is not one the flow could be in.
+CHOSEN_BEFORE: dict[CallStep, tuple[str, ...]] = {
+    CallStep.CONFIRM_POSTCODE: ("postcode",),
+    CallStep.REQUEST_TYPE: ("postcode",),
+    CallStep.VOICE_MESSAGE: ("postcode", "request_type"),
+}
+
+
 # -- what the caller did ---------------------------------------------------------------
 
 

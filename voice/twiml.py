@@ -17,6 +17,7 @@ from twilio.twiml.voice_response import Gather, VoiceResponse
 from app.help_requests import REFERENCE_ALPHABET
 from app.models import CallStep
 from voice.flow import (
+    CHOSEN_BEFORE,
     OPERATOR_RING_SECONDS,
     POSTCODE,
     RECORDING_SILENCE,
@@ -144,7 +145,7 @@ def state_from_query(args, line: Line) -> State:
     reference = args.get("ref", "")
     if reference and not REFERENCE.fullmatch(reference):
         raise ValueError(f"not a request reference: {reference!r}")
-    return State(
+    state = State(
         step=CallStep(args["step"]),
         language=language,
         turn=_whole_number(args["turn"], MAX_TURN),
@@ -154,6 +155,10 @@ def state_from_query(args, line: Line) -> State:
         request_type=request_type,
         reference=reference,
     )
+    missing = [name for name in CHOSEN_BEFORE.get(state.step, ()) if not getattr(state, name)]
+    if missing:
+        raise ValueError(f"a state at {state.step} without {', '.join(missing)}")
+    return state
 
 
 def _whole_number(text: str, largest: int) -> int:
