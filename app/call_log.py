@@ -100,7 +100,7 @@ def record_step(
     if request_reference:
         values["request_reference"] = request_reference
     statement = update(Call).where(Call.call_sid == call_sid, Call.step_seq < turn).values(**values)
-    if session.execute(statement).rowcount == 0 and call_for(session, call_sid) is None:
+    if not _update_logged_call(session, statement, call_sid):
         # The first webhook could not log the call (the database was away): start it now.
         session.add(Call(call_sid=call_sid, **values))
         try:
@@ -172,8 +172,8 @@ def record_status(
             duration_seconds=duration_seconds,
             outcome=case((Call.outcome == "", CallOutcome.ABANDONED.value), else_=Call.outcome),
         )
-    result = session.execute(update(Call).where(*conditions).values(**values))
-    if result.rowcount == 0 and call_for(session, call_sid) is None:
+    statement = update(Call).where(*conditions).values(**values)
+    if not _update_logged_call(session, statement, call_sid):
         # No webhook of this call ever reached the log: the database was away,
         # or Twilio used the fallback URL. Keep the call, marked as such.
         if final:
@@ -201,4 +201,21 @@ def record_status(
             )
         return True
     session.commit()
+    return True
+
+
+def _update_logged_call(session: Session, statement, call_sid: str) -> bool:
+    """Run a conditional UPDATE of a call's row; False when the call has no row yet.
+
+    When the UPDATE changes nothing although the row is there, the row may have been
+    committed by another request (the first webhook, or a status callback that
+    overtook it) between this UPDATE and the check: in PostgreSQL's READ COMMITTED
+    each statement sees what was committed when it began. Running the UPDATE once
+    more applies it to that row, or finds again that its condition does not hold.
+    """
+    if session.execute(statement).rowcount:
+        return True
+    if call_for(session, call_sid) is None:
+        return False
+    session.execute(statement)
     return True
