@@ -192,8 +192,12 @@ def claim_request(
 
     The session is committed (or rolled back) and `request` refreshed.
     """
-    access = access_to(request, user, zones_served_by(session, user))
-    if access in (Access.NOT_APPROVED, Access.OUTSIDE_ZONES):
+    zones = zones_served_by(session, user)
+    access = access_to(request, user, zones)
+    # Outside one's zones is "not allowed" whether or not someone holds the request:
+    # a volunteer elsewhere learns no more of it by trying to claim it.
+    outside = request.zone_id not in {z.id for z in zones}
+    if access == Access.NOT_APPROVED or outside:
         return ClaimResult.NOT_ALLOWED
     if access == Access.CLAIMER:
         return ClaimResult.ALREADY_YOURS

@@ -1,6 +1,6 @@
 """The web for volunteers and operators."""
 
-from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError
@@ -52,6 +52,28 @@ def _form_expired(error: CSRFError):
     ), 400
 
 
+@bp.before_request
+def _refuse_nul_characters():
+    """A request with a NUL character in its address or form is refused, before any query.
+
+    Nobody types one, and PostgreSQL refuses to store or even compare text holding
+    one (SQLite would store it): without this, a crafted link or form post is a 500
+    on one database and stored rubbish on the other.
+    """
+    texts = [request.path]
+    for values in (request.args, request.form):
+        for key, items in values.lists():
+            texts += [key, *items]
+    if any("\x00" in text for text in texts):
+        return render_template(
+            "board/error.html",
+            title=_l("Please try again"),
+            message=_l(
+                "This address or form held a character that cannot be used. Nothing was changed."
+            ),
+        ), 400
+
+
 @bp.errorhandler(404)
 def _not_found(_error):
     return render_template(
@@ -75,9 +97,39 @@ def _not_kept_in_caches(response):
     return response
 
 
+# Pages load only their own stylesheet and script. Voice messages play from Twilio
+# (https). No page may be framed: a hidden frame over "take it" or "done" would let
+# another site click them (clickjacking). Forms post only here.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; media-src 'self' https:; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+
+
+@bp.after_app_request
+def _security_headers(response):
+    """Headers every answer of the app carries (a view may set its own instead)."""
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("X-Frame-Options", "DENY")  # frame-ancestors, for older browsers
+    # A request's address names its reference: not for the sites its page links to.
+    headers.setdefault("Referrer-Policy", "same-origin")
+    if current_app.config["SESSION_COOKIE_SECURE"]:
+        # Served over https: browsers should never try plain http again.
+        headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+    return response
+
+
 def local_path(target: str | None, fallback: str) -> str:
-    """`target` if it is a path on this site, else `fallback`: never bounce a visitor elsewhere."""
+    """`target` if it is a path on this site, else `fallback`: never bounce a visitor elsewhere.
+
+    No control characters either: a line break would end up in the Location header
+    (which Werkzeug refuses, with a 500) or split it.
+    """
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return fallback
+    if not target.isprintable():
         return fallback
     return target
 
@@ -85,8 +137,6 @@ def local_path(target: str | None, fallback: str) -> str:
 @bp.post("/language")
 def choose_language():
     """The language switcher: remembered for this browser session."""
-    from flask import current_app
-
     code = request.form.get("language", "")
     if code in current_app.config["HOTLINE"].web_languages:
         session["language"] = code

@@ -1,0 +1,463 @@
+"""Hostile use of the web board: forms posted without their token, volunteers reaching
+for what is not theirs, injection strings in every filter and field, oversized posts,
+and where a caller's number may appear.
+
+Routes are enumerated from app.url_map, so a new page or form is covered the day it
+is added (a URL argument this file does not know how to fill fails loudly rather than
+being skipped). The phone line's routes are left out: they are checked by Twilio's
+signature instead of a token, in tests/test_hostile_voice.py.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass
+
+import pytest
+from sqlalchemy import select
+
+from app.claims import claim_request
+from app.database import Base
+from app.models import AccountStatus, AuditEvent, HelpRequest, Role, User
+from tests.conftest import PASSWORD, AuthActions, Person, store_request
+
+EN = {"Accept-Language": "en"}
+# Distinctive numbers, so that any way of printing them is found (see shows_number).
+CLAIMED_NUMBER = "+4930555501234"
+OPEN_NUMBER = "+4930555506789"
+PANKOW_NUMBER = "+4930555504321"
+
+
+def shows_number(page: str, number: str) -> bool:
+    """Whether `page` shows `number` in any usual way: +49 30 5555 01234, 030/555501234..."""
+    national = number.removeprefix("+49")
+    digits = r"[\s\-/().]?".join(national)
+    return re.search(digits, page) is not None
+
+
+def snapshot(db) -> dict[str, list[tuple]]:
+    """Every row of every table, to prove that a refused request changed nothing."""
+    db.expire_all()
+    return {
+        table.name: sorted(map(tuple, db.execute(select(table)).all()), key=repr)
+        for table in Base.metadata.sorted_tables
+    }
+
+
+def board_rules(app, method: str):
+    """The web's routes for `method`: everything but the phone line and static files."""
+    return [
+        rule
+        for rule in app.url_map.iter_rules()
+        if method in rule.methods
+        and not rule.endpoint.startswith("voice.")
+        and not rule.endpoint.endswith("static")
+    ]
+
+
+def url(app, rule, **known) -> str:
+    """The rule's URL with its arguments from `known`; a new kind of argument fails."""
+    unknown = rule.arguments - set(known)
+    if unknown:
+        pytest.fail(f"{rule.rule}: this test does not know how to fill {sorted(unknown)}")
+    adapter = app.url_map.bind("hotline.test")
+    return adapter.build(rule.endpoint, {k: known[k] for k in rule.arguments})
+
+
+@dataclass
+class Scene:
+    """Five people, three requests, and a signed-in browser for each person."""
+
+    app: object
+    db: object
+    claimed: HelpRequest  # Mitte, claimed by Ada
+    open: HelpRequest  # Mitte, open
+    pankow: HelpRequest  # Pankow, open
+    people: dict[str, Person]
+    browsers: dict[str, AuthActions]
+
+    def browser(self, who: str) -> AuthActions:
+        return self.browsers[who]
+
+
+@pytest.fixture
+def scene(app, berlin, make_person) -> Scene:
+    people = {
+        "ada": make_person("ada@example.org", zones=["mitte"], name="Ada"),
+        "bea": make_person("bea@example.org", zones=["mitte"], name="Bea"),
+        "cem": make_person("cem@example.org", zones=["pankow"], name="Cem"),
+        "dan": make_person("dan@example.org", zones=["mitte"], status=AccountStatus.PENDING),
+        "eve": make_person("eve@example.org", zones=[], role=Role.OPERATOR, name="Eve"),
+    }
+    claimed = store_request(berlin, postcode="10115", caller_number=CLAIMED_NUMBER)
+    claim_request(berlin, claimed, berlin.get(User, people["ada"].id), max_open_claims=3)
+    opened = store_request(berlin, postcode="10117", caller_number=OPEN_NUMBER)
+    pankow = store_request(berlin, postcode="13187", caller_number=PANKOW_NUMBER)
+    browsers = {"anonymous": english(AuthActions(app.test_client()))}
+    for who, person in people.items():
+        browsers[who] = english(AuthActions(app.test_client()))
+        assert browsers[who].login(person.email, PASSWORD).status_code == 302
+    return Scene(app, berlin, claimed, opened, pankow, people, browsers)
+
+
+def english(auth: AuthActions) -> AuthActions:
+    auth.client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    return auth
+
+
+# Plausible form data for every form of the board, so that only the token is missing.
+FORM_DATA = {
+    "board.choose_language": {"language": "pl", "next": "/"},
+    "board.login": {"email": "ada@example.org", "password": PASSWORD},
+    "board.logout": {},
+    "board.signup": {
+        "name": "Fay",
+        "email": "fay@example.org",
+        "phone": "0151 2345678",
+        "password": PASSWORD,
+        "password_again": PASSWORD,
+        "postcodes": "10115",
+    },
+    "board.claim": {},
+    "board.mark_done": {"note": "Brought the shopping."},
+    "board.release": {"reason": "no_time"},
+    "board.unreachable": {},
+}
+
+
+def test_every_form_post_without_a_valid_csrf_token_is_refused_and_changes_nothing(scene):
+    """As Ada, who holds a claim: every action would succeed with the right token."""
+    ada = scene.browser("ada")
+    other_session = AuthActions(scene.app.test_client()).csrf_token("/login")
+    before = snapshot(scene.db)
+    rules = board_rules(scene.app, "POST")
+    assert {r.endpoint for r in rules} <= set(FORM_DATA), "a new form: add its data above"
+    for rule in rules:
+        reference = scene.open if rule.endpoint == "board.claim" else scene.claimed
+        target = url(scene.app, rule, reference=reference.reference)
+        for token in (None, "", other_session, "not-a-token"):
+            data = dict(FORM_DATA[rule.endpoint])
+            if token is not None:
+                data["csrf_token"] = token
+            response = ada.client.post(target, data=data)
+            assert response.status_code == 400, (rule.rule, token)
+            assert "Nothing was changed" in response.text
+    assert snapshot(scene.db) == before
+    assert ada.client.get("/requests").status_code == 200  # still signed in, still in English
+
+
+PRIVATE = ("claimed", "open", "pankow")
+
+
+def test_nobody_reaches_another_volunteers_request_or_another_zone(scene):
+    """Bea (a colleague in Mitte) and Ada's claim; Cem (Pankow) and Mitte's open request;
+    Dan (not yet approved) and all of them: every page is refused with 403, every action
+    too (a claim of a taken request is told "taken"), and nothing changes."""
+    before = snapshot(scene.db)
+    attempts = [("bea", scene.claimed), ("cem", scene.open), ("cem", scene.claimed)]
+    attempts += [("dan", r) for r in (scene.claimed, scene.open, scene.pankow)]
+    attempts += [("ada", scene.pankow)]
+    for who, request in attempts:
+        auth = scene.browser(who)
+        for rule in board_rules(scene.app, "GET"):
+            if "reference" in rule.arguments:
+                page = auth.client.get(url(scene.app, rule, reference=request.reference))
+                assert page.status_code == 403, (who, rule.rule, request.postcode)
+                assert not shows_number(page.text, request.caller_number)
+        for rule in board_rules(scene.app, "POST"):
+            if "reference" not in rule.arguments:
+                continue
+            data = {**FORM_DATA[rule.endpoint], "next": "/requests"}
+            response = auth.post(url(scene.app, rule, reference=request.reference), data)
+            if rule.endpoint == "board.claim" and who == "bea":
+                assert response.headers["Location"] == "/requests"
+                assert "Another volunteer" in auth.client.get("/requests").text
+            else:
+                assert response.status_code == 403, (who, rule.rule, request.postcode)
+            assert not shows_number(response.text, request.caller_number)
+    assert snapshot(scene.db) == before
+
+
+def test_operator_pages_are_refused_to_volunteers(scene):
+    rules = [r for r in scene.app.url_map.iter_rules() if r.rule.startswith("/operator")]
+    if not rules:
+        pytest.skip("no operator pages in this app yet")
+    before = snapshot(scene.db)
+    for rule in rules:
+        target = url(scene.app, rule, reference=scene.claimed.reference)
+        for method in sorted(rule.methods & {"GET", "POST"}):
+            for who, status in (("ada", 403), ("dan", 403), ("anonymous", 302)):
+                auth = scene.browser(who)
+                response = auth.client.get(target) if method == "GET" else auth.post(target, {})
+                assert response.status_code == status, (who, method, rule.rule)
+                if status == 302:
+                    assert response.headers["Location"].startswith("/login")
+                assert not shows_number(response.text, CLAIMED_NUMBER)
+    assert snapshot(scene.db) == before
+
+
+def test_the_callers_number_is_on_no_page_but_the_claimers(scene):
+    """Every page of the board, for every one of its requests, seen by everyone."""
+    numbers = {r.reference: r.caller_number for r in (scene.claimed, scene.open, scene.pankow)}
+    seen = []
+    for who, auth in scene.browsers.items():
+        for rule in board_rules(scene.app, "GET"):
+            for reference in numbers if "reference" in rule.arguments else [None]:
+                target = url(scene.app, rule, reference=reference)
+                page = auth.client.get(target, follow_redirects=True)
+                assert page.status_code < 500, (who, target)
+                for number in numbers.values():
+                    if shows_number(page.text, number):
+                        seen.append((who, target, number))
+    # Operators may see numbers (their own pages, once there); on these pages Ada alone,
+    # on her claim's page alone, and only its number.
+    volunteers = [s for s in seen if s[0] != "eve"]
+    assert volunteers == [("ada", f"/requests/{scene.claimed.reference}", CLAIMED_NUMBER)]
+
+
+# -- injection strings ---------------------------------------------------------------------
+
+INJECTIONS = [
+    "' OR '1'='1",
+    "%' OR 1=1 --",
+    "mitte' --",
+    "10115%",
+    "1_1__",
+    "<script>alert(1)</script>",
+    '"><img src=x onerror=alert(1)>',
+    "javascript:alert(1)",
+    "{{ 7*7 }}",
+    "${7*7}",
+    "Ünïcödé 🙂 ‮",
+    "\r\nSet-Cookie: evil=1",
+    "/\r\nSet-Cookie: evil=1",
+    "\x00",
+    "9" * 5000,
+]
+
+
+def assert_harmless(response, payload: str) -> None:
+    """No 500, and nothing of the payload that a browser would run came back as markup."""
+    assert response.status_code < 500, payload
+    text = response.get_data(as_text=True)
+    for markup in ("<script>alert(1)", "<img src=x", "onerror=alert(1)>"):
+        if markup in payload:
+            assert markup not in text, (payload, markup)
+    # A line break in a value never reaches a header (as a cookie of its own, say).
+    for name, value in response.headers.items():
+        assert "evil" not in name.lower(), (name, value)
+        assert name != "Set-Cookie" or "evil" not in value, value
+        assert "\n" not in value and "\r" not in value, (name, value)
+
+
+@pytest.mark.parametrize("path", ["/requests", "/requests/list"])
+def test_injection_strings_in_every_filter_are_harmless(scene, path):
+    ada = scene.browser("ada")
+    before = snapshot(scene.db)
+    for name in ("zone", "postcode", "type", "language", "page", "<b>"):
+        for payload in INJECTIONS:
+            response = ada.client.get(path, query_string={name: payload})
+            assert_harmless(response, payload)
+            if response.status_code == 200:
+                assert scene.open.reference in response.text, (name, payload)  # not narrowed
+                assert scene.pankow.reference not in response.text, (name, payload)
+            else:
+                assert response.status_code == 400 and "\x00" in payload
+    assert snapshot(scene.db) == before
+
+
+def test_injection_strings_in_a_reference_are_harmless(scene):
+    ada = scene.browser("ada")
+    before = snapshot(scene.db)
+    for payload in INJECTIONS:
+        for suffix in ("", "/claim", "/done", "/release", "/unreachable"):
+            target = "/requests/" + payload.replace("/", "%2F") + suffix
+            response = ada.post(target, {"reason": "no_time"}) if suffix else ada.client.get(target)
+            assert_harmless(response, payload)
+            # 308: Werkzeug merging the doubled slash of "/requests//..." (on this site).
+            assert response.status_code in (308, 400, 404), (payload, suffix)
+            if response.status_code == 308:
+                assert response.headers["Location"].startswith("http://localhost/requests/")
+    assert snapshot(scene.db) == before
+
+
+def test_injection_strings_in_the_sign_in_form_are_harmless(scene):
+    anonymous = scene.browser("anonymous")
+    before = snapshot(scene.db)
+    # A password is only ever hashed: a few of the strings do for it (each costs a scrypt).
+    tried = [("email", p) for p in INJECTIONS] + [
+        ("password", p) for p in ("' OR '1'='1", "\x00", "9" * 5000, "<script>alert(1)</script>")
+    ]
+    for field, payload in tried:
+        data = {"email": "ada@example.org", "password": "wrong password", field: payload}
+        response = anonymous.post("/login", data)
+        assert_harmless(response, payload)
+        assert response.status_code in (400, 422), (field, payload)
+    assert anonymous.client.get("/requests").status_code == 302  # never signed in
+    # Only the counter of Ada's wrong passwords moved.
+    after = snapshot(scene.db)
+    assert {k: v for k, v in after.items() if k != "users"} == {
+        k: v for k, v in before.items() if k != "users"
+    }
+
+
+def test_injection_strings_in_the_sign_up_form_are_refused_or_kept_as_typed(scene):
+    anonymous = scene.browser("anonymous")
+    fields = ("name", "email", "phone", "password", "password_again", "postcodes", "zones")
+    for i, payload in enumerate(INJECTIONS):
+        for field in fields:
+            email = f"new{i}-{field}@example.org"
+            data = {**FORM_DATA["board.signup"], "email": email, field: payload}
+            if field == "password":
+                data["password_again"] = payload
+            response = anonymous.post("/signup", data)
+            assert_harmless(response, payload)
+            made = scene.db.scalars(select(User).where(User.email.like(f"new{i}-%"))).all()
+            if response.status_code == 302:
+                # Accepted: kept exactly as typed, and shown escaped on the account page.
+                [user] = made
+                if field == "name":
+                    assert user.name == payload.strip()
+                account = anonymous.client.get("/account")
+                assert_harmless(account, payload)
+                anonymous.logout()
+                scene.db.delete(user)
+                scene.db.commit()
+            else:
+                assert response.status_code in (400, 422), (field, payload)
+                assert made == []
+
+
+def test_injection_strings_in_the_claim_forms_are_refused_or_kept_as_typed(scene):
+    ada = scene.browser("ada")
+    user = scene.db.get(User, scene.people["ada"].id)
+    for payload in INJECTIONS:
+        for action, field in (
+            ("done", "note"),
+            ("release", "note"),
+            ("release", "reason"),
+            ("unreachable", "next"),
+            ("claim", "next"),
+        ):
+            request = store_request(scene.db, postcode="10119")
+            if action != "claim":
+                claim_request(scene.db, request, user, max_open_claims=3)
+            data = {"reason": "other", field: payload}
+            response = ada.post(f"/requests/{request.reference}/{action}", data)
+            assert_harmless(response, payload)
+            scene.db.refresh(request)
+            if response.status_code == 302:
+                location = response.headers["Location"]
+                assert location.startswith("/") and not location.startswith("//")
+                assert location.isprintable(), location
+                if field == "note":
+                    # Kept as typed: the done note on the request, the release note in
+                    # the audit trail ("other: <note>"), both for the operators.
+                    kept = scene.db.scalars(
+                        select(AuditEvent.detail).where(AuditEvent.request_id == request.id)
+                    ).all()
+                    assert any(d.endswith(payload.strip()) for d in kept), (action, payload)
+                    if action == "done":
+                        assert request.outcome_note == payload.strip()
+            else:
+                assert response.status_code in (400, 422), (action, field, payload)
+            # Not left holding more than the limit allows: release what is still held.
+            if request.status == "claimed":
+                request.status, request.claimed_by_id = "done", None
+                scene.db.commit()
+
+
+def test_injection_strings_in_the_language_switcher_are_harmless(scene):
+    for who in ("anonymous", "ada"):
+        auth = scene.browser(who)
+        for payload in INJECTIONS:
+            for field in ("language", "next"):
+                data = {"language": "pl", "next": "/requests", field: payload}
+                response = auth.post("/language", data)
+                assert_harmless(response, payload)
+                if response.status_code == 302:
+                    location = response.headers["Location"]
+                    assert location.startswith("/") and not location.startswith("//")
+                    assert location.isprintable(), location
+
+
+# -- oversized posts ---------------------------------------------------------------------------
+
+
+def test_oversized_posts_are_refused_everywhere(scene):
+    """64 KiB is far more than any form or webhook needs: more is refused with 413, before
+    the token, the signature or a view are even looked at, and changes nothing."""
+    ada = scene.browser("ada")
+    token = ada.csrf_token("/account")
+    before = snapshot(scene.db)
+    rules = [
+        r
+        for r in scene.app.url_map.iter_rules()
+        if "POST" in r.methods and not r.endpoint.endswith("static")
+    ]
+    for rule in rules:
+        target = url(scene.app, rule, reference=scene.claimed.reference)
+        bodies = {
+            "form": {"csrf_token": token, "note": "x" * 100_000},
+            "many fields": {"csrf_token": token, **{f"f{i}": "x" * 10 for i in range(10_000)}},
+        }
+        # A signature (forged: never looked at) so that the phone line reads the body too;
+        # without one it refuses with 403 before reading anything.
+        signed = {"X-Twilio-Signature": "x"}
+        for kind, data in bodies.items():
+            response = ada.client.post(target, data=data, headers=signed)
+            assert response.status_code == 413, (rule.rule, kind)
+        upload = {"csrf_token": token, "file": (io.BytesIO(b"x" * 100_000), "big.bin")}
+        response = ada.client.post(target, data=upload, headers=signed)
+        assert response.status_code == 413, (rule.rule, "upload")
+    assert snapshot(scene.db) == before
+
+
+# -- headers and cookies -----------------------------------------------------------------------
+
+
+def test_every_page_carries_the_security_headers(scene):
+    for who in ("anonymous", "ada"):
+        auth = scene.browser(who)
+        for rule in board_rules(scene.app, "GET"):
+            target = url(scene.app, rule, reference=scene.claimed.reference)
+            response = auth.client.get(target)
+            headers = response.headers
+            csp = headers.get("Content-Security-Policy", "")
+            assert "frame-ancestors 'none'" in csp and "default-src 'self'" in csp, target
+            assert "script-src" not in csp or "'unsafe-inline'" not in csp
+            assert headers.get("X-Content-Type-Options") == "nosniff", target
+            assert headers.get("X-Frame-Options") == "DENY", target
+            assert headers.get("Referrer-Policy") == "same-origin", target
+            assert "Strict-Transport-Security" not in headers  # plain http here
+            if who == "ada":
+                assert headers.get("Cache-Control") == "no-store", target
+
+
+def test_over_https_the_browser_is_told_to_stay_there(database_url, tmp_path, volunteer):
+    from app.database import get_db
+    from tests.conftest import make_test_app
+
+    app = make_test_app(database_url, tmp_path / "tls", public_base_url="https://hotline.org")
+    try:
+        response = app.test_client().get("/login", base_url="https://hotline.org")
+        assert response.headers["Strict-Transport-Security"].startswith("max-age=")
+    finally:
+        get_db(app).engine.dispose()
+
+
+def test_cookies_are_http_only_and_same_site_and_hold_no_personal_data(scene):
+    auth = AuthActions(scene.app.test_client())
+    response = auth.login("ada@example.org", PASSWORD)
+    cookies = response.headers.getlist("Set-Cookie")
+    assert cookies, "signing in sets the session cookie"
+    for cookie in cookies:
+        assert "HttpOnly" in cookie and "SameSite=Lax" in cookie, cookie
+        assert "ada@example.org" not in cookie and CLAIMED_NUMBER not in cookie
+    # Nothing is remembered beyond the browser session ("remember me" is not offered).
+    assert not any(c.startswith("remember_token") for c in cookies)
+    page = auth.client.get(f"/requests/{scene.claimed.reference}")
+    assert shows_number(page.text, CLAIMED_NUMBER)
+    for cookie in page.headers.getlist("Set-Cookie"):
+        assert not shows_number(cookie, CLAIMED_NUMBER)
