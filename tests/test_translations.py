@@ -21,13 +21,17 @@ def extracted(tmp_path_factory):
     out = tmp_path_factory.mktemp("pot") / "messages.pot"
     pybabel = Path(sys.executable).parent / "pybabel"
     subprocess.run(
-        [str(pybabel), "extract", "-F", "babel.cfg", "-k", "_l", "-o", str(out), "app", "board"],
+        # ".": babel.cfg's patterns (app/**.py, ...) are relative to the input
+        # directory; given "app" and "board" they would match nothing at all.
+        [str(pybabel), "extract", "-F", "babel.cfg", "-k", "_l", "-o", str(out), "."],
         cwd=ROOT,
         check=True,
         capture_output=True,
     )
     with open(out, "rb") as f:
-        return {m.id for m in read_po(f) if m.id}
+        found = {m.id for m in read_po(f) if m.id}
+    assert "Hotline Board" in found, "the extraction found none of the board's strings"
+    return found
 
 
 @pytest.mark.parametrize("language", ["de", "pl", "en"])
