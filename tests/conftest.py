@@ -9,10 +9,12 @@ real commits and concurrent connections (claim races) work on both.
 
 from __future__ import annotations
 
+import contextvars
 import os
 import shutil
 
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 
 from app import create_app, migrations_runner
@@ -106,11 +108,62 @@ def berlin(db):
     return db
 
 
+class IsolatedClient(FlaskClient):
+    """A test client whose every request runs as in production, in a fresh context.
+
+    Without this, a request made while a test holds an app context (the `db`
+    fixture does) reuses that context and its `g`: Flask-Login's current
+    user, Flask-Babel's locale and the request's database session would then
+    carry over from one request to the next.
+    """
+
+    def open(self, *args, **kwargs):
+        # Buffered: a streamed response is read inside the same context too.
+        kwargs.setdefault("buffered", True)
+        return contextvars.Context().run(super().open, *args, **kwargs)
+
+
 @pytest.fixture
 def client(app):
+    app.test_client_class = IsolatedClient
     return app.test_client()
 
 
 @pytest.fixture
 def runner(app):
     return app.test_cli_runner()
+
+
+@pytest.fixture
+def operator(berlin):
+    """An approved operator account (on a database with the Berlin zones)."""
+    from app.models import Role
+    from app.users import create_user
+
+    user = create_user(
+        berlin,
+        name="Olga Operator",
+        email="olga@example.org",
+        password="operator-password",
+        role=Role.OPERATOR,
+        approved=True,
+    )
+    berlin.commit()
+    return user
+
+
+@pytest.fixture
+def login(client):
+    """Sign a user in on the test client: `login(user)` returns the client.
+
+    Sets Flask-Login's session keys directly, so tests of pages behind a
+    login do not depend on the login form.
+    """
+
+    def sign_in(user):
+        with client.session_transaction() as session:
+            session["_user_id"] = str(user.id)
+            session["_fresh"] = True
+        return client
+
+    return sign_in
