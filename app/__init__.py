@@ -58,8 +58,10 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
     cli.register(app)
 
     from board import bp as board_bp
+    from board.operator import bp as operator_bp
 
     app.register_blueprint(board_bp)
+    app.register_blueprint(operator_bp)
     return app
 
 

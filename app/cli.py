@@ -29,10 +29,16 @@ def main() -> None:
 
 
 def register(app: Flask) -> None:
+    from app import operator_commands
+
     app.cli.add_command(db_group)
     app.cli.add_command(zones_group)
     app.cli.add_command(users_group)
     app.cli.add_command(setup_command)
+    app.cli.add_command(operator_commands.calls_group)
+    app.cli.add_command(operator_commands.retention_group)
+    for command in operator_commands.USERS_COMMANDS:
+        users_group.add_command(command)
 
 
 @click.group("db", cls=AppGroup, help="Create and upgrade the database schema.")

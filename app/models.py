@@ -6,6 +6,7 @@ import enum
 from datetime import datetime
 from typing import Annotated
 
+from flask_login import UserMixin
 from sqlalchemy import Column, ForeignKey, Index, String, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -101,8 +102,8 @@ user_zones = Table(
 )
 
 
-class User(Base):
-    """A volunteer or an operator."""
+class User(UserMixin, Base):
+    """A volunteer or an operator (UserMixin: what Flask-Login asks of a signed-in user)."""
 
     __tablename__ = "users"
 
@@ -212,12 +213,17 @@ class AuditEvent(Base):
 
     id: Mapped[intpk]
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    # Who acted: a volunteer, an operator, or nobody (the phone line, a cron job).
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     action: Mapped[str] = mapped_column(String(32))
     request_id: Mapped[int | None] = mapped_column(ForeignKey("help_requests.id"), index=True)
+    # Whose account the action was about (approved, suspended), so that the
+    # audit log of one volunteer shows what was done to them as well as by them.
+    subject_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     detail: Mapped[str] = mapped_column(Text, default="")
 
-    user: Mapped[User | None] = relationship()
+    user: Mapped[User | None] = relationship(foreign_keys=[user_id])
+    subject_user: Mapped[User | None] = relationship(foreign_keys=[subject_user_id])
     request: Mapped[HelpRequest | None] = relationship()
 
 
