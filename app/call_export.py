@@ -13,7 +13,8 @@ The file format, chosen so that it opens right with a double click:
   would put a comma-separated file into one column; English gets ",".
 - Cells that would start with =, +, - or @ get a leading apostrophe, the
   spreadsheet's "this is text" mark: a phone number then stays "+49..."
-  instead of turning into a number (or a formula).
+  instead of turning into the number 49... (or a formula). Excel hides the
+  apostrophe; LibreOffice 7.4 shows it, with the number intact behind it.
 """
 
 from __future__ import annotations

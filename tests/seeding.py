@@ -111,3 +111,20 @@ def volunteer(db, email: str, *, zones=(), approved: bool = False, name: str = "
     )
     db.commit()
     return user
+
+
+def operator_account(db, email: str, *, status: str = "approved") -> User:
+    """Another operator (the `operator` fixture is the one signed in)."""
+    from app.models import Role
+
+    user = create_user(
+        db,
+        name=email.split("@")[0].title(),
+        email=email,
+        password="operator-password",
+        role=Role.OPERATOR,
+        approved=True,
+    )
+    user.status = status
+    db.commit()
+    return user

@@ -9,9 +9,8 @@ import pytest
 from sqlalchemy import select
 
 from app.database import utcnow
-from app.models import AccountStatus, AuditEvent, Call, HelpRequest, RequestStatus, Role, User
-from app.users import create_user
-from tests.seeding import call, help_request, utc, volunteer
+from app.models import AccountStatus, AuditEvent, Call, HelpRequest, RequestStatus, User
+from tests.seeding import call, help_request, operator_account, utc, volunteer
 
 GET_PAGES = [
     "/operator/",
@@ -81,16 +80,7 @@ def test_an_operator_sees_every_page(login, operator, path):
 
 
 def test_a_suspended_operator_is_refused(berlin, login):
-    former = create_user(
-        berlin,
-        name="Former",
-        email="former@example.org",
-        password="operator-password",
-        role=Role.OPERATOR,
-        approved=True,
-    )
-    former.status = AccountStatus.SUSPENDED
-    berlin.commit()
+    former = operator_account(berlin, "former@example.org", status=AccountStatus.SUSPENDED)
     assert login(former).get("/operator/").status_code == 403
 
 
@@ -237,15 +227,7 @@ def test_a_decision_that_does_not_apply_changes_nothing(
 
 
 def test_operators_cannot_be_decided_on_from_the_volunteer_page(berlin, client, login, operator):
-    other = create_user(
-        berlin,
-        name="Other",
-        email="other@example.org",
-        password="operator-password",
-        role=Role.OPERATOR,
-        approved=True,
-    )
-    berlin.commit()
+    other = operator_account(berlin, "other@example.org")
     login(operator)
     client.post(
         f"/operator/volunteers/{other.id}",
