@@ -26,6 +26,7 @@ from app.call_export import DayRange, count_calls, export_csv, local_today, reco
 from app.call_labels import call_end_label
 from app.dashboard import dashboard as dashboard_figures
 from app.database import db_session, get_db
+from app.i18n import LANGUAGE_NAMES
 from app.models import AccountStatus, HelpRequest, User
 from board.operator import bp
 from board.operator.bar_chart import bar_chart
@@ -91,6 +92,12 @@ def hours_minutes(value: timedelta | None) -> str:
     if minutes < 60:
         return gettext("%(minutes)d min", minutes=minutes)
     return gettext("%(hours)d h %(minutes)02d min", hours=minutes // 60, minutes=minutes % 60)
+
+
+@bp.app_template_filter("language_name")
+def language_name(code: str) -> str:
+    """'de' -> 'Deutsch': a language as its speakers write it."""
+    return LANGUAGE_NAMES.get(code, code) if code else "–"
 
 
 @bp.app_template_filter("day_month")
