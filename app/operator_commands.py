@@ -5,7 +5,7 @@ Thin wrappers over the domain services the operator pages use as well
 
 Exit codes of `hotline calls export`: 0 written; 1 no calls on those days
 (nothing written, no file created); 2 wrong usage (a bad date, --to before
---from, --date together with --from).
+--from, --date together with --from); 3 the file could not be written.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from app.models import AccountStatus, Role, User
 from app.users import find_by_email
 
 NO_CALLS = 1  # exit code: the range holds no calls
+NOT_WRITTEN = 3  # exit code: the output file could not be written
 
 
 class LocalDay(click.ParamType):
@@ -60,7 +61,8 @@ def calls_group() -> None:
 
 @calls_group.command(
     "export",
-    epilog="Exit codes: 0 written, 1 no calls on those days (nothing written), 2 wrong usage.",
+    epilog="Exit codes: 0 written, 1 no calls on those days (nothing written), 2 wrong usage, "
+    "3 the file could not be written.",
 )
 @click.option("--date", "day", type=LocalDay(), help="One local day (or 'yesterday', 'today').")
 @click.option("--from", "first", type=LocalDay(), help="First day of a range.")
@@ -93,6 +95,8 @@ def calls_export(
     """
     settings = current_app.config["HOTLINE"]
     days = _day_range(_resolve(day), _resolve(first), _resolve(last), settings.timezone)
+    if output is not None and not output.resolve().parent.is_dir():
+        raise click.UsageError(f"--output: there is no folder {str(output.parent)!r}")
     language = language or settings.web_languages[0]
     if language not in settings.web_languages:
         raise click.UsageError(
@@ -120,7 +124,13 @@ def calls_export(
             stdout.flush()
             click.echo(f"{total} calls on {days}.", err=True)
             return
-        _write_file(output, chunks, total)
+        try:
+            _write_file(output, chunks, total)
+        except OSError as e:
+            click.echo(
+                f"Error: cannot write {output}: {e.strerror or e}. Nothing was written.", err=True
+            )
+            sys.exit(NOT_WRITTEN)
     masked = "full numbers" if with_numbers else "numbers masked"
     click.echo(f"Wrote {total} calls on {days} to {output} ({masked}).", err=True)
 
@@ -149,20 +159,27 @@ def _write_file(output: Path, chunks, total: int) -> None:
     directory = output.resolve().parent
     fd, draft = tempfile.mkstemp(prefix=f".{output.name}.", dir=directory)
     try:
-        with (
-            os.fdopen(fd, "wb") as f,
-            click.progressbar(length=total, label="Exporting calls", file=sys.stderr) as bar,
-        ):
+        with os.fdopen(fd, "wb") as f, _progress(total) as advance:
             for n, chunk in enumerate(chunks):
                 f.write(chunk)
-                if n:  # the first chunk is the header
-                    bar.update(1)
+                if n:  # chunk 0 is the header
+                    advance(1)
         os.chmod(draft, 0o640)  # personal data, with or without full numbers
         os.replace(draft, output)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(draft)
         raise
+
+
+@contextlib.contextmanager
+def _progress(total: int):
+    """A progress bar for a person at a terminal; nothing at all for cron and pipes."""
+    if not sys.stderr.isatty():
+        yield lambda _n: None
+        return
+    with click.progressbar(length=total, label="Exporting calls", file=sys.stderr) as bar:
+        yield bar.update
 
 
 def _cli_user() -> str:

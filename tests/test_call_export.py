@@ -359,3 +359,34 @@ def test_yesterday_is_the_local_yesterday(app, berlin, runner):
     code, rows, _ = export_cli(runner, "--date", "yesterday")
 
     assert code == 0 and [r[0] for r in rows[1:]] == ["CA-yesterday"]
+
+
+def test_an_output_folder_that_does_not_exist_is_wrong_usage(berlin, runner, tmp_path):
+    call(berlin, utc(2026, 6, 1, 10))
+    missing = tmp_path / "no-such-folder" / "calls.csv"
+    result = runner.invoke(args=["calls", "export", "--date", "2026-06-01", "-o", str(missing)])
+    assert result.exit_code == 2
+    assert "there is no folder" in result.stderr
+
+
+def test_a_file_that_cannot_be_written_leaves_the_old_one_and_no_draft(
+    berlin, runner, tmp_path, monkeypatch
+):
+    import app.operator_commands
+
+    call(berlin, utc(2026, 6, 1, 10))
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    target = exports / "calls.csv"
+    target.write_text("the export of last week")
+
+    def full_disk(*_args):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(app.operator_commands.os, "replace", full_disk)
+    result = runner.invoke(args=["calls", "export", "--date", "2026-06-01", "-o", str(target)])
+
+    assert result.exit_code == 3
+    assert "cannot write" in result.stderr and "No space left on device" in result.stderr
+    assert target.read_text() == "the export of last week"
+    assert [p.name for p in exports.iterdir()] == ["calls.csv"]
