@@ -20,4 +20,13 @@ def operators_only():
         abort(403)
 
 
+@bp.after_request
+def never_cached(response):
+    # These pages show callers' numbers and volunteers' contacts: no browser
+    # cache or shared proxy may keep a copy (the back button on a shared
+    # computer included).
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 from board.operator import views  # noqa: E402, F401  (routes register on bp)
