@@ -173,7 +173,7 @@ def export_rows(
                 outcomes[key] = outcome_label(*key)
             if row.status not in statuses:
                 statuses[row.status] = status_label(row.status)
-            start = row.started_at.astimezone(tz)
+            started = row.started_at.astimezone(tz)
             request_type = settings.request_type(row.request_type)
             if is_withheld(row.from_number):
                 number = withheld
@@ -183,9 +183,9 @@ def export_rows(
                 number = masked_number(row.from_number)
             yield [
                 row.call_sid,
-                _local(start),
+                _local(started),
                 _local(row.ended_at.astimezone(tz)) if row.ended_at else "",
-                _offset(start),
+                _offset(started),
                 "" if row.duration_seconds is None else str(row.duration_seconds),
                 statuses[row.status],
                 LANGUAGE_NAMES.get(row.language, row.language),

@@ -134,7 +134,6 @@ def volunteers():
         status_labels=STATUS_LABELS,
         decision_labels=DECISION_LABELS,
         allowed=approval.allowed_decisions,
-        form=NoteForm(),
     )
 
 
@@ -171,7 +170,6 @@ def attention_list():
         messages=attention.unhandled_operator_messages(session),
         reason_text=_reason_text,
         request_type_label=_request_type_label,
-        form=NoteForm(),
     )
 
 
