@@ -163,6 +163,7 @@ def setup_command() -> None:
     base = settings.public_base_url or "http://127.0.0.1:5000"
     click.echo("")
     click.echo(f"Board:            {base}/")
+    click.echo(f"Operators:        {base}/operator/")
     click.echo("Paste into your Twilio number's voice configuration:")
     click.echo(f"  A call comes in:  {base}/voice/incoming  (HTTP POST)")
     click.echo(f"  Call status:      {base}/voice/status    (HTTP POST)")
