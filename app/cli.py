@@ -32,11 +32,17 @@ def main() -> None:
 
 
 def register(app: Flask) -> None:
+    from app import operator_commands
+
     app.cli.add_command(db_group)
     app.cli.add_command(zones_group)
     app.cli.add_command(users_group)
     app.cli.add_command(requests_group)
     app.cli.add_command(setup_command)
+    app.cli.add_command(operator_commands.calls_group)
+    app.cli.add_command(operator_commands.retention_group)
+    for command in operator_commands.USERS_COMMANDS:
+        users_group.add_command(command)
 
 
 @click.group("db", cls=AppGroup, help="Create and upgrade the database schema.")
@@ -179,6 +185,7 @@ def setup_command() -> None:
     base = settings.public_base_url or "http://127.0.0.1:5000"
     click.echo("")
     click.echo(f"Board:            {base}/")
+    click.echo(f"Operators:        {base}/operator/")
     click.echo("Paste into your Twilio number's voice configuration:")
     click.echo(f"  A call comes in:  {base}/voice/incoming  (HTTP POST)")
     click.echo(f"  Call status:      {base}/voice/status    (HTTP POST)")

@@ -91,6 +91,8 @@ class ServerLikeClient(FlaskClient):
     """
 
     def open(self, *args, **kwargs):
+        # Buffered: a streamed response (the export) is read inside that context too.
+        kwargs.setdefault("buffered", True)
         return contextvars.Context().run(super().open, *args, **kwargs)
 
 
@@ -260,3 +262,38 @@ def signed_in(auth, volunteer) -> Person:
     response = auth.login(volunteer.email, volunteer.password)
     assert response.status_code == 302, response.text
     return volunteer
+
+
+@pytest.fixture
+def operator(berlin):
+    """An approved operator account (on a database with the Berlin zones)."""
+    from app.models import Role
+    from app.users import create_user
+
+    user = create_user(
+        berlin,
+        name="Olga Operator",
+        email="olga@example.org",
+        password="operator-password",
+        role=Role.OPERATOR,
+        approved=True,
+    )
+    berlin.commit()
+    return user
+
+
+@pytest.fixture
+def login(client):
+    """Sign a user in on the test client: `login(user)` returns the client.
+
+    Sets Flask-Login's session keys directly, so tests of pages behind a
+    login do not depend on the login form.
+    """
+
+    def sign_in(user):
+        with client.session_transaction() as session:
+            session["_user_id"] = str(user.id)
+            session["_fresh"] = True
+        return client
+
+    return sign_in
