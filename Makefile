@@ -39,7 +39,7 @@ format: $(BIN)/hotline
 # the new entries in app/translations/*/LC_MESSAGES/messages.po, then make test.
 translations-extract: $(BIN)/hotline
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location -o app/translations/messages.pot app board
-	$(BIN)/pybabel update -i app/translations/messages.pot -d app/translations --no-location --width 100
+	$(BIN)/pybabel update -i app/translations/messages.pot -d app/translations --width 100
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache

@@ -36,6 +36,9 @@ def register(app: Flask) -> None:
     app.cli.add_command(zones_group)
     app.cli.add_command(users_group)
     app.cli.add_command(setup_command)
+    from voice.call_command import call_command
+
+    app.cli.add_command(call_command)
 
 
 @click.group("db", cls=AppGroup, help="Create and upgrade the database schema.")
@@ -164,6 +167,11 @@ def setup_command() -> None:
     click.echo(f"  A call comes in:  {base}/voice/incoming  (HTTP POST)")
     click.echo(f"  Call status:      {base}/voice/status    (HTTP POST)")
     click.echo(f"  Primary fails:    {base}/voice/fallback  (HTTP POST)")
+    click.echo("Try the helpline without a phone:")
+    if settings.test_phone != "off":
+        who = "for everyone" if settings.test_phone == "everyone" else "sign in as an operator"
+        click.echo(f"  Test phone:       {base}/phone  ({who})")
+    click.echo('  In a terminal:    hotline call --keys "1 10115 1 1 #"')
     if login:
         click.echo("")
         click.echo("First run: an operator account was created. Its password is shown only now:")

@@ -6,6 +6,7 @@ import enum
 from datetime import datetime
 from typing import Annotated
 
+from flask_login import UserMixin
 from sqlalchemy import Column, ForeignKey, Index, String, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -106,8 +107,12 @@ user_zones = Table(
 )
 
 
-class User(Base):
-    """A volunteer or an operator."""
+class User(UserMixin, Base):
+    """A volunteer or an operator.
+
+    UserMixin gives Flask-Login what it asks of a signed-in person. Every
+    status may sign in; what an account sees depends on its status.
+    """
 
     __tablename__ = "users"
 
