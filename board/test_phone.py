@@ -40,7 +40,9 @@ from voice import key_script
 from voice.flow import MESSAGE_SECONDS
 from voice.simulator import Call, Phone, PhoneError, fictional_number, is_fictional
 
-bp = Blueprint("test_phone", __name__, url_prefix="/phone")
+# Its script and style sheet (in board/static) are served under /phone/static, behind
+# the same access rule as the page.
+bp = Blueprint("test_phone", __name__, url_prefix="/phone", static_folder="static")
 
 SNAPSHOT_SALT = "hotline.test-phone.call"
 # A call untouched for this long is over: Twilio would have hung up long ago.

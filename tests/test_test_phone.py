@@ -161,6 +161,18 @@ def test_who_may_open_the_test_phone(other_app, people, access, who, status):
         assert 'class="key"' not in page.text
 
 
+@pytest.mark.parametrize(("who", "status"), [("operator", 200), ("volunteer", 403)])
+def test_the_script_and_style_sheet_are_served_to_those_allowed(app, people, who, status):
+    client = client_of(app)
+    sign_in(client, people["operator"])
+    page = client.get("/phone").text
+    assets = re.findall(r'(?:src|href)="(/phone/static/[^"]+)"', page)
+    assert sorted(assets) == ["/phone/static/test_phone.css", "/phone/static/test_phone.js"]
+    sign_in(client, people[who])
+    for asset in assets:
+        assert client.get(asset).status_code == status
+
+
 def test_signing_in_comes_first_for_a_visitor(app, people):
     page = client_of(app).get("/phone")
     assert page.status_code == 302
@@ -176,22 +188,22 @@ def test_signing_in_comes_first_for_a_visitor(app, people):
         ("everyone", None, 200),
     ],
 )
-def test_who_may_place_a_call(other_app, people, access, who, status):
+def test_who_may_place_a_call(other_app, people, db, access, who, status):
     client = client_of(other_app(test_phone=access))
     sign_in(client, people.get(who))
     response = KeypadPage(client).post("/phone/call", {"from": FICTIONAL})
     assert response.status_code == status
     if status in (401, 403):
         assert response.get_json()["error"]
-    assert len(logged_calls(get_db(client.application).sessions())) == (status == 200)
+    assert len(logged_calls(db)) == (status == 200)
 
 
-def test_a_call_without_the_csrf_token_is_refused(app, people):
+def test_a_call_without_the_csrf_token_is_refused(app, people, db):
     client = client_of(app)
     sign_in(client, people["operator"])
     response = client.post("/phone/call", json={"from": FICTIONAL})
     assert response.status_code == 400
-    assert len(logged_calls(get_db(app).sessions())) == 0
+    assert len(logged_calls(db)) == 0
 
 
 # -- a whole call --------------------------------------------------------------------------
@@ -306,14 +318,14 @@ def test_the_operator_on_the_test_phone(other_app, people, berlin):
 
 
 @pytest.mark.parametrize("number", ["+4930123456", "", "grandma", "+493023125", "+49302312500042"])
-def test_only_numbers_kept_free_for_fiction_may_call(app, people, number):
+def test_only_numbers_kept_free_for_fiction_may_call(app, people, db, number):
     """Nobody can make the line believe they are a real caller (and hear their code)."""
     client = client_of(app)
     sign_in(client, people["operator"])
     response = KeypadPage(client).post("/phone/call", {"from": number})
     assert response.status_code == 400
     assert "+49 30 23125 000" in response.get_json()["error"]
-    assert logged_calls(get_db(app).sessions()) == []
+    assert logged_calls(db) == []
 
 
 def forged(snapshot: str) -> str:
