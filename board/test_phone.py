@@ -220,4 +220,7 @@ def _texts() -> dict[str, str]:
         "hung_up": _("You hang up."),
         "typed": _("Typed so far: {keys}"),
         "no_server": _("The server did not answer. Please try again."),
+        "refused": _(
+            "That did not work (the page may be too old). Please reload it and try again."
+        ),
     }

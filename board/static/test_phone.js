@@ -109,9 +109,10 @@
       (response) =>
         response
           .json()
-          .catch(() => ({ error: texts.no_server }))
+          // Not our JSON: a refused form token (the page is old) or a proxy's error page.
+          .catch(() => ({ error: texts.refused }))
           .then((answer) => {
-            if (!response.ok) throw new Error(answer.error || texts.no_server);
+            if (!response.ok) throw new Error(answer.error || texts.refused);
             return answer;
           }),
       () => {
