@@ -13,6 +13,9 @@ from app import migrations_runner, users, zones
 from app.config import ConfigError, config_path, load_settings
 from app.database import get_db
 
+# Where `make run` serves the app when no public address is configured.
+LOCAL_BASE_URL = "http://127.0.0.1:5000"
+
 
 def main() -> None:
     """Entry point of the `hotline` console script."""
@@ -160,7 +163,7 @@ def setup_command() -> None:
                 approved=True,
             )
             session.commit()
-    base = settings.public_base_url or "http://127.0.0.1:5000"
+    base = settings.public_base_url or LOCAL_BASE_URL
     click.echo("")
     click.echo(f"Board:            {base}/")
     click.echo("Paste into your Twilio number's voice configuration:")

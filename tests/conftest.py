@@ -122,3 +122,18 @@ def phone(app, berlin):
     from voice.simulator import Phone
 
     return Phone.for_app(app)
+
+
+@pytest.fixture
+def another_app(database_url, tmp_path):
+    """More apps on the test database, configured otherwise: another_app(test_phone="off")."""
+    apps = []
+
+    def build(**config):
+        app = make_test_app(database_url, tmp_path / f"another{len(apps)}", **config)
+        apps.append(app)
+        return app
+
+    yield build
+    for app in apps:
+        get_db(app).engine.dispose()

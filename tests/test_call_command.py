@@ -7,7 +7,6 @@ import contextvars
 import pytest
 from sqlalchemy import select
 
-from app.database import get_db
 from app.models import Call, HelpRequest
 from tests.browser import closed_port_url, serving
 from tests.conftest import make_test_app
@@ -42,21 +41,6 @@ def live_server(app):
     """The test app over HTTP, from a thread: its base URL."""
     with serving(app) as url:
         yield url
-
-
-@pytest.fixture
-def other_app(database_url, tmp_path, berlin):
-    """Another app on the same database (Berlin's zones loaded), configured differently."""
-    apps = []
-
-    def build(**config):
-        app = make_test_app(database_url, tmp_path / f"other{len(apps)}", **config)
-        apps.append(app)
-        return app
-
-    yield build
-    for app in apps:
-        get_db(app).engine.dispose()
 
 
 # -- whole calls, in-process ---------------------------------------------------------------
@@ -169,8 +153,8 @@ def test_a_withheld_number_types_one_to_be_called_back_on(runner, berlin):
         ("1 0 busy", "gave_up", "montags bis freitags"),
     ],
 )
-def test_the_operator_answers_or_not(other_app, berlin, script, outcome, heard):
-    runner = other_app(operator_phone="+4930999000").test_cli_runner()
+def test_the_operator_answers_or_not(another_app, berlin, script, outcome, heard):
+    runner = another_app(operator_phone="+4930999000").test_cli_runner()
     result = call(runner, "--keys", script)
     assert result.exit_code == 0, result.output
     assert "(the line is ringing the operator)" in result.output
@@ -179,8 +163,8 @@ def test_the_operator_answers_or_not(other_app, berlin, script, outcome, heard):
     assert logged.outcome == outcome
 
 
-def test_the_line_says_goodbye_when_nobody_answers_and_the_script_has_ended(other_app, berlin):
-    runner = other_app(operator_phone="+4930999000").test_cli_runner()
+def test_the_line_says_goodbye_when_nobody_answers_and_the_script_has_ended(another_app, berlin):
+    runner = another_app(operator_phone="+4930999000").test_cli_runner()
     result = call(runner, "--keys", "1 0")
     assert result.exit_code == 0, result.output
     assert "> (nobody answers)" in result.output
@@ -282,6 +266,15 @@ def test_a_database_that_is_not_set_up_is_named(tmp_path):
     assert not (tmp_path / "fresh.db").exists()  # asking did not create an empty file
 
 
+def test_a_database_that_cannot_be_reached_is_named(tmp_path):
+    app = make_test_app("postgresql+psycopg://postgres@127.0.0.1:9/nowhere", tmp_path)
+    result = call(app.test_cli_runner(), "--keys", HAPPY_PATH)
+    assert result.exit_code == 1
+    assert "Cannot open the database postgresql+psycopg://postgres@127.0.0.1:9/nowhere" in (
+        result.output
+    )
+
+
 def test_without_zones_every_postcode_is_outside_and_that_is_said_first(runner, db):
     result = call(runner, "--keys", "1 10115")
     assert result.exit_code == 0
@@ -304,8 +297,8 @@ def test_a_running_server_signed_for_its_public_address(runner, berlin, live_ser
     assert logged_calls(berlin)[0].status == "completed"
 
 
-def test_a_running_server_without_a_public_address_is_signed_for_its_url(other_app, berlin):
-    app = other_app(public_base_url="")
+def test_a_running_server_without_a_public_address_is_signed_for_its_url(another_app, berlin):
+    app = another_app(public_base_url="")
     with serving(app) as url:
         result = call(app.test_cli_runner(), "--url", url, "--keys", HAPPY_PATH)
     assert result.exit_code == 0, result.output
@@ -325,8 +318,8 @@ def test_a_running_server_without_a_public_address_is_signed_for_its_url(other_a
         ({}, ["--public-url", "https://elsewhere.example.org"], "signed for https://elsewhere"),
     ],
 )
-def test_a_refused_signature_says_why(other_app, berlin, live_server, config, args, named):
-    runner = other_app(**config).test_cli_runner()
+def test_a_refused_signature_says_why(another_app, berlin, live_server, config, args, named):
+    runner = another_app(**config).test_cli_runner()
     result = call(runner, "--url", live_server, *args, "--keys", HAPPY_PATH)
     assert result.exit_code == 1
     assert f"The helpline at {live_server} refused the call (HTTP 403)" in result.output

@@ -11,11 +11,9 @@ from flask.testing import FlaskClient
 from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import select
 
-from app.database import get_db
 from app.models import Call, HelpRequest
 from app.users import create_user
 from board import test_phone
-from tests.conftest import make_test_app
 from voice.flow import spell
 from voice.simulator import is_fictional
 
@@ -120,20 +118,6 @@ def logged_calls(db) -> list[Call]:
     return list(db.scalars(select(Call)))
 
 
-@pytest.fixture
-def other_app(database_url, tmp_path):
-    apps = []
-
-    def build(**config):
-        app = make_test_app(database_url, tmp_path / f"other{len(apps)}", **config)
-        apps.append(app)
-        return app
-
-    yield build
-    for app in apps:
-        get_db(app).engine.dispose()
-
-
 # -- who may use it ------------------------------------------------------------------------
 
 
@@ -149,8 +133,8 @@ def other_app(database_url, tmp_path):
         ("off", None, 404),
     ],
 )
-def test_who_may_open_the_test_phone(other_app, people, access, who, status):
-    client = client_of(other_app(test_phone=access))
+def test_who_may_open_the_test_phone(another_app, people, access, who, status):
+    client = client_of(another_app(test_phone=access))
     sign_in(client, people.get(who))
     page = client.get("/phone")
     assert page.status_code == status
@@ -188,8 +172,8 @@ def test_signing_in_comes_first_for_a_visitor(app, people):
         ("everyone", None, 200),
     ],
 )
-def test_who_may_place_a_call(other_app, people, db, access, who, status):
-    client = client_of(other_app(test_phone=access))
+def test_who_may_place_a_call(another_app, people, db, access, who, status):
+    client = client_of(another_app(test_phone=access))
     sign_in(client, people.get(who))
     response = KeypadPage(client).post("/phone/call", {"from": FICTIONAL})
     assert response.status_code == status
@@ -251,9 +235,9 @@ def test_a_whole_call_from_the_browser_puts_a_request_on_the_board(app, people, 
     assert (logged.outcome, logged.status) == ("request_created", "completed")
 
 
-def test_the_call_lives_in_the_browser_not_in_one_server(app, other_app, people, berlin):
+def test_the_call_lives_in_the_browser_not_in_one_server(app, another_app, people, berlin):
     """Two app servers sharing the secret key and the database take turns on one call."""
-    first, second = client_of(app), client_of(other_app())
+    first, second = client_of(app), client_of(another_app())
     for client in (first, second):
         sign_in(client, people["operator"])
     phone = KeypadPage(first)
@@ -298,8 +282,8 @@ def test_a_withheld_number_is_asked_for_one(app, people, berlin):
     assert logged.from_number is None
 
 
-def test_the_operator_on_the_test_phone(other_app, people, berlin):
-    client = client_of(other_app(operator_phone="+4930999000"))
+def test_the_operator_on_the_test_phone(another_app, people, berlin):
+    client = client_of(another_app(operator_phone="+4930999000"))
     sign_in(client, people["operator"])
     phone = KeypadPage(client)
     phone.call()
@@ -401,11 +385,11 @@ def test_the_page_speaks_the_visitors_language(app, people):
     assert json.loads(texts)["hung_up"] == "Rozłączasz się."  # the script's texts too
 
 
-def test_setup_points_to_the_test_phone(runner, other_app, db):
+def test_setup_points_to_the_test_phone(runner, another_app, db):
     result = runner.invoke(args=["setup"])
     assert "Test phone:       http://hotline.test/phone  (sign in as an operator)" in result.output
     assert 'hotline call --keys "1 10115 1 1 #"' in result.output
     off = contextvars.Context().run(
-        other_app(test_phone="off").test_cli_runner().invoke, args=["setup"]
+        another_app(test_phone="off").test_cli_runner().invoke, args=["setup"]
     )
     assert "Test phone" not in off.output and "hotline call" in off.output

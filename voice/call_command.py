@@ -29,6 +29,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from app import call_log, migrations_runner, zones
+from app.cli import LOCAL_BASE_URL
 from app.database import get_db
 from app.help_requests import active_request_for_caller
 from app.models import Call as LoggedCall
@@ -43,8 +44,6 @@ from voice.simulator import (
     fictional_number,
 )
 
-# Where `make run` serves the app when no public address is configured.
-LOCAL_BASE_URL = "http://127.0.0.1:5000"
 # Turns of silence after the key script ran out before giving up on the line
 # (the menu itself ends a call after two silences).
 MAX_SILENT_TURNS = 10
@@ -350,7 +349,13 @@ def _checked_base_url(raw: str, option: str) -> str:
 def _check_database() -> None:
     """In-process, the webhooks need the schema (and zones, or every postcode is outside)."""
     url = get_db().url
-    current = migrations_runner.current(url) if _database_exists() else None
+    try:
+        current = migrations_runner.current(url) if _database_exists() else None
+    except SQLAlchemyError as e:
+        reason = str(e.orig if getattr(e, "orig", None) else e).strip().splitlines()[0]
+        raise click.ClickException(
+            f"Cannot open the database {_database_name()}: {reason}"
+        ) from None
     if current is None:
         raise click.ClickException(
             f"The database {_database_name()} is not set up. Run: hotline setup (or make run)."
