@@ -107,8 +107,8 @@ def start_call():
 @bp.post("/act")
 def act():
     """The caller's next move: {"call": snapshot, "key": "5"} or {"call": ..., "do": WORD},
-    WORD being a key script word other than keys: "-", "rec:20", "answer", "noanswer",
-    "busy" or "hangup" (see voice/key_script.py)."""
+    WORD being a key script word (voice/key_script.py): "-", "rec:20", "answer",
+    "noanswer", "busy", "hangup"; keys, either way, are typed as on a keypad."""
     data = request.get_json(silent=True) or {}
     call = _resume(data.get("call"))
     if call is None:
