@@ -225,6 +225,12 @@ def volunteer(make_person) -> Person:
     return make_person()
 
 
+def csrf_token(client, path: str = "/") -> str:
+    """The CSRF token of this browser session, read from a page's form."""
+    page = client.get(path, follow_redirects=True).text
+    return page.split('name="csrf_token" value="')[1].split('"')[0]
+
+
 class AuthActions:
     """Signing in and out through the real forms, CSRF token and all (as in Flask's tutorial)."""
 
@@ -232,9 +238,7 @@ class AuthActions:
         self.client = client
 
     def csrf_token(self, path: str = "/login") -> str:
-        """The CSRF token of this browser session, read from a page's form."""
-        page = self.client.get(path, follow_redirects=True).text
-        return page.split('name="csrf_token" value="')[1].split('"')[0]
+        return csrf_token(self.client, path)
 
     def login(self, email: str = "ada@example.org", password: str = PASSWORD):
         token = self.csrf_token("/login")
@@ -297,3 +301,18 @@ def login(client):
         return client
 
     return sign_in
+
+
+@pytest.fixture
+def another_app(database_url, tmp_path):
+    """More apps on the test database, configured otherwise: another_app(test_phone="off")."""
+    apps = []
+
+    def build(**config):
+        app = make_test_app(database_url, tmp_path / f"another{len(apps)}", **config)
+        apps.append(app)
+        return app
+
+    yield build
+    for app in apps:
+        get_db(app).engine.dispose()

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from app.database import utcnow
 from app.models import AccountStatus, AuditEvent, Call, HelpRequest, RequestStatus, User
+from tests.conftest import csrf_token
 from tests.seeding import call, help_request, operator_account, utc, volunteer
 
 GET_PAGES = [
@@ -20,11 +21,6 @@ GET_PAGES = [
     "/operator/audit",
     "/operator/export",
 ]
-
-
-def csrf_token(client) -> str:
-    page = client.get("/", follow_redirects=True).text
-    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
 
 
 @pytest.fixture
