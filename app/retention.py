@@ -2,7 +2,8 @@
 
 What goes: the caller's number, the verification code and the voice message
 of a request closed (done, cancelled, expired) more than `retention_days`
-ago; the number and the operator voice message of a call that started more
+ago; the number (or typed callback number) and the operator voice message of
+a call that started more
 than `retention_days` ago. What stays: every row, so counts, zones, request
 types, outcomes and the audit trail still add up. Open and claimed requests
 keep their numbers however old they are: someone still has to call back.
@@ -17,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from app import audit
@@ -97,8 +98,9 @@ def purge(
         ),
         "call_numbers": (
             Call,
-            (*old_call, Call.from_number.is_not(None)),
-            {"from_number": None},
+            # A withheld caller typed the number to be called back on: erased alike.
+            (*old_call, or_(Call.from_number.is_not(None), Call.callback_number.is_not(None))),
+            {"from_number": None, "callback_number": None},
         ),
         "operator_messages": (
             Call,

@@ -52,6 +52,9 @@ def seeded(berlin):
             berlin, recent, number="+4930222222", operator_message_url="https://api.twilio.com/R3"
         ),
     }
+    # A withheld caller typed a number to be called back on.
+    rows["call_old_withheld"].callback_number = "+4930999888"
+    berlin.commit()
     return {name: row.id for name, row in rows.items()}
 
 
@@ -66,7 +69,7 @@ def test_purge_erases_old_numbers_codes_and_voice_messages(berlin, seeded):
     assert (result.request_numbers, result.verification_codes) == (2, 3)
     assert (result.request_voice_messages, result.call_numbers, result.operator_messages) == (
         1,
-        1,
+        2,
         1,
     )
     for name in ("done_old", "cancelled_old", "expired_old"):
@@ -76,6 +79,7 @@ def test_purge_erases_old_numbers_codes_and_voice_messages(berlin, seeded):
     assert done_old.voice_message_url is None and done_old.voice_message_seconds is None
     old_call = berlin.get(Call, seeded["call_old"])
     assert old_call.from_number is None
+    assert berlin.get(Call, seeded["call_old_withheld"]).callback_number is None
     assert old_call.operator_message_url is None and old_call.operator_message_seconds is None
 
 
@@ -109,7 +113,7 @@ def test_purging_twice_erases_nothing_more(berlin, seeded):
     first = purge(berlin, retention_days=30)
     second = purge(berlin, retention_days=30)
 
-    assert first.total == 8
+    assert first.total == 9
     assert second.total == 0
     assert "0 caller numbers" in second.report()[0]
 
@@ -117,7 +121,7 @@ def test_purging_twice_erases_nothing_more(berlin, seeded):
 def test_a_dry_run_counts_and_changes_nothing(berlin, seeded):
     dry = purge(berlin, retention_days=30, dry_run=True)
 
-    assert dry.total == 8
+    assert dry.total == 9
     assert request(berlin, seeded, "done_old").caller_number == "+4930123456"
     assert berlin.scalars(select(AuditEvent)).all() == []
     assert purge(berlin, retention_days=30).total == dry.total
@@ -147,7 +151,7 @@ def test_the_command_prints_what_it_erased_and_is_safe_to_repeat(berlin, seeded,
     assert "Would erase" in dry.output and "Dry run: nothing was changed." in dry.output
     assert "Erased, from requests closed before" in first.output
     assert "2 caller numbers, 3 verification codes, 1 voice messages" in first.output
-    assert "1 caller numbers, 1 voice messages for the operators" in first.output
+    assert "2 caller numbers, 1 voice messages for the operators" in first.output
     assert "0 caller numbers, 0 verification codes, 0 voice messages" in second.output
     assert request(berlin, seeded, "cancelled_old").caller_number is None
 
