@@ -83,16 +83,18 @@ def _not_found(_error):
     ), 404
 
 
-@bp.after_request
+@bp.after_app_request
 def _not_kept_in_caches(response):
     """Pages for a signed-in person are never stored by the browser or a proxy.
 
     They carry a caller's number (after a claim) or at least a person's own
     details: "back" after signing out on a shared phone must not show them.
+    Every blueprint's pages (the test phone's too), not only the board's.
     """
     from flask_login import current_user
 
-    if request.endpoint != "board.static" and current_user.is_authenticated:
+    static = (request.endpoint or "").endswith("static")
+    if not static and current_user.is_authenticated:
         response.headers["Cache-Control"] = "no-store"
     return response
 

@@ -71,6 +71,7 @@ def test_file_values_and_environment_secrets(tmp_path):
         ("database_timeout_seconds = 0", "'database_timeout_seconds'"),
         ("database_timeout_seconds = 15", "'database_timeout_seconds'"),
         ("database_timeout_seconds = '5'", "'database_timeout_seconds'"),
+        ("test_phone = 'sometimes'", "'test_phone'"),
     ],
 )
 def test_a_wrong_key_names_the_key_and_the_file(tmp_path, text, key):

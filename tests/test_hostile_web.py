@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from app.claims import claim_request
 from app.database import Base
-from app.models import AccountStatus, AuditEvent, HelpRequest, Role, User
+from app.models import AccountStatus, AuditEvent, Call, HelpRequest, Role, User
 from tests.conftest import PASSWORD, AuthActions, Person, store_request
 
 EN = {"Accept-Language": "en"}
@@ -67,7 +67,8 @@ def url(app, rule, **known) -> str:
 
 @dataclass
 class Scene:
-    """Five people, three requests, and a signed-in browser for each person."""
+    """Five people, three requests, a call with a message for the operators, and a
+    signed-in browser for each person."""
 
     app: object
     db: object
@@ -76,9 +77,22 @@ class Scene:
     pankow: HelpRequest  # Pankow, open
     people: dict[str, Person]
     browsers: dict[str, AuthActions]
+    call: Call
 
     def browser(self, who: str) -> AuthActions:
         return self.browsers[who]
+
+    def url(self, rule, **given) -> str:
+        """The rule's URL, its arguments filled from what this scene has."""
+        known = {
+            "reference": self.claimed.reference,
+            "request_id": self.claimed.id,
+            "user_id": self.people["dan"].id,  # waiting for approval
+            "call_id": self.call.id,
+            "action": "close",
+            **given,
+        }
+        return url(self.app, rule, **known)
 
 
 @pytest.fixture
@@ -94,11 +108,19 @@ def scene(app, berlin, make_person) -> Scene:
     claim_request(berlin, claimed, berlin.get(User, people["ada"].id), max_open_claims=3)
     opened = store_request(berlin, postcode="10117", caller_number=OPEN_NUMBER)
     pankow = store_request(berlin, postcode="13187", caller_number=PANKOW_NUMBER)
+    call = Call(
+        call_sid="CA" + "5" * 32,
+        from_number=CLAIMED_NUMBER,
+        operator_message_url="https://api.twilio.com/2010-04-01/Accounts/AC0/Recordings/RE5",
+        operator_message_seconds=20,
+    )
+    berlin.add(call)
+    berlin.commit()
     browsers = {"anonymous": english(AuthActions(app.test_client()))}
     for who, person in people.items():
         browsers[who] = english(AuthActions(app.test_client()))
         assert browsers[who].login(person.email, PASSWORD).status_code == 302
-    return Scene(app, berlin, claimed, opened, pankow, people, browsers)
+    return Scene(app, berlin, claimed, opened, pankow, people, browsers, call)
 
 
 def english(auth: AuthActions) -> AuthActions:
@@ -123,28 +145,46 @@ FORM_DATA = {
     "board.mark_done": {"note": "Brought the shopping."},
     "board.release": {"reason": "no_time"},
     "board.unreachable": {},
+    "operator.decide": {"decision": "approve", "status": "pending"},
+    "operator.resolve_request": {"note": "Closed by phone."},
+    "operator.message_handled": {},
+    "operator.export": {"first": "2026-01-01", "with_numbers": "y"},
 }
+# The test phone's posts are JSON, with the token in a header (as its script sends it).
+JSON_DATA = {
+    "test_phone.start_call": {"from": "+493023125417"},
+    "test_phone.act": {"call": "snapshot", "key": "1"},
+}
+# Who could do each: a volunteer holding a claim on the board, the operator elsewhere.
+ACTOR = {"board": "ada", "operator": "eve", "test_phone": "eve"}
 
 
 def test_every_form_post_without_a_valid_csrf_token_is_refused_and_changes_nothing(scene):
-    """As Ada, who holds a claim: every action would succeed with the right token."""
-    ada = scene.browser("ada")
+    """Posted by someone who could do it (Ada on the board, holding a claim; the operator on
+    her pages and the test phone): with the right token every one would succeed."""
     other_session = AuthActions(scene.app.test_client()).csrf_token("/login")
     before = snapshot(scene.db)
     rules = board_rules(scene.app, "POST")
-    assert {r.endpoint for r in rules} <= set(FORM_DATA), "a new form: add its data above"
+    known = set(FORM_DATA) | set(JSON_DATA)
+    assert {r.endpoint for r in rules} <= known, "a new form: add its data above"
     for rule in rules:
+        auth = scene.browser(ACTOR[rule.endpoint.split(".")[0]])
         reference = scene.open if rule.endpoint == "board.claim" else scene.claimed
-        target = url(scene.app, rule, reference=reference.reference)
+        target = scene.url(rule, reference=reference.reference)
         for token in (None, "", other_session, "not-a-token"):
-            data = dict(FORM_DATA[rule.endpoint])
-            if token is not None:
-                data["csrf_token"] = token
-            response = ada.client.post(target, data=data)
+            if rule.endpoint in JSON_DATA:
+                headers = {} if token is None else {"X-CSRFToken": token}
+                response = auth.client.post(target, json=JSON_DATA[rule.endpoint], headers=headers)
+            else:
+                data = dict(FORM_DATA[rule.endpoint])
+                if token is not None:
+                    data["csrf_token"] = token
+                response = auth.client.post(target, data=data)
             assert response.status_code == 400, (rule.rule, token)
             assert "Nothing was changed" in response.text
     assert snapshot(scene.db) == before
-    assert ada.client.get("/requests").status_code == 200  # still signed in, still in English
+    for who in ("ada", "eve"):  # still signed in
+        assert scene.browser(who).client.get("/account").status_code == 200
 
 
 PRIVATE = ("claimed", "open", "pankow")
@@ -179,20 +219,32 @@ def test_nobody_reaches_another_volunteers_request_or_another_zone(scene):
     assert snapshot(scene.db) == before
 
 
-def test_operator_pages_are_refused_to_volunteers(scene):
-    rules = [r for r in scene.app.url_map.iter_rules() if r.rule.startswith("/operator")]
-    if not rules:
-        pytest.skip("no operator pages in this app yet")
+def test_operator_pages_and_the_test_phone_are_refused_to_volunteers(scene):
+    """Every /operator and /phone address, by every method it takes: a volunteer (Ada) and a
+    pending account (Dan) get 403, a visitor is sent to sign in (the test phone's JSON
+    answers 401), and nothing changes."""
+    rules = [
+        r
+        for r in scene.app.url_map.iter_rules()
+        if r.rule.startswith(("/operator", "/phone")) and not r.endpoint.endswith("static")
+    ]
+    assert {r.endpoint.split(".")[0] for r in rules} == {"operator", "test_phone"}
     before = snapshot(scene.db)
     for rule in rules:
-        target = url(scene.app, rule, reference=scene.claimed.reference)
+        target = scene.url(rule)
         for method in sorted(rule.methods & {"GET", "POST"}):
-            for who, status in (("ada", 403), ("dan", 403), ("anonymous", 302)):
+            for who in ("ada", "dan", "anonymous"):
                 auth = scene.browser(who)
-                response = auth.client.get(target) if method == "GET" else auth.post(target, {})
-                assert response.status_code == status, (who, method, rule.rule)
-                if status == 302:
+                if method == "GET":
+                    response = auth.client.get(target)
+                else:
+                    response = auth.post(target, FORM_DATA.get(rule.endpoint, {}))
+                if who != "anonymous":
+                    assert response.status_code == 403, (who, method, rule.rule)
+                elif response.status_code == 302:
                     assert response.headers["Location"].startswith("/login")
+                else:
+                    assert response.status_code == 401 and rule.rule.startswith("/phone/")
                 assert not shows_number(response.text, CLAIMED_NUMBER)
     assert snapshot(scene.db) == before
 
@@ -204,7 +256,7 @@ def test_the_callers_number_is_on_no_page_but_the_claimers(scene):
     for who, auth in scene.browsers.items():
         for rule in board_rules(scene.app, "GET"):
             for reference in numbers if "reference" in rule.arguments else [None]:
-                target = url(scene.app, rule, reference=reference)
+                target = scene.url(rule, reference=reference)
                 page = auth.client.get(target, follow_redirects=True)
                 assert page.status_code < 500, (who, target)
                 for number in numbers.values():
@@ -382,6 +434,68 @@ def test_injection_strings_in_the_language_switcher_are_harmless(scene):
                     assert location.isprintable(), location
 
 
+def test_injection_strings_in_the_operator_pages_are_harmless(scene):
+    """The operator's filters (volunteers by status, the audit log) and forms (a decision,
+    the export's days): no 500, nothing runs in the page, nothing changes that the
+    operator did not ask for."""
+    eve = scene.browser("eve")
+    before = snapshot(scene.db)
+    dates = ["0001-01-01", "9999-12-31", "2026-02-30", "1.1.2026"]
+    for payload in INJECTIONS + dates:
+        pages = [("/operator/volunteers", {"status": payload})]
+        pages += [
+            ("/operator/audit", {name: payload})
+            for name in ("person", "reference", "action", "before")
+        ]
+        pages += [("/operator/audit", {"before": "99999999999999999999"})]
+        for path, query in pages:
+            assert_harmless(eve.client.get(path, query_string=query), payload)
+    assert snapshot(scene.db) == before
+
+    for payload in INJECTIONS + dates:
+        for field in ("first", "last"):
+            data = {"first": "2026-01-01", field: payload}
+            assert_harmless(eve.post("/operator/export", data), payload)
+        dan = scene.people["dan"].id
+        for data in ({"decision": payload}, {"decision": payload, "status": payload}):
+            response = eve.post(f"/operator/volunteers/{dan}", data)
+            assert_harmless(response, payload)
+        assert scene.db.get(User, dan, populate_existing=True).status == AccountStatus.PENDING
+        response = eve.post(
+            f"/operator/attention/requests/{scene.claimed.id}/return", {"note": payload}
+        )
+        assert_harmless(response, payload)
+    typo = eve.post("/operator/export", {"first": "9999-12-31"})
+    assert typo.status_code == 400 and "Please check the year" in typo.text
+
+
+def test_the_test_phone_takes_any_json_without_a_500(scene):
+    """Its two JSON posts, from the operator's browser, with JSON that is not what its
+    script sends: a clear 4xx (with a message for the page), never a 500."""
+    eve = scene.browser("eve")
+    token = {"X-CSRFToken": eve.csrf_token("/phone")}
+    bodies = [
+        [],
+        [1, 2],
+        "text",
+        42,
+        None,
+        {"from": ["+493023125417"]},
+        {"from": {"x": 1}},
+        {"from": "+49302312541\u0000"},
+        {"withheld": "yes"},
+        {"call": ["x"], "key": "1"},
+        {"call": "x" * 5000, "key": "1"},
+        {"call": None, "do": ["hangup"]},
+        {"call": "snapshot", "key": 5},
+    ]
+    for path in ("/phone/call", "/phone/act"):
+        for body in bodies:
+            response = eve.client.post(path, json=body, headers=token)
+            assert 400 <= response.status_code < 500, (path, body, response.status_code)
+            assert response.is_json and response.json.get("error"), (path, body)
+
+
 # -- oversized posts ---------------------------------------------------------------------------
 
 
@@ -397,7 +511,7 @@ def test_oversized_posts_are_refused_everywhere(scene):
         if "POST" in r.methods and not r.endpoint.endswith("static")
     ]
     for rule in rules:
-        target = url(scene.app, rule, reference=scene.claimed.reference)
+        target = scene.url(rule)
         bodies = {
             "form": {"csrf_token": token, "note": "x" * 100_000},
             "many fields": {"csrf_token": token, **{f"f{i}": "x" * 10 for i in range(10_000)}},
@@ -421,7 +535,7 @@ def test_every_page_carries_the_security_headers(scene):
     for who in ("anonymous", "ada"):
         auth = scene.browser(who)
         for rule in board_rules(scene.app, "GET"):
-            target = url(scene.app, rule, reference=scene.claimed.reference)
+            target = scene.url(rule)
             response = auth.client.get(target)
             headers = response.headers
             csp = headers.get("Content-Security-Policy", "")
@@ -461,3 +575,15 @@ def test_cookies_are_http_only_and_same_site_and_hold_no_personal_data(scene):
     assert shows_number(page.text, CLAIMED_NUMBER)
     for cookie in page.headers.getlist("Set-Cookie"):
         assert not shows_number(cookie, CLAIMED_NUMBER)
+
+
+@pytest.mark.parametrize(
+    "days",
+    [["--date", "9999-12-31"], ["--from", "0001-01-01", "--to", "0001-01-05"]],
+    ids=["year 9999", "year 1"],
+)
+def test_the_export_command_names_a_day_it_cannot_have(runner, days):
+    """The same check as the operator page's export form (a typo, not a traceback)."""
+    result = runner.invoke(args=["calls", "export", *days])
+    assert result.exit_code == 2, result.output
+    assert "please check the year" in result.output
