@@ -24,7 +24,7 @@ from sqlalchemy import create_engine, select, text
 from app import create_app, migrations_runner
 from app.database import Base, get_db
 from app.help_requests import create_request
-from app.models import AccountStatus, Role, Zone
+from app.models import AccountStatus, Role, User, Zone
 from app.users import create_user
 from app.zones import import_profile, profile_path, read_profile, zone_for_postcode
 
@@ -223,6 +223,34 @@ def make_person(berlin):
         user.status = status
         berlin.commit()
         return Person(id=user.id, email=user.email, password=PASSWORD, name=name)
+
+    return make
+
+
+@pytest.fixture
+def many_volunteers(berlin, make_person):
+    """many_volunteers(50): approved volunteers v0@... to v49@example.org serving Mitte.
+    The first is made by make_person; the others share its password hash, so that fifty
+    accounts (for a race) do not cost fifty scrypt runs."""
+
+    def make(count: int) -> list[Person]:
+        first = berlin.get(User, make_person("v0@example.org", zones=["mitte"], name="V0").id)
+        others = [
+            User(
+                name=f"V{i}",
+                email=f"v{i}@example.org",
+                password_hash=first.password_hash,
+                role=first.role,
+                status=first.status,
+                approved_at=first.approved_at,
+                zones=list(first.zones),
+            )
+            for i in range(1, count)
+        ]
+        berlin.add_all(others)
+        berlin.commit()
+        made = [first, *others]
+        return [Person(id=u.id, email=u.email, password=PASSWORD, name=u.name) for u in made]
 
     return make
 

@@ -26,9 +26,8 @@ from sqlalchemy import delete, select
 from twilio.request_validator import SIGNATURE_HEADER, SIGNATURE_SETTINGS_HEADER
 
 from app.call_log import FINAL_STATUSES
-from app.database import get_db
 from app.models import AuditEvent, Call, CallStep, HelpRequest
-from tests.conftest import TEST_AUTH_TOKEN, make_test_app
+from tests.conftest import TEST_AUTH_TOKEN
 from tests.consistency import TWILIO_CALL_STATUSES, assert_database_consistent
 from voice.simulator import FlaskTransport, Phone
 
@@ -206,10 +205,10 @@ OPERATOR = "+4930999000"
 
 
 @pytest.fixture
-def line(database_url, tmp_path, berlin):
+def line(another_app, berlin):
     """For each example: an app with an operator to put callers through to (so every
     step of the flow can be reached), its phone and a session, with no calls yet."""
-    app = make_test_app(database_url, tmp_path / "line", operator_phone=OPERATOR)
+    app = another_app(operator_phone=OPERATOR)
     phone = Phone.for_app(app)
 
     def fresh():
@@ -218,8 +217,7 @@ def line(database_url, tmp_path, berlin):
         berlin.commit()
         return app, phone, berlin
 
-    yield fresh
-    get_db(app).engine.dispose()
+    return fresh
 
 
 @per_test_database
@@ -471,19 +469,18 @@ def snapshot(db) -> list[tuple]:
 
 
 @pytest.fixture(params=SETUPS)
-def signed_line(request, database_url, tmp_path, berlin):
+def signed_line(request, another_app, berlin):
     """A phone on an app reached directly, or through a proxy with either way of
     telling the app its public address; and a call that has reached the postcode."""
     config, transport = SETUPS[request.param]
-    app = make_test_app(database_url, tmp_path / "signed", operator_phone=OPERATOR, **config)
+    app = another_app(operator_phone=OPERATOR, **config)
     if transport is None:
         phone = Phone.for_app(app)
     else:
         phone = Phone(transport(app.test_client()), TEST_AUTH_TOKEN, PUBLIC)
     call = phone.call(CALLERS[0])
     call.press("1")
-    yield phone, call, berlin
-    get_db(app).engine.dispose()
+    return phone, call, berlin
 
 
 def replays(phone, signed) -> dict[str, tuple[str, dict[str, str], str]]:

@@ -549,16 +549,10 @@ def test_every_page_carries_the_security_headers(scene):
                 assert headers.get("Cache-Control") == "no-store", target
 
 
-def test_over_https_the_browser_is_told_to_stay_there(database_url, tmp_path, volunteer):
-    from app.database import get_db
-    from tests.conftest import make_test_app
-
-    app = make_test_app(database_url, tmp_path / "tls", public_base_url="https://hotline.org")
-    try:
-        response = app.test_client().get("/login", base_url="https://hotline.org")
-        assert response.headers["Strict-Transport-Security"].startswith("max-age=")
-    finally:
-        get_db(app).engine.dispose()
+def test_over_https_the_browser_is_told_to_stay_there(another_app):
+    app = another_app(public_base_url="https://hotline.example.org")
+    response = app.test_client().get("/login", base_url="https://hotline.example.org")
+    assert response.headers["Strict-Transport-Security"].startswith("max-age=")
 
 
 def test_cookies_are_http_only_and_same_site_and_hold_no_personal_data(scene):

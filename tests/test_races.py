@@ -1,10 +1,9 @@
 """Everything at once: fifty volunteers on one request, Twilio delivering a webhook
 several times in parallel, status callbacks before, after and during the webhooks.
 
-Each race runs real threads released together by a barrier, with a session (or a test
-client, as one server thread each) of their own, on SQLite and on PostgreSQL. The
-claim races of tests/test_claims.py and tests/test_board.py (eight and six at once)
-are the everyday case; these are the day the number is announced on television.
+Each race runs real threads released together by a barrier, with a test client (one
+server thread each) of their own, on SQLite and on PostgreSQL: the day the number is
+announced on television.
 """
 
 from __future__ import annotations
@@ -16,61 +15,17 @@ import pytest
 from sqlalchemy import func, select
 
 from app.audit import Action
-from app.claims import ClaimResult, claim_request
-from app.database import get_db
-from app.models import AuditEvent, Call, HelpRequest, RequestStatus, User, Zone
+from app.models import AuditEvent, Call, HelpRequest
 from tests.conftest import PASSWORD, AuthActions, store_request
 from tests.consistency import assert_database_consistent
+from tests.test_claims import run_at_once as at_once
+from tests.test_voice_webhooks import incoming_params
 from voice.flow import spell
 from voice.simulator import FlaskTransport
 
 CLAIMERS = 50
 NUMBER = "+4930111222"
 CALLER = "+4930123456"
-
-
-def at_once(count: int, work) -> list:
-    """work(i) in `count` threads released together; the results in thread order."""
-    barrier = threading.Barrier(count)
-    results: list = [None] * count
-    errors: list = []
-
-    def run(i):
-        try:
-            barrier.wait()
-            results[i] = work(i)
-        except Exception as e:  # noqa: BLE001  (reported below, with the thread's index)
-            errors.append((i, e))
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors, errors
-    return results
-
-
-def many_volunteers(db, make_person, count: int) -> list[int]:
-    """`count` approved volunteers serving Mitte. One is made properly; the others share
-    its password hash, so that fifty accounts do not cost fifty scrypt runs."""
-    first = db.get(User, make_person("v0@example.org", zones=["mitte"]).id)
-    mitte = db.scalars(select(Zone).where(Zone.slug == "mitte")).one()
-    others = [
-        User(
-            name=f"Volunteer {i}",
-            email=f"v{i}@example.org",
-            password_hash=first.password_hash,
-            role=first.role,
-            status=first.status,
-            approved_at=first.approved_at,
-            zones=[mitte],
-        )
-        for i in range(1, count)
-    ]
-    db.add_all(others)
-    db.commit()
-    return [first.id] + [u.id for u in others]
 
 
 def claims_of(db, request) -> list[AuditEvent]:
@@ -84,33 +39,12 @@ def claims_of(db, request) -> list[AuditEvent]:
 # -- fifty volunteers, one request ----------------------------------------------------
 
 
-def test_fifty_volunteers_claiming_one_request_at_once_make_exactly_one_claim(
-    app, berlin, make_person
+def test_fifty_browsers_pressing_take_it_at_once_make_exactly_one_claim(
+    app, berlin, many_volunteers
 ):
-    people = many_volunteers(berlin, make_person, CLAIMERS)
-    request = store_request(berlin)
-
-    def claim(i):
-        with get_db(app).session() as session:
-            return claim_request(
-                session,
-                session.get(HelpRequest, request.id),
-                session.get(User, people[i]),
-                max_open_claims=3,
-            )
-
-    results = at_once(CLAIMERS, claim)
-    assert results.count(ClaimResult.CLAIMED) == 1
-    assert results.count(ClaimResult.TAKEN) == CLAIMERS - 1
-    winner = people[results.index(ClaimResult.CLAIMED)]
-    berlin.refresh(request)
-    assert (request.status, request.claimed_by_id) == (RequestStatus.CLAIMED, winner)
-    assert [e.user_id for e in claims_of(berlin, request)] == [winner]
-
-
-def test_fifty_browsers_pressing_take_it_at_once_make_exactly_one_claim(app, berlin, make_person):
-    """Through the board's own form and CSRF token, each browser a server thread of its own."""
-    people = many_volunteers(berlin, make_person, CLAIMERS)
+    """Through the board's own form and CSRF token, each browser a server thread of its own.
+    (tests/test_claims.py has the same race with fifty sessions, without HTTP.)"""
+    people = [p.id for p in many_volunteers(CLAIMERS)]
     request = store_request(berlin, caller_number=NUMBER)
     browsers = []
     for i in range(CLAIMERS):
@@ -255,7 +189,7 @@ def test_the_end_of_a_call_arriving_during_its_last_step_keeps_both(app, phone, 
 def test_the_first_webhook_and_its_status_callback_at_once_make_one_log_row(app, phone, berlin):
     for i in range(12):  # a race may go either way: run it several times
         call_sid = f"CA{i:032x}"
-        params = {**_incoming(call_sid), "CallStatus": "ringing"}
+        params = {**incoming_params(call_sid), "CallStatus": "ringing"}
         incoming_url, status_url = phone.url("/voice/incoming"), phone.url("/voice/status")
         status = {**params, "SequenceNumber": "0"}
         answers = race(
@@ -275,16 +209,6 @@ def race(app, *requests: tuple[str, dict, dict]) -> list:
     """Different signed requests, posted by as many server threads at once."""
     clients = [FlaskTransport(app.test_client()) for _ in requests]
     return at_once(len(requests), lambda i: clients[i].post(*requests[i]))
-
-
-def _incoming(call_sid: str) -> dict[str, str]:
-    return {
-        "AccountSid": "AC" + "0" * 32,
-        "CallSid": call_sid,
-        "From": CALLER,
-        "To": "+4930000000000",
-        "Direction": "inbound",
-    }
 
 
 def _signed(phone, url, params) -> dict[str, str]:
