@@ -282,6 +282,12 @@ class AuthActions:
             "/login", data={"email": email, "password": password, "csrf_token": token}
         )
 
+    def login_without_password(self, user_id: int) -> None:
+        """Signed in as the login form leaves the session (Flask-Login's keys), without its
+        scrypt check: for tests of what comes after signing in, with many people."""
+        with self.client.session_transaction() as session:
+            session.update({"_user_id": str(user_id), "_fresh": True})
+
     def logout(self):
         return self.client.post("/logout", data={"csrf_token": self.csrf_token("/account")})
 

@@ -47,10 +47,13 @@ def test_fifty_browsers_pressing_take_it_at_once_make_exactly_one_claim(
     people = [p.id for p in many_volunteers(CLAIMERS)]
     request = store_request(berlin, caller_number=NUMBER)
     browsers = []
-    for i in range(CLAIMERS):
+    for i, person in enumerate(people):
         auth = AuthActions(app.test_client())
         auth.client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
-        assert auth.login(f"v{i}@example.org", PASSWORD).status_code == 302
+        if i == 0:
+            assert auth.login(f"v{i}@example.org", PASSWORD).status_code == 302
+        else:
+            auth.login_without_password(person)  # the race is about the claim
         browsers.append((auth.client, auth.csrf_token("/requests")))
 
     def press(i):
