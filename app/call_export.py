@@ -43,6 +43,13 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 # Rows fetched per round trip. PostgreSQL streams them through a server-side
 # cursor, so memory stays the same for a day or for a year of calls.
 BATCH = 500
+# The days an export can name. Local midnights are computed through UTC, and
+# the calendar's ends have no UTC instant on both sides (0001-01-01 00:00 in
+# Berlin is before the first UTC instant; 9999-12-31 has no next day). These
+# bounds keep every day far inside what that arithmetic handles and still
+# cover any call log this helpline will keep.
+FIRST_DAY = date(2000, 1, 1)
+LAST_DAY = date(2999, 12, 31)
 
 
 @dataclass(frozen=True)
@@ -53,6 +60,9 @@ class DayRange:
     last: date
 
     def __post_init__(self) -> None:
+        for day in (self.first, self.last):
+            if not within_export_days(day):
+                raise ValueError(f"{day} is not between {FIRST_DAY} and {LAST_DAY}")
         if self.last < self.first:
             raise ValueError(f"the range ends ({self.last}) before it starts ({self.first})")
 
@@ -74,6 +84,11 @@ class DayRange:
         if self.first == self.last:
             return f"calls-{self.first.isoformat()}.csv"
         return f"calls-{self.first.isoformat()}_{self.last.isoformat()}.csv"
+
+
+def within_export_days(day: date) -> bool:
+    """True for a day an export can cover (FIRST_DAY to LAST_DAY)."""
+    return FIRST_DAY <= day <= LAST_DAY
 
 
 def local_midnight(day: date, tz: ZoneInfo) -> datetime:

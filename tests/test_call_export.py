@@ -93,6 +93,20 @@ def test_a_local_day_has_the_hours_its_clocks_show(day, zone, start, hours):
     assert local_midnight(day, ZoneInfo(zone)) == start
 
 
+@pytest.mark.parametrize("day", [date.min, date(1999, 12, 31), date(3000, 1, 1), date.max])
+def test_a_range_stays_within_the_days_local_midnights_can_be_computed_for(day):
+    with pytest.raises(ValueError, match="not between 2000-01-01 and 2999-12-31"):
+        DayRange.single(day)
+
+
+def test_the_first_and_the_last_day_an_export_covers_have_their_local_midnights():
+    days = DayRange(date(2000, 1, 1), date(2999, 12, 31))
+    start, end = days.utc_bounds(ZoneInfo("Pacific/Kiritimati"))  # UTC+14
+    assert start == utc(1999, 12, 31, 10) and end == utc(2999, 12, 31, 10)
+    start, end = days.utc_bounds(ZoneInfo("Pacific/Pago_Pago"))  # UTC-11
+    assert start == utc(2000, 1, 1, 11) and end == utc(3000, 1, 1, 11)
+
+
 def test_a_range_cannot_end_before_it_starts():
     with pytest.raises(ValueError):
         DayRange(date(2026, 3, 2), date(2026, 3, 1))
@@ -344,6 +358,10 @@ def test_an_empty_range_says_so_and_writes_nothing(berlin, runner, tmp_path):
         (["--date", "29.03.2026"], "is not a date"),
         (["--date", "2026-3-9"], "is not a date"),
         (["--date", "tomorrowish"], "is not a date"),
+        (["--date", "9999-12-31"], "outside the days an export covers (2000-01-01 to 2999-12-31)"),
+        (["--date", "0001-01-01"], "outside the days an export covers"),
+        (["--from", "1999-12-31"], "outside the days an export covers"),
+        (["--from", "2026-06-01", "--to", "3000-01-01"], "outside the days an export covers"),
         (["--from", "2026-06-03", "--to", "2026-06-01"], "is before --from"),
         (["--date", "2026-06-01", "--from", "2026-06-01"], "not both"),
         (["--to", "2026-06-01"], "--to needs --from"),

@@ -481,6 +481,9 @@ def test_an_empty_range_explains_itself_and_downloads_nothing(berlin, client, lo
         ({"first": ""}, "Choose the first day."),
         ({"first": "yesterday"}, "Not a valid date value."),
         ({"first": "2026-06-03", "last": "2026-06-01"}, "The last day is before the first day."),
+        ({"first": "9999-12-31"}, "Choose a day from Jan 1, 2000 to Dec 31, 2999."),
+        ({"first": "0001-01-01"}, "Choose a day from Jan 1, 2000 to Dec 31, 2999."),
+        ({"first": "2026-06-01", "last": "3000-01-01"}, "Choose a day from"),
     ],
 )
 def test_bad_days_get_a_form_error(login, operator, client, data, message):
