@@ -138,6 +138,7 @@ def header(language: str) -> list[str]:
             gettext("Outcome"),
             gettext("Request reference"),
             gettext("Caller number"),
+            gettext("Callback number (typed by the caller)"),
         ]
 
 
@@ -152,7 +153,9 @@ def export_rows(
     """The calls of these local days, oldest first, as rows of text (no header).
 
     Numbers are masked unless `with_numbers`; the caller of this function
-    records the audit event for a full-number export (record_export()).
+    records the audit event for a full-number export (record_export()). The
+    callback number is what a caller who withheld their number typed to be
+    called back on.
     """
     tz = settings.timezone
     start, end = days.utc_bounds(tz)
@@ -171,6 +174,8 @@ def export_rows(
             Call.outcome,
             Call.request_reference,
             Call.from_number,
+            Call.callback_number,
+            Call.numbers_erased_at,
         )
         .outerjoin(Zone, Call.zone_id == Zone.id)
         .where(Call.started_at >= start, Call.started_at < end)
@@ -180,7 +185,7 @@ def export_rows(
     # Labels repeat on every row: translate each one once.
     outcomes: dict[tuple[str, str, str], str] = {}
     with force_locale(language):
-        withheld = gettext("withheld")
+        withheld, erased = gettext("withheld"), gettext("erased")
         statuses = {}
         for row in session.execute(query):
             key = (row.outcome, row.last_step, row.status)
@@ -190,12 +195,15 @@ def export_rows(
                 statuses[row.status] = status_label(row.status)
             started = row.started_at.astimezone(tz)
             request_type = settings.request_type(row.request_type)
-            if is_withheld(row.from_number):
-                number = withheld
-            elif with_numbers:
-                number = row.from_number.strip()
+            if not is_withheld(row.from_number):
+                number = _shown(row.from_number, with_numbers)
+            elif row.numbers_erased_at is not None:
+                # Erased by the retention purge; before it, the number was there
+                # (or withheld with a typed callback number, which went with it).
+                number = erased
             else:
-                number = masked_number(row.from_number)
+                number = withheld
+            callback = _shown(row.callback_number, with_numbers) if row.callback_number else ""
             yield [
                 row.call_sid,
                 _local(started),
@@ -210,6 +218,7 @@ def export_rows(
                 outcomes[key],
                 row.request_reference,
                 number,
+                callback,
             ]
 
 
@@ -267,6 +276,10 @@ def record_export(
         detail=f"call log {days} with full caller numbers ({calls} calls), via {via}",
     )
     session.commit()
+
+
+def _shown(number: str, with_numbers: bool) -> str:
+    return number.strip() if with_numbers else (masked_number(number) or "")
 
 
 def _text_cell(value: str) -> str:

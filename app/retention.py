@@ -77,7 +77,8 @@ def purge(
     """
     if retention_days < 1:
         raise ValueError("retention_days must be at least 1")
-    cutoff = (now or utcnow()) - timedelta(days=retention_days)
+    now = now or utcnow()
+    cutoff = now - timedelta(days=retention_days)
     old_request = (HelpRequest.status.in_(CLOSED), HelpRequest.closed_at < cutoff)
     old_call = (Call.started_at < cutoff,)
     erasures = {
@@ -100,7 +101,8 @@ def purge(
             Call,
             # A withheld caller typed the number to be called back on: erased alike.
             (*old_call, or_(Call.from_number.is_not(None), Call.callback_number.is_not(None))),
-            {"from_number": None, "callback_number": None},
+            # The marker tells an erased number from a withheld one (both NULL).
+            {"from_number": None, "callback_number": None, "numbers_erased_at": now},
         ),
         "operator_messages": (
             Call,

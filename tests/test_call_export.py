@@ -190,6 +190,7 @@ def test_one_row_per_call_with_every_column(app, berlin):
         "Outcome",
         "Request reference",
         "Caller number",
+        "Callback number (typed by the caller)",
     ]
     assert row == [
         "CA-full",
@@ -205,6 +206,7 @@ def test_one_row_per_call_with_every_column(app, berlin):
         "request created",
         "HX7-K4M",
         "'+49 *** **67",
+        "",
     ]
 
 
@@ -257,9 +259,9 @@ def test_german_and_polish_files_use_semicolons_english_commas(app, berlin):
     polish = b"".join(export_csv(berlin, day, settings, language="pl"))
     english = b"".join(export_csv(berlin, day, settings, language="en"))
 
-    assert german.split(b"\r\n")[0].count(b";") == 12
-    assert polish.split(b"\r\n")[0].count(b";") == 12
-    assert english.split(b"\r\n")[0].count(b",") == 12
+    assert german.split(b"\r\n")[0].count(b";") == 13
+    assert polish.split(b"\r\n")[0].count(b";") == 13
+    assert english.split(b"\r\n")[0].count(b",") == 13
     # Lines end in CRLF, and a text with the delimiter in it is quoted.
     assert english.endswith(b"\r\n") and b'"no valid answer, told the helpline hours"' in english
 
@@ -273,6 +275,38 @@ def test_numbers_are_masked_unless_asked_for(app, berlin):
 
     assert [r[12] for r in masked[1:]] == ["'+49 *** **56", "withheld"]
     assert [r[12] for r in full[1:]] == ["'+4930123456", "withheld"]
+
+
+def test_a_withheld_callers_typed_callback_number_is_masked_unless_asked_for(app, berlin):
+    withheld = call(berlin, utc(2026, 6, 1, 8), number=None, outcome=CallOutcome.OPERATOR_MESSAGE)
+    withheld.callback_number = "01701234567"
+    call(berlin, utc(2026, 6, 1, 9), number="+4930123456")
+    berlin.commit()
+
+    masked = export(app, berlin, date(2026, 6, 1))
+    full = export(app, berlin, date(2026, 6, 1), with_numbers=True)
+
+    assert [r[12:] for r in masked[1:]] == [["withheld", "*** **67"], ["'+49 *** **56", ""]]
+    assert [r[12:] for r in full[1:]] == [["withheld", "01701234567"], ["'+4930123456", ""]]
+
+
+def test_a_number_erased_after_retention_reads_erased_not_withheld(app, berlin):
+    from app.retention import purge
+
+    call(berlin, utc(2026, 6, 1, 8), number="+4930123456")
+    call(berlin, utc(2026, 6, 1, 9), number=None)  # withheld, nothing typed: nothing to erase
+    typed = call(berlin, utc(2026, 6, 1, 10), number=None)
+    typed.callback_number = "01701234567"
+    berlin.commit()
+    purge(berlin, retention_days=30, now=utc(2026, 8, 1))
+
+    for with_numbers in (False, True):
+        rows = export(app, berlin, date(2026, 6, 1), with_numbers=with_numbers)
+        assert [r[12:] for r in rows[1:]] == [["erased", ""], ["withheld", ""], ["erased", ""]]
+    german = export(app, berlin, date(2026, 6, 1), language="de")
+    polish = export(app, berlin, date(2026, 6, 1), language="pl")
+    assert [r[12] for r in german[1:]] == ["gelöscht", "unterdrückt", "gelöscht"]
+    assert polish[1][12] == "usunięty" and polish[2][12] != polish[1][12]
 
 
 def test_a_cell_that_looks_like_a_formula_stays_text(app, berlin):

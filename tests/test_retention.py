@@ -83,6 +83,23 @@ def test_purge_erases_old_numbers_codes_and_voice_messages(berlin, seeded):
     assert old_call.operator_message_url is None and old_call.operator_message_seconds is None
 
 
+def test_purge_marks_the_calls_whose_numbers_it_erased(berlin, seeded):
+    """A withheld number and an erased one are both empty: the mark tells them apart."""
+    berlin.add(Call(call_sid="CA-old-withheld-nothing-typed", started_at=utcnow() - 40 * DAY))
+    berlin.commit()
+    purged_at = utcnow()
+    purge(berlin, retention_days=30, now=purged_at)
+    purge(berlin, retention_days=30, now=purged_at + DAY)
+
+    marks = dict(berlin.execute(select(Call.call_sid, Call.numbers_erased_at)).all())
+    erased = {sid for sid, at in marks.items() if at is not None}
+    assert erased == {
+        berlin.get(Call, seeded["call_old"]).call_sid,
+        berlin.get(Call, seeded["call_old_withheld"]).call_sid,  # its typed number went
+    }
+    assert {marks[sid] for sid in erased} == {purged_at}, "a second run leaves the first's mark"
+
+
 def test_purge_keeps_what_is_recent_or_still_needed(berlin, seeded):
     purge(berlin, retention_days=30)
 
@@ -164,3 +181,4 @@ def test_the_command_uses_the_configured_retention(app, berlin, seeded, runner):
 
     assert "Retention: 90 days." in result.output
     assert request(berlin, seeded, "done_old").caller_number == "+4930123456"
+
