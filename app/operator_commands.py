@@ -211,7 +211,7 @@ def retention_group() -> None:
 @retention_group.command("purge")
 @click.option("--dry-run", is_flag=True, help="Only count what would be erased.")
 def retention_purge(dry_run: bool) -> None:
-    """Erase callers' numbers, verification codes and voice messages older than retention_days.
+    """Erase callers' numbers, codes, voice messages and notes older than retention_days.
 
     Safe to run again at any time: what is erased stays erased, and anonymous
     counts (calls, requests, zones, outcomes) stay. Meant for a daily cron job.
