@@ -13,7 +13,7 @@ from app.help_requests import REFERENCE_ALPHABET
 
 
 def within_export_days(form, field) -> None:
-    """A day the export can cover: a typo such as 0202 or 20266 gets a form error, not a 500."""
+    """A day the export can cover: 0202-06-01 or 9999-12-31 get a form error, not a 500."""
     if field.data and not call_export.within_export_days(field.data):
         raise ValidationError(
             gettext(
