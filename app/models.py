@@ -178,6 +178,9 @@ class HelpRequest(Base):
     unreachable_count: Mapped[int] = mapped_column(default=0)
     expired_claims: Mapped[int] = mapped_column(default=0)
     needs_attention: Mapped[bool] = mapped_column(default=False)
+    # When an operator last put it back on the board after speaking to the caller:
+    # the wait that alerts the operators about an unclaimed request counts from here.
+    returned_to_board_at: Mapped[timestamp | None]
 
     zone: Mapped[Zone] = relationship()
     claimed_by: Mapped[User | None] = relationship()
@@ -217,6 +220,9 @@ class Call(Base):
     # What a caller with a withheld number typed to be called back on. Personal data,
     # like from_number: erased with it after retention.
     callback_number: Mapped[str | None] = mapped_column(String(32))
+    # When the retention purge erased the numbers. A withheld number is stored
+    # as NULL too: this is what tells "erased" from "withheld" afterwards.
+    numbers_erased_at: Mapped[timestamp | None]
 
     zone: Mapped[Zone | None] = relationship()
 
