@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from bench import calls
+from bench import board, calls
 from bench.databases import DEFAULT_POSTGRESQL
 from bench.report import machine, save
 from bench.servers import ServerSettings
@@ -63,6 +63,12 @@ def parser() -> argparse.ArgumentParser:
         "--ramp", type=float, default=None, help="callers ring within this many seconds"
     )
     calls_.add_argument("--processes", type=int, default=2, help="load generator processes")
+    board_ = p.add_argument_group("board")
+    board_.add_argument("--requests", type=int, default=None, help="help requests to seed")
+    board_.add_argument("--volunteers", type=int, default=5000)
+    board_.add_argument("--iterations", type=int, default=None, help="page loads per figure")
+    board_.add_argument("--claims", type=int, default=None, help="claims per figure")
+    board_.add_argument("--reseed", action="store_true", help="seed the cached databases again")
     return p
 
 
@@ -71,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     failed = False
     if args.benchmark in ("calls", "all"):
         failed |= not run_calls(args)
+    if args.benchmark in ("board", "all"):
+        failed |= not run_board(args)
     return 1 if failed else 0
 
 
@@ -95,6 +103,26 @@ def run_calls(args) -> bool:
     calls.print_summary(figures, options)
     print(f"(JSON: {path})")
     return all(entry[key]["target_met"] for entry in figures["summary"].values() for key in entry)
+
+
+def run_board(args) -> bool:
+    options = board.BoardOptions(
+        databases=args.db,
+        requests=args.requests or (1_000_000 if args.full else 100_000),
+        volunteers=args.volunteers,
+        iterations=args.iterations or (300 if args.full else 100),
+        claims=args.claims or (100 if args.full else 40),
+        reseed=args.reseed,
+        postgresql_server=args.postgresql,
+    )
+    print(f"-- board, {options.requests} requests", flush=True)
+    before = machine()
+    figures = board.run(options)
+    figures["machine"] = {"before": before, "after": machine()}
+    path = save("board", figures)
+    board.print_summary(figures)
+    print(f"(JSON: {path})")
+    return board.targets_met(figures)
 
 
 if __name__ == "__main__":
