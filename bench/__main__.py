@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from bench import board, calls
+from bench import board, calls, export
 from bench.databases import DEFAULT_POSTGRESQL
 from bench.report import machine, save
 from bench.servers import ServerSettings
@@ -69,6 +69,9 @@ def parser() -> argparse.ArgumentParser:
     board_.add_argument("--iterations", type=int, default=None, help="page loads per figure")
     board_.add_argument("--claims", type=int, default=None, help="claims per figure")
     board_.add_argument("--reseed", action="store_true", help="seed the cached databases again")
+    export_ = p.add_argument_group("export")
+    export_.add_argument("--day-calls", type=int, default=None, help="calls on the one day")
+    export_.add_argument("--range-calls", type=int, default=None, help="calls over the range")
     return p
 
 
@@ -79,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
         failed |= not run_calls(args)
     if args.benchmark in ("board", "all"):
         failed |= not run_board(args)
+    if args.benchmark in ("export", "all"):
+        failed |= not run_export(args)
     return 1 if failed else 0
 
 
@@ -123,6 +128,25 @@ def run_board(args) -> bool:
     board.print_summary(figures)
     print(f"(JSON: {path})")
     return board.targets_met(figures)
+
+
+def run_export(args) -> bool:
+    options = export.ExportOptions(
+        databases=args.db,
+        day_calls=args.day_calls or (200_000 if args.full else 20_000),
+        range_calls=args.range_calls or (1_000_000 if args.full else 100_000),
+        repeat=args.repeat or (3 if args.full else 1),
+        reseed=args.reseed,
+        postgresql_server=args.postgresql,
+    )
+    print(f"-- export, {options.day_calls} calls a day, {options.range_calls} in all", flush=True)
+    before = machine()
+    figures = export.run(options)
+    figures["machine"] = {"before": before, "after": machine()}
+    path = save("export", figures)
+    export.print_summary(figures)
+    print(f"(JSON: {path})")
+    return export.targets_met(figures)
 
 
 if __name__ == "__main__":
