@@ -30,21 +30,15 @@ from pathlib import Path
 import psycopg
 from sqlalchemy import event, select, text
 
-from app import create_app, migrations_runner
+from app import create_app
 from app.claims import claim_request, open_requests, zones_served_by
 from app.database import get_db
 from app.help_requests import REFERENCE_ALPHABET
 from app.models import HelpRequest, RequestStatus, User, Zone
 from app.users import hash_password
-from bench.databases import (
-    WORK_DIR,
-    create_postgresql,
-    postgresql_exists,
-    postgresql_url,
-    prepare_schema,
-    sqlite_url,
-)
-from bench.report import RESULTS_DIR, latency_summary, table
+from bench.databases import WORK_DIR, driver_url
+from bench.databases import seeded_database as seeded
+from bench.report import latency_summary, table
 
 PASSWORD = "bench password 0123"
 REQUEST_TYPES = ["shopping", "pharmacy", "pets", "chat", "other"]
@@ -75,44 +69,13 @@ def run(options: BoardOptions) -> dict:
 
 def seeded_database(kind: str, options: BoardOptions) -> str:
     """The database of this size, seeded now or by an earlier run (then only migrated)."""
-    name = f"board-{options.requests}-{options.volunteers}"
-    if kind == "sqlite":
-        path = RESULTS_DIR / f"{name}.db"
-        marker = Path(f"{path}.seeded")
-        url = sqlite_url(path)
-        if options.reseed or not marker.exists():
-            marker.unlink(missing_ok=True)
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{path}{suffix}").unlink(missing_ok=True)
-            RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-            prepare_schema(url)
-            _seed(url, options)
-            marker.touch()
-    else:
-        db_name = f"hotline_bench_board_{options.requests}_{options.volunteers}"
-        url = postgresql_url(options.postgresql_server, db_name)
-        if options.reseed or not _postgresql_seeded(options.postgresql_server, db_name):
-            create_postgresql(options.postgresql_server, db_name)
-            prepare_schema(url)
-            _seed(url, options)
-            with psycopg.connect(_driver_url(url), autocommit=True) as conn:
-                conn.execute("CREATE TABLE bench_seeded (at timestamptz DEFAULT now())")
-                conn.execute("INSERT INTO bench_seeded DEFAULT VALUES")
-    # Cached databases follow the schema: new indexes or columns arrive here.
-    migrations_runner.upgrade(url)
-    return url
-
-
-def _postgresql_seeded(server: str, name: str) -> bool:
-    if not postgresql_exists(server, name):
-        return False
-    url = postgresql_url(server, name)
-    with psycopg.connect(_driver_url(url)) as conn:
-        return bool(conn.execute("SELECT to_regclass('bench_seeded')").fetchone()[0])
-
-
-def _driver_url(url: str) -> str:
-    return url.replace("postgresql+psycopg://", "postgresql://")
+    return seeded(
+        kind,
+        f"board_{options.requests}_{options.volunteers}",
+        options.postgresql_server,
+        partial(_seed, options=options),
+        options.reseed,
+    )
 
 
 def _seed(url: str, options: BoardOptions) -> None:
@@ -125,7 +88,7 @@ def _seed(url: str, options: BoardOptions) -> None:
         conn.execute("PRAGMA synchronous=OFF")
         placeholder = "?"
     else:
-        conn = psycopg.connect(_driver_url(url))
+        conn = psycopg.connect(driver_url(url))
         placeholder = "%s"
     cursor = conn.cursor()
     zones = [row[0] for row in cursor.execute("SELECT id FROM zones ORDER BY id").fetchall()]

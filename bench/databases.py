@@ -87,3 +87,47 @@ def fresh_database(kind: str, name: str, postgresql_server: str):
         yield url
     finally:
         drop_postgresql(postgresql_server, name)
+
+
+def driver_url(url: str) -> str:
+    """A SQLAlchemy PostgreSQL URL as psycopg and psql take it."""
+    return url.replace("postgresql+psycopg://", "postgresql://")
+
+
+def seeded_database(kind: str, name: str, postgresql_server: str, seed, reseed: bool) -> str:
+    """A database seeded once by `seed(url)` and kept for the next runs; always migrated.
+
+    SQLite: bench/results/<name>.db, seeded when its .seeded marker is missing.
+    PostgreSQL: hotline_bench_<name>, seeded when its bench_seeded table is missing.
+    """
+    if kind == "sqlite":
+        path = RESULTS_DIR / f"{name.replace('_', '-')}.db"
+        marker = Path(f"{path}.seeded")
+        url = sqlite_url(path)
+        if reseed or not marker.exists():
+            marker.unlink(missing_ok=True)
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+            RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+            prepare_schema(url)
+            seed(url)
+            marker.touch()
+    else:
+        db_name = f"hotline_bench_{name}"
+        url = postgresql_url(postgresql_server, db_name)
+        if reseed or not _postgresql_seeded(postgresql_server, db_name):
+            create_postgresql(postgresql_server, db_name)
+            prepare_schema(url)
+            seed(url)
+            with psycopg.connect(driver_url(url), autocommit=True) as conn:
+                conn.execute("CREATE TABLE bench_seeded (at timestamptz DEFAULT now())")
+    # Cached databases follow the schema: new indexes or columns arrive here.
+    migrations_runner.upgrade(url)
+    return url
+
+
+def _postgresql_seeded(server: str, name: str) -> bool:
+    if not postgresql_exists(server, name):
+        return False
+    with psycopg.connect(driver_url(postgresql_url(server, name))) as conn:
+        return bool(conn.execute("SELECT to_regclass('bench_seeded')").fetchone()[0])
