@@ -59,9 +59,13 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
 
     import voice
     from board import bp as board_bp
+    from board.operator import bp as operator_bp
+    from board.test_phone import bp as test_phone_bp
 
     voice.init_app(app)
     app.register_blueprint(board_bp)
+    app.register_blueprint(operator_bp)
+    app.register_blueprint(test_phone_bp)
     return app
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -187,3 +188,19 @@ def record_status(
             )
         return
     session.commit()
+
+
+# How a call ended, in words for people (the test phone, `hotline call`, the call log).
+OUTCOME_TEXTS = {
+    CallOutcome.REQUEST_CREATED: _l("A request was stored."),
+    CallOutcome.REPEAT_CALLER: _l(
+        "The caller heard about their existing request and made no new one."
+    ),
+    CallOutcome.CANCELLED: _l("The caller cancelled their request."),
+    CallOutcome.OUT_OF_AREA: _l("The postcode is outside the area the helpline serves."),
+    CallOutcome.TRANSFERRED: _l("The call was put through to the operator."),
+    CallOutcome.OPERATOR_MESSAGE: _l("The caller left a message for the operators."),
+    CallOutcome.GAVE_UP: _l("No valid answer: the call ended politely with the helpline hours."),
+    CallOutcome.ABANDONED: _l("The caller hung up before the end."),
+    CallOutcome.ERROR: _l("Something went wrong on the line; the caller heard an apology."),
+}

@@ -13,6 +13,9 @@ from app import claims, migrations_runner, users, zones
 from app.config import ConfigError, config_path, load_settings
 from app.database import get_db
 
+# Where `make run` serves the app when no public address is configured.
+LOCAL_BASE_URL = "http://127.0.0.1:5000"
+
 
 def main() -> None:
     """Entry point of the `hotline` console script."""
@@ -32,11 +35,20 @@ def main() -> None:
 
 
 def register(app: Flask) -> None:
+    from app import operator_commands
+
     app.cli.add_command(db_group)
     app.cli.add_command(zones_group)
     app.cli.add_command(users_group)
     app.cli.add_command(requests_group)
     app.cli.add_command(setup_command)
+    app.cli.add_command(operator_commands.calls_group)
+    app.cli.add_command(operator_commands.retention_group)
+    for command in operator_commands.USERS_COMMANDS:
+        users_group.add_command(command)
+    from voice.call_command import call_command
+
+    app.cli.add_command(call_command)
 
 
 @click.group("db", cls=AppGroup, help="Create and upgrade the database schema.")
@@ -176,13 +188,19 @@ def setup_command() -> None:
                 approved=True,
             )
             session.commit()
-    base = settings.public_base_url or "http://127.0.0.1:5000"
+    base = settings.public_base_url or LOCAL_BASE_URL
     click.echo("")
     click.echo(f"Board:            {base}/")
+    click.echo(f"Operators:        {base}/operator/")
     click.echo("Paste into your Twilio number's voice configuration:")
     click.echo(f"  A call comes in:  {base}/voice/incoming  (HTTP POST)")
     click.echo(f"  Call status:      {base}/voice/status    (HTTP POST)")
     click.echo(f"  Primary fails:    {base}/voice/fallback  (HTTP POST)")
+    click.echo("Try the helpline without a phone:")
+    if settings.test_phone != "off":
+        who = "for everyone" if settings.test_phone == "everyone" else "sign in as an operator"
+        click.echo(f"  Test phone:       {base}/phone  ({who})")
+    click.echo('  In a terminal:    hotline call --keys "1 10115 1 1 #"')
     if login:
         click.echo("")
         click.echo("First run: an operator account was created. Its password is shown only now:")

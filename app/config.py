@@ -39,6 +39,7 @@ DEFAULTS: dict = {
     "max_open_claims": 3,
     "operator_phone": "",
     "web_languages": ["de", "pl", "en"],
+    "test_phone": "operators",
     "twilio": {"account_sid": "", "auth_token": ""},
     "phone": {
         "languages": ["de", "en", "pl"],
@@ -118,6 +119,10 @@ DEFAULTS: dict = {
 }
 
 
+# Who may call the helpline from the browser test phone (/phone).
+TEST_PHONE_ACCESS = ("operators", "everyone", "off")
+
+
 class ConfigError(Exception):
     """A configuration value is missing or wrong; the message names key and file."""
 
@@ -153,6 +158,7 @@ class Settings:
     voices: dict[str, str]
     hours: dict[str, str]
     request_types: list[RequestType] = field(default_factory=list)
+    test_phone: str = "operators"  # who may use the browser test phone: see TEST_PHONE_ACCESS
 
     def request_type(self, code: str) -> RequestType | None:
         return next((t for t in self.request_types if t.code == code), None)
@@ -278,6 +284,9 @@ def _check(raw: dict, source: str) -> Settings:
     if not raw["web_languages"]:
         raise fail("web_languages", "must list at least one language")
 
+    if raw["test_phone"] not in TEST_PHONE_ACCESS:
+        raise fail("test_phone", f"must be one of {', '.join(TEST_PHONE_ACCESS)}")
+
     request_types = _check_request_types(raw["request_types"], languages, fail)
 
     return Settings(
@@ -300,6 +309,7 @@ def _check(raw: dict, source: str) -> Settings:
         voices=dict(phone["voices"]),
         hours=dict(phone["hours"]),
         request_types=request_types,
+        test_phone=raw["test_phone"],
     )
 
 

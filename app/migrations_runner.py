@@ -7,6 +7,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 
 from app.database import make_engine
 
@@ -35,3 +36,8 @@ def current(url: str) -> str | None:
             return MigrationContext.configure(connection).get_current_revision()
     finally:
         engine.dispose()
+
+
+def head() -> str | None:
+    """The newest revision in migrations/: what `upgrade()` brings a database to."""
+    return ScriptDirectory.from_config(alembic_config("")).get_current_head()

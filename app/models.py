@@ -253,12 +253,17 @@ class AuditEvent(Base):
 
     id: Mapped[intpk]
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    # Who acted: a volunteer, an operator, or nobody (the phone line, a cron job).
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     action: Mapped[str] = mapped_column(String(32))
     request_id: Mapped[int | None] = mapped_column(ForeignKey("help_requests.id"), index=True)
+    # Whose account the action was about (approved, suspended), so that the
+    # audit log of one volunteer shows what was done to them as well as by them.
+    subject_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     detail: Mapped[str] = mapped_column(Text, default="")
 
-    user: Mapped[User | None] = relationship()
+    user: Mapped[User | None] = relationship(foreign_keys=[user_id])
+    subject_user: Mapped[User | None] = relationship(foreign_keys=[subject_user_id])
     request: Mapped[HelpRequest | None] = relationship()
 
 

@@ -49,8 +49,15 @@ def render_account(status: int = 200):
 @bp.get("/")
 def index():
     if current_user.is_authenticated:
-        return redirect(url_for("board.requests" if current_user.approved else "board.account"))
+        return redirect(home_of(current_user))
     return render_template("board/index.html")
+
+
+def home_of(user) -> str:
+    """Where a signed-in person starts: operators on their dashboard, volunteers on the board."""
+    if not user.approved:
+        return url_for("board.account")
+    return url_for("operator.dashboard" if user.is_operator else "board.requests")
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -62,8 +69,7 @@ def login():
         user = authenticate(db_session(), form.email.data, form.password.data)
         if user is not None:
             login_user(user)
-            target = url_for("board.requests") if user.approved else url_for("board.account")
-            return redirect(local_path(request.args.get("next"), target))
+            return redirect(local_path(request.args.get("next"), home_of(user)))
         # One answer for a wrong password, an unknown e-mail and a locked
         # account alike: nobody learns from it whether an account exists.
         form.form_errors.append(

@@ -91,6 +91,8 @@ class ServerLikeClient(FlaskClient):
     """
 
     def open(self, *args, **kwargs):
+        # Buffered: a streamed response (the export) is read inside that context too.
+        kwargs.setdefault("buffered", True)
         return contextvars.Context().run(super().open, *args, **kwargs)
 
 
@@ -223,6 +225,12 @@ def volunteer(make_person) -> Person:
     return make_person()
 
 
+def csrf_token(client, path: str = "/") -> str:
+    """The CSRF token of this browser session, read from a page's form."""
+    page = client.get(path, follow_redirects=True).text
+    return page.split('name="csrf_token" value="')[1].split('"')[0]
+
+
 class AuthActions:
     """Signing in and out through the real forms, CSRF token and all (as in Flask's tutorial)."""
 
@@ -230,9 +238,7 @@ class AuthActions:
         self.client = client
 
     def csrf_token(self, path: str = "/login") -> str:
-        """The CSRF token of this browser session, read from a page's form."""
-        page = self.client.get(path, follow_redirects=True).text
-        return page.split('name="csrf_token" value="')[1].split('"')[0]
+        return csrf_token(self.client, path)
 
     def login(self, email: str = "ada@example.org", password: str = PASSWORD):
         token = self.csrf_token("/login")
@@ -260,3 +266,53 @@ def signed_in(auth, volunteer) -> Person:
     response = auth.login(volunteer.email, volunteer.password)
     assert response.status_code == 302, response.text
     return volunteer
+
+
+@pytest.fixture
+def operator(berlin):
+    """An approved operator account (on a database with the Berlin zones)."""
+    from app.models import Role
+    from app.users import create_user
+
+    user = create_user(
+        berlin,
+        name="Olga Operator",
+        email="olga@example.org",
+        password="operator-password",
+        role=Role.OPERATOR,
+        approved=True,
+    )
+    berlin.commit()
+    return user
+
+
+@pytest.fixture
+def login(client):
+    """Sign a user in on the test client: `login(user)` returns the client.
+
+    Sets Flask-Login's session keys directly, so tests of pages behind a
+    login do not depend on the login form.
+    """
+
+    def sign_in(user):
+        with client.session_transaction() as session:
+            session["_user_id"] = str(user.id)
+            session["_fresh"] = True
+        return client
+
+    return sign_in
+
+
+@pytest.fixture
+def another_app(database_url, tmp_path):
+    """More apps on the test database, configured otherwise: another_app(test_phone="off")."""
+    apps = []
+
+    def build(**config):
+        app = make_test_app(database_url, tmp_path / f"another{len(apps)}", **config)
+        apps.append(app)
+        return app
+
+    yield build
+    for app in apps:
+        get_db(app).engine.dispose()

@@ -140,6 +140,16 @@ def test_the_first_run_operator_can_sign_in_without_a_dot_in_the_domain(runner, 
     password = output.split("password: ")[1].split()[0]
     response = auth.login("operator@localhost", password)
     assert response.status_code == 302, response.text
+    # Operators start on their dashboard, and find it and the test phone in the menu.
+    assert response.headers["Location"] == "/operator/"
+    menu = client.get("/operator/").text
+    assert 'href="/operator/"' in menu and 'href="/phone"' in menu
+
+
+def test_a_volunteers_menu_has_no_operator_pages(client, auth, volunteer):
+    auth.login(volunteer.email, volunteer.password)
+    menu = client.get("/requests").text
+    assert 'href="/operator/"' not in menu and 'href="/phone"' not in menu
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ def test_setup_prints_urls_and_a_one_time_operator_login(runner, db):
     assert "http://hotline.test/voice/incoming" in first.output
     assert "http://hotline.test/voice/status" in first.output
     assert "http://hotline.test/voice/fallback" in first.output
+    assert "http://hotline.test/operator/" in first.output
     assert "12 zones, 190 postcodes" in first.output
     password = first.output.split("password: ")[1].split()[0]
     assert len(password) >= 12

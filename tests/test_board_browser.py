@@ -5,63 +5,30 @@ test is skipped, unless HOTLINE_REQUIRE_BROWSER=1 (CI sets it): then a missing
 browser fails the run instead of passing it quietly.
 """
 
-import os
 import re
-import threading
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from app.database import get_db
 from app.models import HelpRequest, RequestStatus
+from tests import browser as browsers
 from tests.conftest import store_request
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 pytestmark = pytest.mark.browser
 
 
-def _unavailable(reason: str):
-    if os.environ.get("HOTLINE_REQUIRE_BROWSER") == "1":
-        pytest.fail(f"HOTLINE_REQUIRE_BROWSER=1 but {reason}")
-    pytest.skip(reason)
-
-
 @pytest.fixture(scope="module")
 def chromium():
-    if not CHROMIUM.exists():
-        _unavailable(f"no Chromium at {CHROMIUM} (install it: apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("Playwright is not installed (pip install -e '.[dev]')")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    with browsers.chromium() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture
 def live_server(app):
     """The app served over HTTP from a thread, as a browser reaches it."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
+    with browsers.serving(app) as url:
+        yield url
 
 
 @pytest.fixture
@@ -138,12 +105,3 @@ def test_the_board_refreshes_itself_and_keeps_the_filters(page, berlin, voluntee
     page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
     page.get_by_text("The list is no longer updated by itself. Please use Refresh.").wait_for()
     assert page.get_by_role("article").count() == 1
-
-
-def test_a_missing_browser_fails_when_ci_requires_one(monkeypatch):
-    monkeypatch.setenv("HOTLINE_REQUIRE_BROWSER", "1")
-    with pytest.raises(pytest.fail.Exception, match="HOTLINE_REQUIRE_BROWSER=1 but no Chromium"):
-        _unavailable("no Chromium at /usr/bin/chromium")
-    monkeypatch.delenv("HOTLINE_REQUIRE_BROWSER")
-    with pytest.raises(pytest.skip.Exception):
-        _unavailable("no Chromium at /usr/bin/chromium")

@@ -68,6 +68,7 @@ def test_file_values_and_environment_secrets(tmp_path):
         ("[[request_types]]\ndigit = '0'\ncode = 'x'\nlabel = {de='x', en='x', pl='x'}", "digit"),
         ("[[request_types]]\ndigit = '1'\ncode = 'x'\nlabel = {de='x'}", "label"),
         ("twilio = 'abc'", "'twilio'"),
+        ("test_phone = 'sometimes'", "'test_phone'"),
     ],
 )
 def test_a_wrong_key_names_the_key_and_the_file(tmp_path, text, key):

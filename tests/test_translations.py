@@ -21,13 +21,16 @@ def extracted(tmp_path_factory):
     out = tmp_path_factory.mktemp("pot") / "messages.pot"
     pybabel = Path(sys.executable).parent / "pybabel"
     subprocess.run(
+        # babel.cfg's patterns are relative to each input directory.
         [str(pybabel), "extract", "-F", "babel.cfg", "-k", "_l", "-o", str(out), "app", "board"],
         cwd=ROOT,
         check=True,
         capture_output=True,
     )
     with open(out, "rb") as f:
-        return {m.id for m in read_po(f) if m.id}
+        found = {m.id for m in read_po(f) if m.id}
+    assert "Hotline Board" in found, "the extraction found none of the board's strings"
+    return found
 
 
 @pytest.mark.parametrize("language", ["de", "pl", "en"])

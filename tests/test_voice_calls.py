@@ -456,3 +456,15 @@ def test_the_simulator_also_calls_a_running_server_over_http(app, db, berlin):
     [request] = stored_requests(db)
     assert call.text.count(spell(request.verification_code)) == 2
     assert the_call(db).status == "completed"
+
+
+def test_the_hours_read_as_one_sentence_in_english(phone, db):
+    """The configured English hours end in "p.m.": no doubled full stop is spoken."""
+    call = phone.call(CALLER)
+    call.press("2")
+    call.press("10115")
+    call.press("1")
+    for _ in range(3):
+        call.press("9")
+    assert "You can reach a person Monday to Friday, from 9 a.m. to 6 p.m. Please call" in call.text
+    assert ".." not in call.text

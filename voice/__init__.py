@@ -31,7 +31,9 @@ def build_line(settings: Settings) -> Line:
         request_types=tuple(settings.request_types),
         voices=dict(settings.voices),
         operator_phone=settings.operator_phone,
-        hours=dict(settings.hours),
+        # The hours are spoken inside a sentence that ends with its own full
+        # stop: "... 6 p.m." would otherwise be read as "p.m..".
+        hours={lang: text.strip().rstrip(".") for lang, text in settings.hours.items()},
         area=_spoken_area(settings),
     )
 

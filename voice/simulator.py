@@ -4,19 +4,22 @@ It posts what Twilio posts (signed exactly as Twilio signs it), reads the
 TwiML that comes back with ElementTree, and plays it like Twilio would: it
 collects what the caller hears, stops where the caller must act, follows
 <Redirect>s and falls through <Gather>s and empty <Record>s, and sends the
-status callback when the call ends. Tests, the listening-time benchmark and
-(later) `hotline call` and the browser test phone are built on it.
+status callback when the call ends. Tests, the listening-time benchmark,
+`hotline call` (voice/call_command.py) and the browser test phone
+(board/test_phone.py) are built on it.
 
     phone = Phone.for_app(app)                  # in-process, through Flask's test client
     phone = Phone.over_http("http://127.0.0.1:5000", auth_token="...")   # a running server
     call = phone.call(caller="+4930123456")     # rings /voice/incoming
     call.heard[-1].text                         # what the caller heard, with its language
     call.press("1")                             # keys for a <Gather>
+    call.type("1"); call.typed                  # one key at a time, as on a keypad
     call.wait()                                 # no key: the <Gather> times out
     call.speak(seconds=12)                      # a message for a <Record>, then "#"
     call.operator_answers() / call.operator_does_not_answer()   # a <Dial>
     call.hang_up()                              # at any point; the status callback follows
     call.ended, call.keypresses, call.clock     # and call.exchanges: every request made
+    phone.resume(call.snapshot())               # the same call, later, in another process
 
 Time is simulated: every <Say> takes its words / 2.5 seconds, every
 <Pause> its length, a timeout its seconds. Keys pressed while a <Gather>
@@ -25,9 +28,11 @@ is still reading are counted as pressed after it (so times are upper bounds).
 
 from __future__ import annotations
 
+import contextvars
 import http.client
 import secrets
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import format_datetime
 from typing import Protocol
@@ -42,10 +47,23 @@ BEEP_SECONDS = 1.0
 API_VERSION = "2010-04-01"
 HOTLINE_NUMBER = "+4930000000000"
 MAX_REDIRECTS = 20
+# Berlin's numbers the Bundesnetzagentur keeps free for films, books and teaching
+# ("drama numbers", Amtsblatt 7/2021, Mitteilung 148/2021): +49 30 23125 000 to 999.
+# A simulated caller uses one, so no test request ever carries a real person's number.
+FICTIONAL_PREFIX = "+493023125"
 
 
 class PhoneError(Exception):
     """The line answered something Twilio itself could not play (or refused the call)."""
+
+
+class SignatureRefused(PhoneError):
+    """The line answered 403: it does not accept this phone's signature (another auth
+    token, or another signed URL than the one the server checks)."""
+
+
+class LineUnreachable(PhoneError):
+    """No answer at all from the server (refused, timed out, not a web server)."""
 
 
 def speaking_seconds(text: str) -> float:
@@ -84,7 +102,12 @@ class Transport(Protocol):
 
 
 class FlaskTransport:
-    """Requests through a Flask test client, with the full URL Twilio would use."""
+    """Requests through a Flask test client, with the full URL Twilio would use.
+
+    Each request runs in a fresh context, as on a server thread of its own: the
+    webhooks get their own app context (database session, `g`) even when the
+    phone is used inside another request (the test phone) or a CLI command.
+    """
 
     def __init__(self, client):
         self.client = client
@@ -92,8 +115,12 @@ class FlaskTransport:
     def post(self, url: str, params: dict[str, str], headers: dict[str, str]) -> Exchange:
         parts = urlsplit(url)
         path = parts.path + (f"?{parts.query}" if parts.query else "")
-        response = self.client.post(
-            path, base_url=f"{parts.scheme}://{parts.netloc}", data=params, headers=headers
+        response = contextvars.Context().run(
+            self.client.post,
+            path,
+            base_url=f"{parts.scheme}://{parts.netloc}",
+            data=params,
+            headers=headers,
         )
         return Exchange(
             url=url,
@@ -123,7 +150,6 @@ class HttpTransport:
             http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
         )
         self._netloc = parts.netloc
-        self._prefix = parts.path
         self._connection: http.client.HTTPConnection | None = None
 
     def post(self, url: str, params: dict[str, str], headers: dict[str, str]) -> Exchange:
@@ -131,11 +157,20 @@ class HttpTransport:
         if url.startswith(self.public_base_url):
             target = self.server_url + url[len(self.public_base_url) :]
         parts = urlsplit(target)
-        path = self._prefix if parts.netloc != self._netloc else ""
-        path += parts.path + (f"?{parts.query}" if parts.query else "")
+        if parts.netloc != self._netloc:
+            # An action URL on another host: that host, on a connection of its own.
+            other = HttpTransport(f"{parts.scheme}://{parts.netloc}", self.public_base_url)
+            try:
+                return other.post(target, params, headers)
+            finally:
+                other.close()
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         body = urlencode(params).encode()
         headers = {**headers, "Content-Type": "application/x-www-form-urlencoded"}
-        response, data = self._send(path or "/", body, headers)
+        try:
+            response, data = self._send(path, body, headers)
+        except (OSError, http.client.HTTPException) as e:
+            raise LineUnreachable(f"no answer from {target}: {_reason(e)}") from e
         return Exchange(
             url=url,
             params=dict(params),
@@ -171,6 +206,15 @@ class HttpTransport:
         if self._connection is not None:
             self._connection.close()
             self._connection = None
+
+
+def _reason(error: BaseException) -> str:
+    """The innermost cause of a network error ("Connection refused"), in a few words."""
+    seen = {id(error)}
+    while (inner := error.__cause__ or error.__context__) is not None and id(inner) not in seen:
+        seen.add(id(inner))
+        error = inner
+    return str(error) or type(error).__name__
 
 
 # -- the phone -------------------------------------------------------------------------
@@ -241,9 +285,50 @@ class Phone:
         call.ring()
         return call
 
+    def resume(self, snapshot: dict) -> Call:
+        """A call saved with Call.snapshot(), ready for the caller's next move.
+
+        Raises KeyError, TypeError, ValueError or ET.ParseError on a broken snapshot.
+        """
+        call = Call(
+            self,
+            caller=str(snapshot["caller"]),
+            call_sid=str(snapshot["call_sid"]),
+            keypresses=int(snapshot["keypresses"]),
+            clock=float(snapshot["clock"]),
+            ended=bool(snapshot["ended"]),
+            status_sent=bool(snapshot["status_sent"]),
+            status_sequence=int(snapshot["status_sequence"]),
+        )
+        waiting = snapshot["waiting"]
+        if waiting is not None:
+            verb, *rest = list(ET.fromstring(waiting["twiml"]))
+            call.waiting = _Waiting(verb, rest, str(waiting["url"]), str(waiting["typed"]))
+        return call
+
 
 def new_sid(prefix: str) -> str:
     return prefix + secrets.token_hex(16)
+
+
+def fictional_number(taken: Callable[[str], bool] = lambda number: False) -> str:
+    """A random caller number from the range kept free for fiction (+49 30 23125 xxx).
+
+    `taken` may say a number is in use (say, it has an open request, so calling
+    from it would reach the repeat-caller menu); up to 20 draws avoid those.
+    """
+    number = ""
+    for _ in range(20):
+        number = f"{FICTIONAL_PREFIX}{secrets.randbelow(1000):03d}"
+        if not taken(number):
+            break
+    return number
+
+
+def is_fictional(number: str) -> bool:
+    """True for a number of the range kept free for fiction (+49 30 23125 000 to 999)."""
+    rest = number.removeprefix(FICTIONAL_PREFIX)
+    return number.startswith(FICTIONAL_PREFIX) and len(rest) == 3 and rest.isdigit()
 
 
 # -- a call ----------------------------------------------------------------------------
@@ -256,6 +341,7 @@ class _Waiting:
     verb: ET.Element
     rest: list[ET.Element]
     document_url: str
+    typed: str = ""  # digits a <Gather> has collected so far
 
 
 @dataclass
@@ -282,34 +368,53 @@ class Call:
         return self._fetch(self.phone.url("/voice/incoming"), params)
 
     def press(self, keys: str) -> list[Heard]:
-        """Press keys, one after the other, as Twilio's <Gather> would collect them."""
+        """Press keys, one after the other, as Twilio's <Gather> would collect them.
+
+        Fewer digits than the question asks for are sent when its timeout runs out.
+        """
+        if not keys:
+            return self.wait()
+        before = len(self.heard)
+        question = self.waiting
+        self.type(keys)
+        if question is not None and self.waiting is question and question.typed:
+            self.wait()
+        return self.heard[before:]
+
+    def type(self, keys: str) -> list[Heard]:
+        """Press keys without waiting for the timeout, as a person on a keypad does.
+
+        A <Gather> that wants more digits keeps them (`typed`) until the next key,
+        its finish key (#) or its timeout (`wait()`); keys after the one that
+        completes it are lost, as they are on a real line.
+        """
         verb = self._expect("Gather", "Record")
+        assert self.waiting is not None
         if verb.tag == "Record":
             # A key right after the beep: nothing recorded yet, so Twilio falls through.
             self.keypresses += len(keys)
             return self._fall_through()
         finish = verb.get("finishOnKey", "#")
         wanted = int(verb.get("numDigits", "0") or 0)
-        collected = ""
         for key in keys:
             self.keypresses += 1
             if finish and key in finish:
-                if not collected:
+                if not self.waiting.typed:
                     return self._fall_through()
-                return self._submit_gather(verb, collected)
-            collected += key
-            if wanted and len(collected) >= wanted:
-                return self._submit_gather(verb, collected)
-        if not collected:
-            return self.wait()
-        # Fewer digits than asked for: Twilio sends them when the timeout runs out.
-        self.clock += float(verb.get("timeout", "5"))
-        return self._submit_gather(verb, collected)
+                return self._submit_gather(verb, self.waiting.typed)
+            self.waiting.typed += key
+            if wanted and len(self.waiting.typed) >= wanted:
+                return self._submit_gather(verb, self.waiting.typed)
+        return []
 
     def wait(self) -> list[Heard]:
-        """Say and press nothing: the <Gather> times out, the <Record> stays empty."""
+        """Say and press nothing more: the <Gather> times out (sending any digits typed),
+        the <Record> stays empty."""
         verb = self._expect("Gather", "Record")
+        assert self.waiting is not None
         self.clock += float(verb.get("timeout", "5"))
+        if self.waiting.typed:
+            return self._submit_gather(verb, self.waiting.typed)
         return self._fall_through()
 
     def speak(self, seconds: int = 10, then: str = "#") -> list[Heard]:
@@ -388,12 +493,56 @@ class Call:
         return {"Gather": "keys", "Record": "recording", "Dial": "operator"}[self.waiting.verb.tag]
 
     @property
+    def typed(self) -> str:
+        """The digits the current question has collected so far (see `type()`)."""
+        return self.waiting.typed if self.waiting is not None else ""
+
+    @property
+    def timeout(self) -> int | None:
+        """Seconds the line waits at the current <Gather>, <Record> or <Dial>."""
+        if self.waiting is None:
+            return None
+        default = "30" if self.waiting.verb.tag == "Dial" else "5"
+        return int(float(self.waiting.verb.get("timeout", default)))
+
+    @property
     def text(self) -> str:
         """Everything heard so far, as one text."""
         return " ".join(h.text for h in self.heard)
 
     def transcript(self) -> list[str]:
         return [f"[{h.language}] {h.text}" for h in self.heard]
+
+    def snapshot(self) -> dict:
+        """The call as plain JSON-able data, to go on with it later: `Phone.resume()`.
+
+        It holds where the line waits (TwiML it sent and its URL), not what was
+        heard. Whoever keeps a snapshot outside the process must keep it from
+        being changed: the phone signs whatever it says as if Twilio did.
+        """
+        waiting = None
+        if self.waiting is not None:
+            verb = self.waiting.verb
+            if verb.tag == "Gather":
+                # Its prompts have been heard: only what the <Gather> does next is needed.
+                verb = ET.Element(verb.tag, dict(verb.attrib))
+            response = ET.Element("Response")
+            response.extend([verb, *self.waiting.rest])
+            waiting = {
+                "twiml": ET.tostring(response, encoding="unicode"),
+                "url": self.waiting.document_url,
+                "typed": self.waiting.typed,
+            }
+        return {
+            "caller": self.caller,
+            "call_sid": self.call_sid,
+            "keypresses": self.keypresses,
+            "clock": self.clock,
+            "ended": self.ended,
+            "status_sent": self.status_sent,
+            "status_sequence": self.status_sequence,
+            "waiting": waiting,
+        }
 
     # -- playing TwiML ---------------------------------------------------------------
 
@@ -430,6 +579,8 @@ class Call:
         raise PhoneError(f"more than {MAX_REDIRECTS} redirects in a row")
 
     def _parse(self, exchange: Exchange) -> list[ET.Element]:
+        if exchange.status == 403:
+            raise SignatureRefused(f"{exchange.url} refused the request's signature (HTTP 403)")
         if exchange.status != 200:
             raise PhoneError(f"{exchange.url} answered HTTP {exchange.status}: {exchange.body}")
         if exchange.content_type != "text/xml":

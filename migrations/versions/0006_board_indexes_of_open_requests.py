@@ -1,7 +1,7 @@
 """help_requests: partial indexes over open requests, for the board's counts and pages
 
 Revision ID: 0006
-Revises: 0002
+Revises: 0004
 Create Date: 2026-11-26 04:30:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0006"
-down_revision: str | None = "0002"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

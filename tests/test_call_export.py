@@ -1,0 +1,392 @@
+"""The daily call log export, as an operator opens it: right days, right rows, numbers masked."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+
+from app.call_export import DayRange, export_csv, local_midnight
+from app.models import AuditEvent, CallOutcome
+from app.phone_numbers import masked_number
+from tests.seeding import call, utc
+
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+def read_csv(data: bytes, delimiter: str = ";") -> list[list[str]]:
+    assert data.startswith(b"\xef\xbb\xbf"), "UTF-8 byte-order mark first, for Excel"
+    return list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline=""), delimiter=delimiter))
+
+
+def export(app, db, first: date, last: date | None = None, **options) -> list[list[str]]:
+    options.setdefault("language", "en")
+    settings = app.config["HOTLINE"]
+    data = b"".join(export_csv(db, DayRange(first, last or first), settings, **options))
+    return read_csv(data, delimiter="," if options["language"] == "en" else ";")
+
+
+def export_cli(runner, *args) -> tuple[int, list[list[str]], str]:
+    result = runner.invoke(args=["calls", "export", "--language", "en", *args])
+    rows = read_csv(result.stdout_bytes, ",") if result.stdout_bytes else []
+    return result.exit_code, rows, result.stderr
+
+
+# -- masking ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("number", "shown"),
+    [
+        ("+4930123456", "+49 *** **56"),
+        ("+4915112345678", "+49 *** **78"),
+        ("+48585551234", "+48 *** **34"),
+        ("+14155550123", "+1 *** **23"),
+        ("+79161234567", "+7 *** **67"),
+        ("+353871234567", "+353 *** **67"),
+        ("+380441234567", "+380 *** **67"),
+        ("+886212345678", "+886 *** **78"),
+        ("+905321234567", "+90 *** **67"),
+        (" +4930123456 ", "+49 *** **56"),
+        ("030 1234567", "*** **67"),
+        ("sip:anna.schmidt@example.org", "***"),
+        ("client:anna", "***"),
+    ],
+)
+def test_a_number_keeps_only_its_country_code_and_last_two_digits(number, shown):
+    assert masked_number(number) == shown
+
+
+@pytest.mark.parametrize(
+    "number",
+    [None, "", "  ", "anonymous", "RESTRICTED", "unknown", "+266696687", "+86282452253"],
+)
+def test_a_withheld_number_has_nothing_to_mask(number):
+    assert masked_number(number) is None
+
+
+def test_the_mask_does_not_tell_how_long_the_number_is():
+    assert len(masked_number("+4930123456")) == len(masked_number("+4915112345678"))
+
+
+# -- days in local time ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("day", "zone", "start", "hours"),
+    [
+        (date(2026, 6, 1), "Europe/Berlin", utc(2026, 5, 31, 22), 24),
+        (date(2026, 3, 29), "Europe/Berlin", utc(2026, 3, 28, 23), 23),  # clocks go forward
+        (date(2026, 10, 25), "Europe/Berlin", utc(2026, 10, 24, 22), 25),  # clocks go back
+        (date(2026, 9, 6), "America/Santiago", utc(2026, 9, 6, 4), 23),  # midnight is skipped
+        (date(2026, 4, 4), "America/Santiago", utc(2026, 4, 4, 3), 25),
+    ],
+)
+def test_a_local_day_has_the_hours_its_clocks_show(day, zone, start, hours):
+    first, end = DayRange.single(day).utc_bounds(ZoneInfo(zone))
+    assert first == start
+    assert end - first == timedelta(hours=hours)
+    assert local_midnight(day, ZoneInfo(zone)) == start
+
+
+def test_a_range_cannot_end_before_it_starts():
+    with pytest.raises(ValueError):
+        DayRange(date(2026, 3, 2), date(2026, 3, 1))
+
+
+# -- content ---------------------------------------------------------------------------------
+
+
+def test_the_spring_dst_day_has_exactly_its_own_calls(app, berlin):
+    call(berlin, utc(2026, 3, 28, 22, 59, 59), sid="CA-before")  # 23:59:59 on the 28th
+    call(berlin, utc(2026, 3, 28, 23, 0, 0), sid="CA-midnight")  # 00:00 on the 29th
+    call(berlin, utc(2026, 3, 29, 0, 30), sid="CA-winter")  # 01:30 CET
+    call(berlin, utc(2026, 3, 29, 1, 30), sid="CA-summer")  # 03:30 CEST
+    call(berlin, utc(2026, 3, 29, 21, 59, 59), sid="CA-last")  # 23:59:59 CEST
+    call(berlin, utc(2026, 3, 29, 22, 0, 0), sid="CA-after")  # 00:00 on the 30th
+
+    rows = export(app, berlin, date(2026, 3, 29))
+
+    assert [r[0] for r in rows[1:]] == ["CA-midnight", "CA-winter", "CA-summer", "CA-last"]
+    starts = {r[0]: (r[1], r[3]) for r in rows[1:]}
+    assert starts["CA-midnight"] == ("2026-03-29 00:00:00", "UTC+01:00")
+    assert starts["CA-winter"] == ("2026-03-29 01:30:00", "UTC+01:00")
+    assert starts["CA-summer"] == ("2026-03-29 03:30:00", "UTC+02:00")
+    assert starts["CA-last"] == ("2026-03-29 23:59:59", "UTC+02:00")
+
+
+def test_the_autumn_dst_day_shows_the_repeated_hour_twice_in_order(app, berlin):
+    call(berlin, utc(2026, 10, 24, 21, 59), sid="CA-before")  # 23:59 on the 24th
+    call(berlin, utc(2026, 10, 25, 0, 30), sid="CA-first-0230")  # 02:30 CEST
+    call(berlin, utc(2026, 10, 25, 1, 30), sid="CA-second-0230")  # 02:30 CET
+    call(berlin, utc(2026, 10, 25, 22, 30), sid="CA-late")  # 23:30 CET
+    call(berlin, utc(2026, 10, 25, 23, 0), sid="CA-after")  # 00:00 on the 26th
+
+    rows = export(app, berlin, date(2026, 10, 25))
+
+    assert [r[0] for r in rows[1:]] == ["CA-first-0230", "CA-second-0230", "CA-late"]
+    assert [(r[1], r[3]) for r in rows[1:3]] == [
+        ("2026-10-25 02:30:00", "UTC+02:00"),
+        ("2026-10-25 02:30:00", "UTC+01:00"),
+    ]
+
+
+def test_a_call_across_local_midnight_belongs_to_the_day_it_started(app, berlin):
+    call(berlin, utc(2026, 6, 1, 21, 58), seconds=300, sid="CA-late-night")  # 23:58 CEST
+
+    first_day = export(app, berlin, date(2026, 6, 1))
+    second_day = export(app, berlin, date(2026, 6, 2))
+
+    assert [r[0] for r in first_day[1:]] == ["CA-late-night"]
+    assert first_day[1][1:5] == ["2026-06-01 23:58:00", "2026-06-02 00:03:00", "UTC+02:00", "300"]
+    assert len(second_day) == 1, "only the header"
+
+
+def test_one_row_per_call_with_every_column(app, berlin):
+    call(
+        berlin,
+        utc(2026, 6, 1, 8, 0),
+        seconds=130,
+        number="+4930123467",
+        postcode="12043",
+        zone_slug="neukoelln",
+        request_type="pharmacy",
+        reference="HX7-K4M",
+        language="pl",
+        sid="CA-full",
+    )
+
+    header, row = export(app, berlin, date(2026, 6, 1))
+
+    assert header == [
+        "Call SID",
+        "Start (local time)",
+        "End (local time)",
+        "UTC offset",
+        "Duration (seconds)",
+        "Final status",
+        "Language",
+        "Postcode",
+        "Zone",
+        "Request type",
+        "Outcome",
+        "Request reference",
+        "Caller number",
+    ]
+    assert row == [
+        "CA-full",
+        "2026-06-01 10:00:00",
+        "2026-06-01 10:02:10",
+        "UTC+02:00",
+        "130",
+        "completed",
+        "Polski",
+        "12043",
+        "Neukölln",
+        "pharmacy",
+        "request created",
+        "HX7-K4M",
+        "'+49 *** **67",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("outcome", "last_step", "status", "text"),
+    [
+        (CallOutcome.REQUEST_CREATED, "done", "completed", "request created"),
+        (CallOutcome.REPEAT_CALLER, "existing_request", "completed", "repeat caller"),
+        (CallOutcome.CANCELLED, "existing_request", "completed", "cancelled"),
+        (CallOutcome.OUT_OF_AREA, "confirm_postcode", "completed", "out of area"),
+        (CallOutcome.TRANSFERRED, "operator", "completed", "transferred to operator"),
+        (CallOutcome.ABANDONED, "postcode", "completed", "abandoned at step: postcode"),
+        (CallOutcome.ABANDONED, "request_type", "completed", "abandoned at step: type of help"),
+        ("", "confirm_postcode", "completed", "abandoned at step: confirming the postcode"),
+        ("", "language", "in-progress", "still in progress"),
+        (CallOutcome.ERROR, "postcode", "failed", "error"),
+    ],
+)
+def test_the_outcome_says_how_the_call_ended(app, berlin, outcome, last_step, status, text):
+    call(berlin, utc(2026, 6, 1, 8), outcome=outcome, last_step=last_step, status=status)
+    assert export(app, berlin, date(2026, 6, 1))[1][10] == text
+
+
+def test_labels_follow_the_export_language(app, berlin):
+    call(berlin, utc(2026, 6, 1, 8), outcome=CallOutcome.ABANDONED, last_step="postcode")
+    call(berlin, utc(2026, 6, 1, 9), number="anonymous")
+
+    header, abandoned, withheld = export(app, berlin, date(2026, 6, 1), language="de")
+
+    assert header[0:2] == ["Anruf-SID", "Beginn (Ortszeit)"]
+    assert abandoned[5] == "abgeschlossen"
+    assert abandoned[9] == "Einkäufe"
+    assert abandoned[10] == "aufgelegt bei Schritt: Postleitzahl"
+    assert withheld[12] == "unterdrückt"
+
+
+def test_german_and_polish_files_use_semicolons_english_commas(app, berlin):
+    call(berlin, utc(2026, 6, 1, 8), outcome=CallOutcome.GAVE_UP, last_step="postcode")
+    settings = app.config["HOTLINE"]
+    day = DayRange.single(date(2026, 6, 1))
+    german = b"".join(export_csv(berlin, day, settings, language="de"))
+    polish = b"".join(export_csv(berlin, day, settings, language="pl"))
+    english = b"".join(export_csv(berlin, day, settings, language="en"))
+
+    assert german.split(b"\r\n")[0].count(b";") == 12
+    assert polish.split(b"\r\n")[0].count(b";") == 12
+    assert english.split(b"\r\n")[0].count(b",") == 12
+    # Lines end in CRLF, and a text with the delimiter in it is quoted.
+    assert english.endswith(b"\r\n") and b'"no valid answer, told the helpline hours"' in english
+
+
+def test_numbers_are_masked_unless_asked_for(app, berlin):
+    call(berlin, utc(2026, 6, 1, 8), number="+4930123456")
+    call(berlin, utc(2026, 6, 1, 9), number=None)
+
+    masked = export(app, berlin, date(2026, 6, 1))
+    full = export(app, berlin, date(2026, 6, 1), with_numbers=True)
+
+    assert [r[12] for r in masked[1:]] == ["'+49 *** **56", "withheld"]
+    assert [r[12] for r in full[1:]] == ["'+4930123456", "withheld"]
+
+
+def test_a_cell_that_looks_like_a_formula_stays_text(app, berlin):
+    call(berlin, utc(2026, 6, 1, 8), request_type='=HYPERLINK("http://evil.example")')
+    row = export(app, berlin, date(2026, 6, 1))[1]
+    assert row[9] == '\'=HYPERLINK("http://evil.example")'
+
+
+# -- the command ---------------------------------------------------------------------------------
+
+
+def test_the_command_writes_the_day_to_stdout(app, berlin, runner):
+    call(berlin, utc(2026, 3, 28, 22, 59), sid="CA-before")
+    call(berlin, utc(2026, 3, 29, 9), sid="CA-day")
+
+    code, rows, messages = export_cli(runner, "--date", "2026-03-29")
+
+    assert code == 0
+    assert [r[0] for r in rows[1:]] == ["CA-day"]
+    assert rows == export(app, berlin, date(2026, 3, 29))
+    assert "1 calls on 2026-03-29" in messages
+
+
+def test_a_range_covers_every_day_from_first_to_last(berlin, runner):
+    for day in (1, 2, 3, 4):
+        call(berlin, utc(2026, 6, day, 10), sid=f"CA-june-{day}")
+
+    code, rows, _ = export_cli(runner, "--from", "2026-06-02", "--to", "2026-06-03")
+
+    assert code == 0
+    assert [r[0] for r in rows[1:]] == ["CA-june-2", "CA-june-3"]
+
+
+def test_the_command_writes_a_file_identical_to_stdout(berlin, runner, tmp_path):
+    call(berlin, utc(2026, 6, 1, 10))
+    target = tmp_path / "calls.csv"
+
+    to_file = runner.invoke(args=["calls", "export", "--date", "2026-06-01", "-o", str(target)])
+    to_stdout = runner.invoke(args=["calls", "export", "--date", "2026-06-01"])
+
+    assert to_file.exit_code == 0, to_file.output
+    assert target.read_bytes() == to_stdout.stdout_bytes
+    assert to_file.stdout_bytes == b""  # no progress bar when not on a terminal
+    assert "Wrote 1 calls on 2026-06-01" in to_file.stderr
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "no draft left"
+
+
+def test_full_numbers_are_written_to_the_audit_log_with_the_range(berlin, runner):
+    call(berlin, utc(2026, 6, 1, 10), number="+4930123456")
+
+    code, masked_rows, _ = export_cli(runner, "--date", "2026-06-01")
+    assert berlin.scalars(select(AuditEvent)).all() == []
+
+    code, rows, _ = export_cli(runner, "--date", "2026-06-01", "--with-numbers")
+
+    assert code == 0
+    assert rows[1][12] == "'+4930123456"
+    event = berlin.scalars(select(AuditEvent)).one()
+    assert event.action == "exported"
+    assert "2026-06-01" in event.detail and "full caller numbers" in event.detail
+    assert "1 calls" in event.detail and "command line" in event.detail
+
+
+def test_an_empty_range_says_so_and_writes_nothing(berlin, runner, tmp_path):
+    call(berlin, utc(2026, 6, 1, 10))
+    target = tmp_path / "calls.csv"
+    target.write_text("yesterday's export")
+
+    result = runner.invoke(
+        args=["calls", "export", "--date", "2026-06-02", "-o", str(target), "--with-numbers"]
+    )
+
+    assert result.exit_code == 1
+    assert "No calls on 2026-06-02" in result.stderr
+    assert target.read_text() == "yesterday's export"
+    assert berlin.scalars(select(AuditEvent)).all() == [], "nothing left the system"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--date", "2026-13-01"], "is not a date"),
+        (["--date", "29.03.2026"], "is not a date"),
+        (["--date", "2026-3-9"], "is not a date"),
+        (["--date", "tomorrowish"], "is not a date"),
+        (["--from", "2026-06-03", "--to", "2026-06-01"], "is before --from"),
+        (["--date", "2026-06-01", "--from", "2026-06-01"], "not both"),
+        (["--to", "2026-06-01"], "--to needs --from"),
+        ([], "give a day with --date"),
+        (["--date", "2026-06-01", "--language", "tr"], "--language must be one of"),
+    ],
+)
+def test_wrong_usage_gets_a_message_and_exit_code_2(berlin, runner, args, message):
+    result = runner.invoke(args=["calls", "export", *args])
+    assert result.exit_code == 2
+    assert message in result.stderr
+    assert result.stdout_bytes == b""
+
+
+def test_yesterday_is_the_local_yesterday(app, berlin, runner):
+    from app.call_export import local_today
+
+    yesterday = local_today(BERLIN) - timedelta(days=1)
+    call(berlin, local_midnight(yesterday, BERLIN) + timedelta(hours=12), sid="CA-yesterday")
+
+    code, rows, _ = export_cli(runner, "--date", "yesterday")
+
+    assert code == 0 and [r[0] for r in rows[1:]] == ["CA-yesterday"]
+
+
+def test_an_output_folder_that_does_not_exist_is_wrong_usage(berlin, runner, tmp_path):
+    call(berlin, utc(2026, 6, 1, 10))
+    missing = tmp_path / "no-such-folder" / "calls.csv"
+    result = runner.invoke(args=["calls", "export", "--date", "2026-06-01", "-o", str(missing)])
+    assert result.exit_code == 2
+    assert "there is no folder" in result.stderr
+
+
+def test_a_file_that_cannot_be_written_leaves_the_old_one_and_no_draft(
+    berlin, runner, tmp_path, monkeypatch
+):
+    import app.operator_commands
+
+    call(berlin, utc(2026, 6, 1, 10))
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    target = exports / "calls.csv"
+    target.write_text("the export of last week")
+
+    def full_disk(*_args):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(app.operator_commands.os, "replace", full_disk)
+    result = runner.invoke(args=["calls", "export", "--date", "2026-06-01", "-o", str(target)])
+
+    assert result.exit_code == 3
+    assert "cannot write" in result.stderr and "No space left on device" in result.stderr
+    assert target.read_text() == "the export of last week"
+    assert [p.name for p in exports.iterdir()] == ["calls.csv"]
