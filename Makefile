@@ -23,7 +23,7 @@ app/translations/%/LC_MESSAGES/messages.mo: app/translations/%/LC_MESSAGES/messa
 	$(BIN)/pybabel compile --use-fuzzy -i $< -o $@ --statistics
 
 run: $(BIN)/hotline $(MO)
-	$(BIN)/hotline setup
+	$(BIN)/hotline setup --base-url http://$(HOST):$(PORT)
 	$(BIN)/hotline run --host $(HOST) --port $(PORT)
 
 test: $(BIN)/hotline $(MO)

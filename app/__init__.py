@@ -28,14 +28,17 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
     settings = load_settings(config_path(), overrides=overrides)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     settings = _fill_in_secrets(app, settings)
+    # Cookies only over HTTPS when the public address is HTTPS, or when a
+    # reverse proxy (which terminates TLS) stands in front of the app.
+    https = settings.public_base_url.startswith("https://") or settings.trusted_proxies > 0
 
     app.config.update(
         SECRET_KEY=settings.secret_key,
         HOTLINE=settings,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=settings.public_base_url.startswith("https://"),
-        REMEMBER_COOKIE_SECURE=settings.public_base_url.startswith("https://"),
+        SESSION_COOKIE_SECURE=https,
+        REMEMBER_COOKIE_SECURE=https,
         # Nothing a volunteer or Twilio sends is anywhere near this; larger
         # posts are refused with 413 before any view reads them.
         MAX_CONTENT_LENGTH=64 * 1024,

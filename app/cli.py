@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, FlaskGroup, with_appcontext
+from sqlalchemy.exc import OperationalError
 
 from app import claims, migrations_runner, users, zones
 from app.config import ConfigError, config_path, load_settings
@@ -31,7 +32,18 @@ def main() -> None:
         sys.exit(2)
     from app import create_app
 
-    FlaskGroup(create_app=create_app, name="hotline", help="Hotline Board")(prog_name="hotline")
+    HotlineGroup(create_app=create_app, name="hotline", help="Hotline Board")(prog_name="hotline")
+
+
+class HotlineGroup(FlaskGroup):
+    """The Flask CLI, with a database that cannot be reached said in one line, not a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except OperationalError as e:
+            reason = str(e.orig).strip().splitlines()[0] if e.orig else str(e)
+            raise click.ClickException(f"cannot use the database: {reason}") from None
 
 
 def register(app: Flask) -> None:
@@ -163,8 +175,14 @@ def requests_expire() -> None:
 
 
 @click.command("setup")
+@click.option(
+    "--base-url",
+    default=LOCAL_BASE_URL,
+    show_default=True,
+    help="Where the server will listen, for the URLs printed (public_base_url wins).",
+)
 @with_appcontext
-def setup_command() -> None:
+def setup_command(base_url: str) -> None:
     """First-run set-up: upgrade the database, import the zone profile, make an operator."""
     settings = current_app.config["HOTLINE"]
     db = get_db()
@@ -188,7 +206,10 @@ def setup_command() -> None:
                 approved=True,
             )
             session.commit()
-    base = settings.public_base_url or LOCAL_BASE_URL
+    base = settings.public_base_url or base_url.rstrip("/")
+    # The command as it was started (.venv/bin/hotline under `make run`), so
+    # the example can be pasted into a shell without activating the venv.
+    hotline = sys.argv[0] if sys.argv and sys.argv[0].endswith("hotline") else "hotline"
     click.echo("")
     click.echo(f"Board:            {base}/")
     click.echo(f"Operators:        {base}/operator/")
@@ -200,7 +221,7 @@ def setup_command() -> None:
     if settings.test_phone != "off":
         who = "for everyone" if settings.test_phone == "everyone" else "sign in as an operator"
         click.echo(f"  Test phone:       {base}/phone  ({who})")
-    click.echo('  In a terminal:    hotline call --keys "1 10115 1 1 #"')
+    click.echo(f'  In a terminal:    {hotline} call --keys "1 10115 1 1 #"')
     if login:
         click.echo("")
         click.echo("First run: an operator account was created. Its password is shown only now:")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 PROFILE_DIR = Path(__file__).parent / "data" / "profiles"
+TRANSLATIONS_DIR = Path(__file__).parent / "translations"
+# What Twilio's <Dial> takes as a phone number: +, country code, up to 15 digits.
+E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 
 # The environment variables that may carry secrets, and the key each one sets.
 ENV_KEYS = {
@@ -283,6 +287,15 @@ def _check(raw: dict, source: str) -> Settings:
 
     if not raw["web_languages"]:
         raise fail("web_languages", "must list at least one language")
+    translated = {p.name for p in TRANSLATIONS_DIR.iterdir() if p.is_dir()}
+    for code in raw["web_languages"]:
+        if code not in translated:
+            known = ", ".join(sorted(translated))
+            raise fail("web_languages", f"has no translation for {code!r} (known: {known})")
+
+    operator = raw["operator_phone"].strip()
+    if operator and not E164.fullmatch(operator):
+        raise fail("operator_phone", f"must be a number like +4930123456 (E.164), got {operator!r}")
 
     if raw["test_phone"] not in TEST_PHONE_ACCESS:
         raise fail("test_phone", f"must be one of {', '.join(TEST_PHONE_ACCESS)}")

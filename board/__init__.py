@@ -1,9 +1,12 @@
 """The web for volunteers and operators."""
 
+from urllib.parse import urlsplit
+
 from flask import Blueprint, redirect, render_template, request, session, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
 
 from app.database import db_session
 from app.models import User
@@ -52,13 +55,34 @@ def _form_expired(error: CSRFError):
     ), 400
 
 
-@bp.errorhandler(404)
-def _not_found(_error):
-    return render_template(
-        "board/error.html",
-        title=_l("Not found"),
-        message=_l("There is no such page or request. It may have been mistyped."),
-    ), 404
+# What a person reads when a page cannot be shown, in their language instead
+# of Werkzeug's English. The phone line's blueprint answers its own errors in
+# TwiML; a handler there wins over these for its routes.
+ERROR_TEXTS = {
+    403: (_l("Not for you"), _l("This page is only for other accounts.")),
+    404: (_l("Not found"), _l("There is no such page or request. It may have been mistyped.")),
+    405: (_l("Not possible"), _l("This page cannot be used that way. Please go back.")),
+    413: (
+        _l("Too much at once"),
+        _l("What was sent is far larger than any form here needs. Nothing was changed."),
+    ),
+    500: (
+        _l("Something went wrong"),
+        _l("Sorry, something went wrong on our side. Nothing was lost; please try again."),
+    ),
+}
+
+
+@bp.app_errorhandler(HTTPException)
+def _http_error(error: HTTPException):
+    title, message = ERROR_TEXTS.get(error.code or 500, (error.name, error.description))
+    return render_template("board/error.html", title=title, message=message), error.code
+
+
+@bp.app_errorhandler(InternalServerError)
+def _server_error(error: InternalServerError):
+    title, message = ERROR_TEXTS[500]
+    return render_template("board/error.html", title=title, message=message), 500
 
 
 @bp.after_request
@@ -76,8 +100,18 @@ def _not_kept_in_caches(response):
 
 
 def local_path(target: str | None, fallback: str) -> str:
-    """`target` if it is a path on this site, else `fallback`: never bounce a visitor elsewhere."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    """`target` if it is a path on this site, else `fallback`: never bounce a visitor elsewhere.
+
+    Browsers drop tabs and newlines from URLs and read a backslash as a slash,
+    so "/<tab>/evil.example" is "//evil.example" to them: any such character,
+    and anything that parses with a scheme or a host, is refused.
+    """
+    if not target or not target.startswith("/") or len(target) > 2000:
+        return fallback
+    if "\\" in target or any(ord(ch) < 32 or ord(ch) == 127 for ch in target):
+        return fallback
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or target.startswith("//"):
         return fallback
     return target
 

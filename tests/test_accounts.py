@@ -237,6 +237,9 @@ def test_simultaneous_wrong_passwords_are_all_counted(app, volunteer):
         ("//evil.example/phish", "/requests"),
         ("https://evil.example/", "/requests"),
         ("/\\evil.example", "/requests"),
+        ("/\t/evil.example", "/requests"),  # a browser drops the tab: //evil.example
+        ("/\n/evil.example", "/requests"),
+        ("/requests?zone=mitte", "/requests?zone=mitte"),
     ],
 )
 def test_after_sign_in_only_local_pages_are_followed(client, volunteer, auth, target, landing):

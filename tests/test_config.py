@@ -68,6 +68,8 @@ def test_file_values_and_environment_secrets(tmp_path):
         ("[[request_types]]\ndigit = '0'\ncode = 'x'\nlabel = {de='x', en='x', pl='x'}", "digit"),
         ("[[request_types]]\ndigit = '1'\ncode = 'x'\nlabel = {de='x'}", "label"),
         ("twilio = 'abc'", "'twilio'"),
+        ("operator_phone = '030 1234567'", "'operator_phone'"),
+        ("web_languages = ['de', 'fr']", "'web_languages'"),
         ("test_phone = 'sometimes'", "'test_phone'"),
     ],
 )
@@ -99,4 +101,15 @@ def test_hotline_command_stops_with_one_clear_line(tmp_path):
     assert result.returncode == 2
     assert "max_open_claims" in result.stderr
     assert str(path) in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_database_that_cannot_be_reached_is_one_clear_line(tmp_path):
+    env = {**os.environ, "HOTLINE_DATABASE_URL": f"sqlite:///{tmp_path}/no/such/dir/x.db"}
+    env.pop("HOTLINE_CONFIG", None)
+    result = subprocess.run(
+        [str(HOTLINE), "db", "upgrade"], env=env, capture_output=True, text=True, cwd=tmp_path
+    )
+    assert result.returncode == 1
+    assert "cannot use the database" in result.stderr
     assert "Traceback" not in result.stderr

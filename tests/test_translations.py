@@ -48,3 +48,31 @@ def test_every_string_is_translated(language):
         if m.id and (not m.string or m.fuzzy or (isinstance(m.string, tuple) and not all(m.string)))
     ]
     assert not untranslated, f"untranslated in {language}: {untranslated}"
+
+
+@pytest.mark.parametrize("language", ["de", "pl", "en"])
+def test_the_compiled_catalog_matches_its_source(language):
+    """The .mo files ship with the code (a `pip install .` compiles nothing): keep them current.
+
+    `make test` recompiles them whenever a .po file changes; commit both.
+    """
+    from babel.messages.mofile import read_mo
+
+    def plain(text):
+        return text if isinstance(text, str) else tuple(text)
+
+    with open(CATALOGS / language / "LC_MESSAGES" / "messages.mo", "rb") as f:
+        compiled = {
+            plain(m.id): plain(m.string)
+            for m in read_mo(f)
+            if m.id and (m.string if isinstance(m.string, str) else any(m.string))
+        }
+    source = {
+        plain(m.id): plain(m.string)
+        for m in catalog(language)
+        if m.id and not m.fuzzy and (m.string if isinstance(m.string, str) else all(m.string))
+    }
+    # Untranslated plurals compile to the English text itself: not a translation either way.
+    compiled = {k: v for k, v in compiled.items() if v != k}
+    source = {k: v for k, v in source.items() if v != k}
+    assert compiled == source, "run `make test` (it compiles the catalogs) and commit the .mo"
