@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated
 
 from flask_login import UserMixin
-from sqlalchemy import Column, ForeignKey, Index, String, Table, Text
+from sqlalchemy import Column, ForeignKey, Index, String, Table, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.database import Base, UTCDateTime, utcnow
@@ -148,6 +148,31 @@ class HelpRequest(Base):
     __table_args__ = (
         # The board: open requests in a zone, oldest first.
         Index("ix_help_requests_zone_status_created", "zone_id", "status", "created_at"),
+        # The board again, over open requests only (a tenth of the table, or less):
+        # the counts per zone read the first alone, and a board walks the second
+        # oldest first, checking its zones and filters in the index itself, and
+        # stops at a page's worth instead of sorting every open request of its
+        # zones. The queries must say status = 'open' literally to use them
+        # (app/claims.py, OPEN_ONLY).
+        Index(
+            "ix_help_requests_open_zone",
+            "zone_id",
+            "created_at",
+            "id",
+            sqlite_where=text("status = 'open'"),
+            postgresql_where=text("status = 'open'"),
+        ),
+        Index(
+            "ix_help_requests_open_created",
+            "created_at",
+            "id",
+            "zone_id",
+            "postcode",
+            "request_type",
+            "language",
+            sqlite_where=text("status = 'open'"),
+            postgresql_where=text("status = 'open'"),
+        ),
         # A volunteer's own claims, and the expiry sweep over claimed requests.
         Index("ix_help_requests_claimer_status", "claimed_by_id", "status"),
         Index("ix_help_requests_status_claimed", "status", "claimed_at"),
