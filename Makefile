@@ -31,6 +31,11 @@ test: $(BIN)/hotline $(MO)
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# The benchmarks (bench/, README "Benchmarks"): quick by default, a few minutes;
+# make bench BENCH_ARGS="--full" for the issue's sizes, or e.g. BENCH_ARGS="calls --db sqlite".
+bench: $(BIN)/hotline $(MO)
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
 format: $(BIN)/hotline
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .

@@ -2,23 +2,28 @@
 
 A request needs attention while it is open or claimed and the board flagged
 it (needs_attention), or volunteers could not reach the caller three times,
-or claims on it expired repeatedly. An operator then calls the caller and
-either puts the request back on the board with fresh counters, or closes it.
+or claims on it expired repeatedly, or nobody has taken it for
+`unclaimed_alert_hours` (counted from the call, or from when an operator last
+put it back on the board). An operator then calls the caller and either puts
+the request back on the board with fresh counters, or closes it. Nothing
+leaves the board by itself: a caller still waiting is never silently dropped.
 A voice message left for the operators (a transfer that found nobody) waits
 until an operator marks it handled.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import and_, case, func, insert, or_, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from app import audit
 from app.database import utcnow
 from app.help_requests import ACTIVE
-from app.models import Call, HelpRequest, RequestStatus, User
+from app.models import AuditEvent, Call, HelpRequest, RequestStatus, User
 
 UNREACHABLE_LIMIT = 3
 EXPIRED_CLAIMS_LIMIT = 2
@@ -28,34 +33,77 @@ class Reason:
     FLAGGED = "flagged"
     UNREACHABLE = "unreachable"
     EXPIRED = "expired"
+    UNCLAIMED = "unclaimed"
 
 
 @dataclass(frozen=True)
 class AttentionItem:
     request: HelpRequest
     reasons: tuple[str, ...]
+    unclaimed_for: timedelta | None = None  # how long it has waited open, if that is a reason
 
 
-def _needs_attention():
+@dataclass(frozen=True)
+class AttentionCounts:
+    """What the dashboard tells the operators about the "Needs attention" page."""
+
+    requests: int  # every request on that page, the unclaimed ones included
+    unclaimed: int  # of those, open for longer than unclaimed_alert_hours
+    messages: int  # voice messages not yet handled
+
+
+def waiting_since(request: HelpRequest) -> datetime:
+    """Since when an open request has waited for a volunteer, as the unclaimed alert counts."""
+    return request.returned_to_board_at or request.created_at
+
+
+def _waiting_since():
+    # Counted from the operator's return, not the call: the operator has just
+    # spoken to the caller, so the request must not come straight back here.
+    return func.coalesce(HelpRequest.returned_to_board_at, HelpRequest.created_at)
+
+
+def _unclaimed_too_long(unclaimed_since: datetime):
+    return and_(HelpRequest.status == RequestStatus.OPEN, _waiting_since() < unclaimed_since)
+
+
+def _needs_attention(unclaimed_since: datetime):
     return (
         HelpRequest.status.in_(ACTIVE),
         or_(
             HelpRequest.needs_attention.is_(True),
             HelpRequest.unreachable_count >= UNREACHABLE_LIMIT,
             HelpRequest.expired_claims >= EXPIRED_CLAIMS_LIMIT,
+            _unclaimed_too_long(unclaimed_since),
         ),
     )
 
 
-def requests_needing_attention(session: Session) -> list[AttentionItem]:
-    """Open or claimed requests that need an operator, the longest-waiting first."""
+def _unclaimed_since(unclaimed_alert_hours: int, now: datetime | None) -> datetime:
+    return (now or utcnow()) - timedelta(hours=unclaimed_alert_hours)
+
+
+def requests_needing_attention(
+    session: Session, *, unclaimed_alert_hours: int, now: datetime | None = None
+) -> list[AttentionItem]:
+    """Open or claimed requests that need an operator, the longest-waiting first.
+
+    Open requests nobody has taken for `unclaimed_alert_hours` are among them.
+    """
+    now = now or utcnow()
+    unclaimed_since = _unclaimed_since(unclaimed_alert_hours, now)
     requests = session.scalars(
         select(HelpRequest)
         .options(joinedload(HelpRequest.zone), joinedload(HelpRequest.claimed_by))
-        .where(*_needs_attention())
-        .order_by(HelpRequest.created_at)
+        .where(*_needs_attention(unclaimed_since))
+        .order_by(HelpRequest.created_at, HelpRequest.id)
     )
-    return [AttentionItem(request, _reasons(request)) for request in requests]
+    items = []
+    for request in requests:
+        reasons = _reasons(request, unclaimed_since)
+        unclaimed_for = now - waiting_since(request) if Reason.UNCLAIMED in reasons else None
+        items.append(AttentionItem(request, reasons, unclaimed_for))
+    return items
 
 
 def unhandled_operator_messages(session: Session) -> list[Call]:
@@ -74,11 +122,51 @@ def _unhandled_message():
     return Call.operator_message_url.is_not(None), Call.operator_message_handled_at.is_(None)
 
 
-def attention_counts(session: Session) -> tuple[int, int]:
-    """(requests needing attention, unhandled voice messages), for the dashboard."""
-    requests = session.scalar(select(func.count(HelpRequest.id)).where(*_needs_attention()))
+def attention_counts(
+    session: Session, *, unclaimed_alert_hours: int, now: datetime | None = None
+) -> AttentionCounts:
+    """How much waits on the "Needs attention" page, for the dashboard."""
+    unclaimed_since = _unclaimed_since(unclaimed_alert_hours, now)
+    requests, unclaimed = session.execute(
+        select(
+            func.count(HelpRequest.id),
+            func.count(case((_unclaimed_too_long(unclaimed_since), 1))),
+        ).where(*_needs_attention(unclaimed_since))
+    ).one()
     messages = session.scalar(select(func.count(Call.id)).where(*_unhandled_message()))
-    return requests, messages
+    return AttentionCounts(requests=requests, unclaimed=unclaimed, messages=messages)
+
+
+def record_numbers_shown(
+    session: Session, operator: User, requests: Iterable[HelpRequest], calls: Iterable[Call]
+) -> None:
+    """Write to the audit log that `operator` is shown these callers' numbers, then commit.
+
+    The same trail a volunteer leaves (claims.record_number_viewed): one
+    event per number put on a page, written before the page is rendered, so
+    no number is ever shown that the log does not know of. One multi-row
+    INSERT, so a long list costs one round trip.
+    """
+    shown = [
+        {"request_id": request.id, "detail": ""} for request in requests if request.caller_number
+    ]
+    shown += [
+        # A call has no request to point to: the detail names it.
+        {"request_id": None, "detail": f"caller number of call {call.call_sid}"}
+        for call in calls
+        if call.from_number or call.callback_number
+    ]
+    if not shown:
+        return
+    at = utcnow()
+    session.execute(
+        insert(AuditEvent),
+        [
+            {"action": audit.Action.NUMBER_VIEWED, "user_id": operator.id, "at": at, **event}
+            for event in shown
+        ],
+    )
+    session.commit()
 
 
 def mark_message_handled(session: Session, call_id: int, operator: User) -> bool:
@@ -127,6 +215,7 @@ def return_to_board(session: Session, request_id: int, operator: User, note: str
         unreachable_count=0,
         expired_claims=0,
         needs_attention=False,
+        returned_to_board_at=utcnow(),
     )
 
 
@@ -159,8 +248,10 @@ def _operator_update(
     return True
 
 
-def _reasons(request: HelpRequest) -> tuple[str, ...]:
+def _reasons(request: HelpRequest, unclaimed_since: datetime) -> tuple[str, ...]:
     reasons = []
+    if request.status == RequestStatus.OPEN and waiting_since(request) < unclaimed_since:
+        reasons.append(Reason.UNCLAIMED)
     if request.unreachable_count >= UNREACHABLE_LIMIT:
         reasons.append(Reason.UNREACHABLE)
     if request.expired_claims >= EXPIRED_CLAIMS_LIMIT:

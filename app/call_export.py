@@ -43,17 +43,13 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 # Rows fetched per round trip. PostgreSQL streams them through a server-side
 # cursor, so memory stays the same for a day or for a year of calls.
 BATCH = 500
-
-
-# The days whose local midnight, and the midnight after, exist in UTC in every time
-# zone: 0001-01-01 begins in the year 0 east of Greenwich, 9999-12-31 ends in 10000.
-FIRST_DAY = date.min + timedelta(days=1)
-LAST_DAY = date.max - timedelta(days=1)
-
-
-def exportable(day: date) -> bool:
-    """Whether `day` can be exported at all (a typo like 9999 cannot)."""
-    return FIRST_DAY <= day <= LAST_DAY
+# The days an export can name. Local midnights are computed through UTC, and
+# the calendar's ends have no UTC instant on both sides (0001-01-01 00:00 in
+# Berlin is before the first UTC instant; 9999-12-31 has no next day). These
+# bounds keep every day far inside what that arithmetic handles and still
+# cover any call log this helpline will keep.
+FIRST_DAY = date(2000, 1, 1)
+LAST_DAY = date(2999, 12, 31)
 
 
 @dataclass(frozen=True)
@@ -64,10 +60,11 @@ class DayRange:
     last: date
 
     def __post_init__(self) -> None:
+        for day in (self.first, self.last):
+            if not within_export_days(day):
+                raise ValueError(f"{day} is not between {FIRST_DAY} and {LAST_DAY}")
         if self.last < self.first:
             raise ValueError(f"the range ends ({self.last}) before it starts ({self.first})")
-        if not (exportable(self.first) and exportable(self.last)):
-            raise ValueError(f"days from {FIRST_DAY} to {LAST_DAY} only, not {self}")
 
     @classmethod
     def single(cls, day: date) -> DayRange:
@@ -87,6 +84,11 @@ class DayRange:
         if self.first == self.last:
             return f"calls-{self.first.isoformat()}.csv"
         return f"calls-{self.first.isoformat()}_{self.last.isoformat()}.csv"
+
+
+def within_export_days(day: date) -> bool:
+    """True for a day an export can cover (FIRST_DAY to LAST_DAY)."""
+    return FIRST_DAY <= day <= LAST_DAY
 
 
 def local_midnight(day: date, tz: ZoneInfo) -> datetime:
@@ -136,6 +138,7 @@ def header(language: str) -> list[str]:
             gettext("Outcome"),
             gettext("Request reference"),
             gettext("Caller number"),
+            gettext("Callback number (typed by the caller)"),
         ]
 
 
@@ -150,7 +153,9 @@ def export_rows(
     """The calls of these local days, oldest first, as rows of text (no header).
 
     Numbers are masked unless `with_numbers`; the caller of this function
-    records the audit event for a full-number export (record_export()).
+    records the audit event for a full-number export (record_export()). The
+    callback number is what a caller who withheld their number typed to be
+    called back on.
     """
     tz = settings.timezone
     start, end = days.utc_bounds(tz)
@@ -169,6 +174,8 @@ def export_rows(
             Call.outcome,
             Call.request_reference,
             Call.from_number,
+            Call.callback_number,
+            Call.numbers_erased_at,
         )
         .outerjoin(Zone, Call.zone_id == Zone.id)
         .where(Call.started_at >= start, Call.started_at < end)
@@ -178,7 +185,7 @@ def export_rows(
     # Labels repeat on every row: translate each one once.
     outcomes: dict[tuple[str, str, str], str] = {}
     with force_locale(language):
-        withheld = gettext("withheld")
+        withheld, erased = gettext("withheld"), gettext("erased")
         statuses = {}
         for row in session.execute(query):
             key = (row.outcome, row.last_step, row.status)
@@ -188,12 +195,15 @@ def export_rows(
                 statuses[row.status] = status_label(row.status)
             started = row.started_at.astimezone(tz)
             request_type = settings.request_type(row.request_type)
-            if is_withheld(row.from_number):
-                number = withheld
-            elif with_numbers:
-                number = row.from_number.strip()
+            if not is_withheld(row.from_number):
+                number = _shown(row.from_number, with_numbers)
+            elif row.numbers_erased_at is not None:
+                # Erased by the retention purge; before it, the number was there
+                # (or withheld with a typed callback number, which went with it).
+                number = erased
             else:
-                number = masked_number(row.from_number)
+                number = withheld
+            callback = _shown(row.callback_number, with_numbers) if row.callback_number else ""
             yield [
                 row.call_sid,
                 _local(started),
@@ -208,6 +218,7 @@ def export_rows(
                 outcomes[key],
                 row.request_reference,
                 number,
+                callback,
             ]
 
 
@@ -265,6 +276,10 @@ def record_export(
         detail=f"call log {days} with full caller numbers ({calls} calls), via {via}",
     )
     session.commit()
+
+
+def _shown(number: str, with_numbers: bool) -> str:
+    return number.strip() if with_numbers else (masked_number(number) or "")
 
 
 def _text_cell(value: str) -> str:

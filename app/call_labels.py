@@ -31,6 +31,10 @@ STEPS = {
     CallStep.VOICE_MESSAGE: _l("voice message"),
     CallStep.DONE: _l("end of the menu"),
     CallStep.OPERATOR: _l("transfer to operator"),
+    CallStep.CALLBACK_NUMBER: _l("typing a number to be called back on"),
+    CallStep.CONFIRM_CALLBACK: _l("confirming the callback number"),
+    CallStep.CONFIRM_CANCEL: _l("confirming the cancellation"),
+    CallStep.OPERATOR_MESSAGE: _l("voice message for the operators"),
 }
 
 # Twilio's CallStatus values.

@@ -42,6 +42,7 @@ DEFAULTS: dict = {
     "zone_profile": "berlin",
     "retention_days": 30,
     "claim_timeout_hours": 24,
+    "unclaimed_alert_hours": 48,
     "max_open_claims": 3,
     "operator_phone": "",
     "web_languages": ["de", "pl", "en"],
@@ -156,6 +157,7 @@ class Settings:
     retention_days: int
     claim_timeout_hours: int
     max_open_claims: int
+    unclaimed_alert_hours: int
     operator_phone: str
     web_languages: list[str]
     twilio_account_sid: str
@@ -258,7 +260,12 @@ def _check(raw: dict, source: str) -> Settings:
         if url.get_backend_name() not in ("sqlite", "postgresql"):
             raise fail("database_url", "must be a sqlite:// or postgresql+psycopg:// URL")
 
-    for key in ("retention_days", "claim_timeout_hours", "max_open_claims"):
+    for key in (
+        "retention_days",
+        "claim_timeout_hours",
+        "max_open_claims",
+        "unclaimed_alert_hours",
+    ):
         if raw[key] < 1:
             raise fail(key, f"must be at least 1, got {raw[key]}")
     if raw["trusted_proxies"] < 0:
@@ -328,6 +335,7 @@ def _check(raw: dict, source: str) -> Settings:
         retention_days=raw["retention_days"],
         claim_timeout_hours=raw["claim_timeout_hours"],
         max_open_claims=raw["max_open_claims"],
+        unclaimed_alert_hours=raw["unclaimed_alert_hours"],
         operator_phone=raw["operator_phone"].strip(),
         web_languages=list(raw["web_languages"]),
         twilio_account_sid=raw["twilio"]["account_sid"],

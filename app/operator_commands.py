@@ -25,12 +25,14 @@ from flask.cli import AppGroup
 
 from app import approval, retention
 from app.call_export import (
+    FIRST_DAY,
+    LAST_DAY,
     DayRange,
     count_calls,
     export_csv,
-    exportable,
     local_today,
     record_export,
+    within_export_days,
 )
 from app.database import get_db
 from app.models import AccountStatus, Role, User
@@ -38,6 +40,7 @@ from app.users import find_by_email
 
 NO_CALLS = 1  # exit code: the range holds no calls
 NOT_WRITTEN = 3  # exit code: the output file could not be written
+DAYS_COVERED = f"{FIRST_DAY} to {LAST_DAY}"
 
 
 class LocalDay(click.ParamType):
@@ -46,12 +49,17 @@ class LocalDay(click.ParamType):
     name = "YYYY-MM-DD"
 
     def convert(self, value, param, ctx):
-        if isinstance(value, date) or value in ("today", "yesterday"):
+        if value in ("today", "yesterday"):
             return value
-        if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
+        day = value if isinstance(value, date) else None
+        if day is None and re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
             with contextlib.suppress(ValueError):
-                return date.fromisoformat(value)
-        self.fail(f"{value!r} is not a date; write it as YYYY-MM-DD, e.g. 2026-03-29", param)
+                day = date.fromisoformat(value)
+        if day is None:
+            self.fail(f"{value!r} is not a date; write it as YYYY-MM-DD, e.g. 2026-03-29", param)
+        if not within_export_days(day):
+            self.fail(f"{value} is outside the days an export covers ({DAYS_COVERED})", param)
+        return day
 
 
 def _resolve(day: date | str | None) -> date | None:
@@ -145,9 +153,6 @@ def calls_export(
 def _day_range(day: date | None, first: date | None, last: date | None, tz) -> DayRange:
     if day is not None and (first is not None or last is not None):
         raise click.UsageError("give either --date or --from/--to, not both")
-    for given in (day, first, last):
-        if given is not None and not exportable(given):
-            raise click.UsageError(f"there are no calls on {given}: please check the year")
     if day is not None:
         return DayRange.single(day)
     if first is None:
@@ -206,7 +211,7 @@ def retention_group() -> None:
 @retention_group.command("purge")
 @click.option("--dry-run", is_flag=True, help="Only count what would be erased.")
 def retention_purge(dry_run: bool) -> None:
-    """Erase callers' numbers, verification codes and voice messages older than retention_days.
+    """Erase callers' numbers, codes, voice messages and notes older than retention_days.
 
     Safe to run again at any time: what is erased stays erased, and anonymous
     counts (calls, requests, zones, outcomes) stay. Meant for a daily cron job.

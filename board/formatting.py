@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 
 from babel import Locale, UnknownLocaleError
@@ -18,8 +19,14 @@ def age(moment: datetime, now: datetime | None = None) -> str:
 
 def language_name(code: str) -> str:
     """A caller's language named in the viewer's language: 'pl' -> 'Polnisch' for a German page."""
+    return _language_name(code, str(get_locale()))
+
+
+@functools.lru_cache(maxsize=256)
+def _language_name(code: str, viewer: str) -> str:
+    # Cached: a board shows it on every card, and parsing locales is slow.
     try:
-        return Locale.parse(code).get_display_name(get_locale()) or code
+        return Locale.parse(code).get_display_name(viewer) or code
     except (ValueError, UnknownLocaleError):
         return code
 

@@ -93,6 +93,20 @@ def test_a_local_day_has_the_hours_its_clocks_show(day, zone, start, hours):
     assert local_midnight(day, ZoneInfo(zone)) == start
 
 
+@pytest.mark.parametrize("day", [date.min, date(1999, 12, 31), date(3000, 1, 1), date.max])
+def test_a_range_stays_within_the_days_local_midnights_can_be_computed_for(day):
+    with pytest.raises(ValueError, match="not between 2000-01-01 and 2999-12-31"):
+        DayRange.single(day)
+
+
+def test_the_first_and_the_last_day_an_export_covers_have_their_local_midnights():
+    days = DayRange(date(2000, 1, 1), date(2999, 12, 31))
+    start, end = days.utc_bounds(ZoneInfo("Pacific/Kiritimati"))  # UTC+14
+    assert start == utc(1999, 12, 31, 10) and end == utc(2999, 12, 31, 10)
+    start, end = days.utc_bounds(ZoneInfo("Pacific/Pago_Pago"))  # UTC-11
+    assert start == utc(2000, 1, 1, 11) and end == utc(3000, 1, 1, 11)
+
+
 def test_a_range_cannot_end_before_it_starts():
     with pytest.raises(ValueError):
         DayRange(date(2026, 3, 2), date(2026, 3, 1))
@@ -176,6 +190,7 @@ def test_one_row_per_call_with_every_column(app, berlin):
         "Outcome",
         "Request reference",
         "Caller number",
+        "Callback number (typed by the caller)",
     ]
     assert row == [
         "CA-full",
@@ -191,6 +206,7 @@ def test_one_row_per_call_with_every_column(app, berlin):
         "request created",
         "HX7-K4M",
         "'+49 *** **67",
+        "",
     ]
 
 
@@ -205,6 +221,14 @@ def test_one_row_per_call_with_every_column(app, berlin):
         (CallOutcome.ABANDONED, "postcode", "completed", "abandoned at step: postcode"),
         (CallOutcome.ABANDONED, "request_type", "completed", "abandoned at step: type of help"),
         ("", "confirm_postcode", "completed", "abandoned at step: confirming the postcode"),
+        (
+            "",
+            "callback_number",
+            "completed",
+            "abandoned at step: typing a number to be called back on",
+        ),
+        ("", "confirm_cancel", "completed", "abandoned at step: confirming the cancellation"),
+        ("", "operator_message", "completed", "abandoned at step: voice message for the operators"),
         ("", "language", "in-progress", "still in progress"),
         (CallOutcome.ERROR, "postcode", "failed", "error"),
     ],
@@ -235,9 +259,9 @@ def test_german_and_polish_files_use_semicolons_english_commas(app, berlin):
     polish = b"".join(export_csv(berlin, day, settings, language="pl"))
     english = b"".join(export_csv(berlin, day, settings, language="en"))
 
-    assert german.split(b"\r\n")[0].count(b";") == 12
-    assert polish.split(b"\r\n")[0].count(b";") == 12
-    assert english.split(b"\r\n")[0].count(b",") == 12
+    assert german.split(b"\r\n")[0].count(b";") == 13
+    assert polish.split(b"\r\n")[0].count(b";") == 13
+    assert english.split(b"\r\n")[0].count(b",") == 13
     # Lines end in CRLF, and a text with the delimiter in it is quoted.
     assert english.endswith(b"\r\n") and b'"no valid answer, told the helpline hours"' in english
 
@@ -251,6 +275,38 @@ def test_numbers_are_masked_unless_asked_for(app, berlin):
 
     assert [r[12] for r in masked[1:]] == ["'+49 *** **56", "withheld"]
     assert [r[12] for r in full[1:]] == ["'+4930123456", "withheld"]
+
+
+def test_a_withheld_callers_typed_callback_number_is_masked_unless_asked_for(app, berlin):
+    withheld = call(berlin, utc(2026, 6, 1, 8), number=None, outcome=CallOutcome.OPERATOR_MESSAGE)
+    withheld.callback_number = "01701234567"
+    call(berlin, utc(2026, 6, 1, 9), number="+4930123456")
+    berlin.commit()
+
+    masked = export(app, berlin, date(2026, 6, 1))
+    full = export(app, berlin, date(2026, 6, 1), with_numbers=True)
+
+    assert [r[12:] for r in masked[1:]] == [["withheld", "*** **67"], ["'+49 *** **56", ""]]
+    assert [r[12:] for r in full[1:]] == [["withheld", "01701234567"], ["'+4930123456", ""]]
+
+
+def test_a_number_erased_after_retention_reads_erased_not_withheld(app, berlin):
+    from app.retention import purge
+
+    call(berlin, utc(2026, 6, 1, 8), number="+4930123456")
+    call(berlin, utc(2026, 6, 1, 9), number=None)  # withheld, nothing typed: nothing to erase
+    typed = call(berlin, utc(2026, 6, 1, 10), number=None)
+    typed.callback_number = "01701234567"
+    berlin.commit()
+    purge(berlin, retention_days=30, now=utc(2026, 8, 1))
+
+    for with_numbers in (False, True):
+        rows = export(app, berlin, date(2026, 6, 1), with_numbers=with_numbers)
+        assert [r[12:] for r in rows[1:]] == [["erased", ""], ["withheld", ""], ["erased", ""]]
+    german = export(app, berlin, date(2026, 6, 1), language="de")
+    polish = export(app, berlin, date(2026, 6, 1), language="pl")
+    assert [r[12] for r in german[1:]] == ["gelöscht", "unterdrückt", "gelöscht"]
+    assert polish[1][12] == "usunięty" and polish[2][12] != polish[1][12]
 
 
 def test_a_cell_that_looks_like_a_formula_stays_text(app, berlin):
@@ -336,6 +392,10 @@ def test_an_empty_range_says_so_and_writes_nothing(berlin, runner, tmp_path):
         (["--date", "29.03.2026"], "is not a date"),
         (["--date", "2026-3-9"], "is not a date"),
         (["--date", "tomorrowish"], "is not a date"),
+        (["--date", "9999-12-31"], "outside the days an export covers (2000-01-01 to 2999-12-31)"),
+        (["--date", "0001-01-01"], "outside the days an export covers"),
+        (["--from", "1999-12-31"], "outside the days an export covers"),
+        (["--from", "2026-06-01", "--to", "3000-01-01"], "outside the days an export covers"),
         (["--from", "2026-06-03", "--to", "2026-06-01"], "is before --from"),
         (["--date", "2026-06-01", "--from", "2026-06-01"], "not both"),
         (["--to", "2026-06-01"], "--to needs --from"),

@@ -27,6 +27,7 @@ def test_defaults_without_a_file():
     assert settings.retention_days == 30
     assert settings.claim_timeout_hours == 24
     assert settings.max_open_claims == 3
+    assert settings.unclaimed_alert_hours == 48
     assert settings.request_type_for_digit("2").code == "pharmacy"
     assert settings.request_type("shopping").label("pl") == "zakupy"
 
@@ -58,6 +59,8 @@ def test_file_values_and_environment_secrets(tmp_path):
         ("retention_day = 3", "'retention_day'"),
         ("retention_days = 'thirty'", "'retention_days'"),
         ("retention_days = 0", "'retention_days'"),
+        ("unclaimed_alert_hours = 0", "'unclaimed_alert_hours'"),
+        ("unclaimed_alert_hours = '2 days'", "'unclaimed_alert_hours'"),
         ("timezone = 'Mars/Olympus'", "'timezone'"),
         ("zone_profile = 'atlantis'", "'zone_profile'"),
         ("database_url = 'mysql://x'", "'database_url'"),

@@ -466,7 +466,7 @@ def test_injection_strings_in_the_operator_pages_are_harmless(scene):
         )
         assert_harmless(response, payload)
     typo = eve.post("/operator/export", {"first": "9999-12-31"})
-    assert typo.status_code == 400 and "Please check the year" in typo.text
+    assert typo.status_code == 400 and "Choose a day from" in typo.text
 
 
 def test_the_test_phone_takes_any_json_without_a_500(scene):
@@ -580,4 +580,4 @@ def test_the_export_command_names_a_day_it_cannot_have(runner, days):
     """The same check as the operator page's export form (a typo, not a traceback)."""
     result = runner.invoke(args=["calls", "export", *days])
     assert result.exit_code == 2, result.output
-    assert "please check the year" in result.output
+    assert "outside the days an export covers" in result.output

@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from app.attention import Reason, requests_needing_attention
 from app.database import utcnow
 from app.models import AccountStatus, AuditEvent, Call, HelpRequest, RequestStatus, User
 from tests.conftest import csrf_token
@@ -332,6 +333,103 @@ def test_marking_a_voice_message_handled(berlin, client, login, operator):
     assert "RE5" not in client.get("/operator/attention").text
 
 
+def test_a_request_nobody_takes_is_listed_for_the_operators_and_stays_on_the_board(
+    berlin, client, login, operator, anna
+):
+    waiting = help_request(berlin, created_at=utcnow() - timedelta(hours=49))
+    fresh = help_request(berlin, created_at=utcnow() - timedelta(hours=47))
+    claimed = help_request(
+        berlin,
+        created_at=utcnow() - timedelta(hours=72),
+        status=RequestStatus.CLAIMED,
+        claimed_by=anna,
+        claimed_at=utcnow(),
+    )
+
+    page = login(operator).get("/operator/attention", headers={"Accept-Language": "en"}).text
+
+    assert waiting.reference in page and "nobody has taken it for 49 hours" in page
+    assert fresh.reference not in page and claimed.reference not in page
+    dashboard = client.get("/operator/", headers={"Accept-Language": "en"}).text
+    assert "1 request needs attention" in dashboard
+    assert "1 of the requests has waited more than 48 hours without a volunteer" in dashboard
+    berlin.expire_all()
+    assert berlin.get(HelpRequest, waiting.id).status == RequestStatus.OPEN, "never expired"
+    board = login(anna).get("/requests").text
+    assert waiting.reference in board
+
+
+@pytest.mark.parametrize("language", ["de", "pl"])
+def test_the_unclaimed_alert_speaks_german_and_polish(berlin, login, operator, language):
+    help_request(berlin, created_at=utcnow() - timedelta(hours=52, minutes=30))
+    page = login(operator).get("/operator/attention", headers={"Accept-Language": language})
+    dashboard = login(operator).get("/operator/", headers={"Accept-Language": language})
+    expected = {
+        "de": ("seit 52 Stunden nicht übernommen", "1 Anfrage wartet seit mehr als 48 Std."),
+        "pl": ("nikt go nie wziął od 52 godzin", "1 zgłoszenie czeka ponad 48 godz."),
+    }[language]
+    assert expected[0] in page.text and expected[1] in dashboard.text
+
+
+def test_after_the_operator_puts_it_back_the_wait_starts_again(berlin, client, login, operator):
+    waiting = help_request(berlin, created_at=utcnow() - timedelta(hours=60))
+    login(operator)
+    client.post(
+        f"/operator/attention/requests/{waiting.id}/return",
+        data={"note": "still needs shopping on Friday", "csrf_token": csrf_token(client)},
+    )
+
+    assert waiting.reference not in client.get("/operator/attention").text
+    settings = client.application.config["HOTLINE"]
+    later = utcnow() + timedelta(hours=settings.unclaimed_alert_hours + 1)
+    [item] = requests_needing_attention(
+        berlin, unclaimed_alert_hours=settings.unclaimed_alert_hours, now=later
+    )
+    assert item.request.id == waiting.id and item.reasons == (Reason.UNCLAIMED,)
+
+
+def test_the_unclaimed_alert_follows_the_configuration(another_app, berlin, operator):
+    help_request(berlin, created_at=utcnow() - timedelta(hours=3))
+    app = another_app(unclaimed_alert_hours=2)
+    client = app.test_client()
+    with client.session_transaction() as session:
+        session["_user_id"] = str(operator.id)
+    page = client.get("/operator/attention", headers={"Accept-Language": "en"}).text
+    assert "nobody has taken it for 3 hours" in page
+
+
+def test_operators_viewing_callers_numbers_is_in_the_audit_log(berlin, login, operator):
+    stuck = help_request(berlin, created_at=utcnow() - timedelta(days=1), unreachable_count=3)
+    message = call(berlin, utcnow(), number="+4930999999", operator_message_url="https://x/RE1")
+    call(berlin, utcnow(), number=None, operator_message_url="https://x/RE2")  # nothing to see
+    typed = call(berlin, utcnow(), number=None, operator_message_url="https://x/RE3")
+    typed.callback_number = "030123456"
+    berlin.commit()
+
+    login(operator).get("/operator/attention")
+    login(operator).get("/operator/attention")
+
+    events = berlin.scalars(
+        select(AuditEvent).where(AuditEvent.action == "number_viewed").order_by(AuditEvent.id)
+    ).all()
+    seen = [(e.user_id, e.request_id, e.detail) for e in events]
+    once = [
+        (operator.id, stuck.id, ""),
+        (operator.id, None, f"caller number of call {message.call_sid}"),
+        (operator.id, None, f"caller number of call {typed.call_sid}"),
+    ]
+    assert seen == once + once, "one event per number shown, per page view"
+    page = login(operator).get(
+        "/operator/audit?action=number_viewed", headers={"Accept-Language": "en"}
+    )
+    assert "viewed the caller&#39;s number" in page.text and stuck.reference in page.text
+
+
+def test_an_attention_page_without_numbers_writes_nothing(berlin, login, operator):
+    login(operator).get("/operator/attention")
+    assert berlin.scalars(select(AuditEvent)).all() == []
+
+
 # -- the audit log ------------------------------------------------------------------------------
 
 
@@ -481,6 +579,9 @@ def test_an_empty_range_explains_itself_and_downloads_nothing(berlin, client, lo
         ({"first": ""}, "Choose the first day."),
         ({"first": "yesterday"}, "Not a valid date value."),
         ({"first": "2026-06-03", "last": "2026-06-01"}, "The last day is before the first day."),
+        ({"first": "9999-12-31"}, "Choose a day from Jan 1, 2000 to Dec 31, 2999."),
+        ({"first": "0001-01-01"}, "Choose a day from Jan 1, 2000 to Dec 31, 2999."),
+        ({"first": "2026-06-01", "last": "3000-01-01"}, "Choose a day from"),
     ],
 )
 def test_bad_days_get_a_form_error(login, operator, client, data, message):

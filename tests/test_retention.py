@@ -83,6 +83,23 @@ def test_purge_erases_old_numbers_codes_and_voice_messages(berlin, seeded):
     assert old_call.operator_message_url is None and old_call.operator_message_seconds is None
 
 
+def test_purge_marks_the_calls_whose_numbers_it_erased(berlin, seeded):
+    """A withheld number and an erased one are both empty: the mark tells them apart."""
+    berlin.add(Call(call_sid="CA-old-withheld-nothing-typed", started_at=utcnow() - 40 * DAY))
+    berlin.commit()
+    purged_at = utcnow()
+    purge(berlin, retention_days=30, now=purged_at)
+    purge(berlin, retention_days=30, now=purged_at + DAY)
+
+    marks = dict(berlin.execute(select(Call.call_sid, Call.numbers_erased_at)).all())
+    erased = {sid for sid, at in marks.items() if at is not None}
+    assert erased == {
+        berlin.get(Call, seeded["call_old"]).call_sid,
+        berlin.get(Call, seeded["call_old_withheld"]).call_sid,  # its typed number went
+    }
+    assert {marks[sid] for sid in erased} == {purged_at}, "a second run leaves the first's mark"
+
+
 def test_purge_keeps_what_is_recent_or_still_needed(berlin, seeded):
     purge(berlin, retention_days=30)
 
@@ -164,3 +181,83 @@ def test_the_command_uses_the_configured_retention(app, berlin, seeded, runner):
 
     assert "Retention: 90 days." in result.output
     assert request(berlin, seeded, "done_old").caller_number == "+4930123456"
+
+
+# -- notes people typed ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def noted(berlin, operator):
+    """Old and recent requests with the notes volunteers and operators typed about them."""
+    from app import approval, attention, audit
+    from app.claims import complete_request, record_unreachable, release_request
+    from tests.seeding import volunteer
+
+    anna = volunteer(berlin, "anna@example.org", zones=["mitte"], approved=True)
+    old = utcnow() - 40 * DAY
+    done = help_request(
+        berlin, created_at=old, status=RequestStatus.CLAIMED, claimed_by=anna, claimed_at=old
+    )
+    record_unreachable(berlin, done, anna)
+    release_request(berlin, done, anna, "no_time: she lives at Hauptstr. 5, 3rd floor")
+    done.status, done.claimed_by_id, done.claimed_at = RequestStatus.CLAIMED, anna.id, old
+    audit.record(berlin, audit.Action.RELEASED, request=done, detail="claim released: suspended")
+    berlin.commit()
+    complete_request(berlin, done, anna, "Mrs K. is diabetic; key under the mat", now=old)
+
+    closed = help_request(berlin, created_at=old)
+    attention.return_to_board(berlin, closed.id, operator, "reached her at her daughter's")
+    attention.close_request(berlin, closed.id, operator, "neighbour Mr P. helps now")
+    closed.closed_at = old
+    recent = help_request(berlin, created_at=old, status=RequestStatus.CLAIMED, claimed_by=anna)
+    berlin.commit()
+    complete_request(berlin, recent, anna, "brought the shopping to Mr Z.")
+    approval.decide(
+        berlin, anna.id, approval.Decision.SUSPEND, operator=operator, note="rude to a caller"
+    )
+    return {"done": done.id, "closed": closed.id, "recent": recent.id}
+
+
+def details(db, request_id) -> list[tuple[str, str]]:
+    db.expire_all()
+    events = db.scalars(
+        select(AuditEvent).where(AuditEvent.request_id == request_id).order_by(AuditEvent.id)
+    )
+    return [(e.action, e.detail) for e in events]
+
+
+def test_purge_erases_the_notes_people_typed_about_old_requests(berlin, noted):
+    before = {name: details(berlin, request_id) for name, request_id in noted.items()}
+
+    result = purge(berlin, retention_days=30)
+
+    assert (result.outcome_notes, result.audit_notes) == (2, 4)
+    assert "2 outcome notes; 4 notes in the audit log" in result.report()[0]
+    for name in ("done", "closed"):
+        assert request(berlin, noted, name).outcome_note == ""
+    assert details(berlin, noted["done"]) == [
+        ("unreachable", "attempt 1"),
+        ("released", "no_time"),  # the reason from the list stays, the note goes
+        ("released", "claim released: suspended"),
+        ("completed", ""),
+    ]
+    assert details(berlin, noted["closed"]) == [
+        ("returned_to_board", ""),
+        ("closed_by_operator", ""),
+    ]
+    assert request(berlin, noted, "recent").outcome_note == "brought the shopping to Mr Z."
+    assert details(berlin, noted["recent"]) == before["recent"]
+    suspension = berlin.scalars(select(AuditEvent).where(AuditEvent.action == "suspended")).one()
+    assert "rude to a caller" in suspension.detail, "about the volunteer's account: kept"
+
+
+def test_erasing_notes_is_counted_by_a_dry_run_and_done_once(berlin, noted):
+    dry = purge(berlin, retention_days=30, dry_run=True)
+    assert (dry.outcome_notes, dry.audit_notes) == (2, 4)
+    assert request(berlin, noted, "done").outcome_note != ""
+
+    first = purge(berlin, retention_days=30)
+    second = purge(berlin, retention_days=30)
+
+    assert (first.outcome_notes, first.audit_notes) == (2, 4)
+    assert (second.outcome_notes, second.audit_notes, second.total) == (0, 0, 0)

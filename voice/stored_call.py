@@ -15,7 +15,7 @@ from app.help_requests import (
     request_for_call,
 )
 from app.models import HelpRequest
-from app.zones import zone_for_postcode
+from app.zones import postcode_place, zone_for_postcode
 from voice.flow import (
     CancelRequest,
     CreateRequest,
@@ -49,12 +49,11 @@ class StoredCall:
         return _info(self._own_request(reference))
 
     def _place(self, postcode: str) -> Place | None:
-        row = zone_for_postcode(self.session, postcode)
-        if row is None:
+        found = postcode_place(self.session, postcode)
+        if found is None:
             return None
-        return Place(
-            postcode=row.code, name=row.neighbourhood or row.zone.name, zone_id=row.zone_id
-        )
+        code, name, zone_id = found
+        return Place(postcode=code, name=name, zone_id=zone_id)
 
     def stored_request(self) -> RequestInfo | None:
         return _info(request_for_call(self.session, self.call_sid))

@@ -16,7 +16,7 @@ from flask import (
     stream_with_context,
     url_for,
 )
-from flask_babel import get_locale, gettext
+from flask_babel import get_locale, gettext, ngettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
@@ -109,14 +109,15 @@ def day_month(day) -> str:
 @bp.get("/")
 def dashboard():
     figures = dashboard_figures(db_session(), settings().timezone)
-    requests_waiting, messages_waiting = attention.attention_counts(db_session())
     return render_template(
         "board/operator/dashboard.html",
         figures=figures,
         chart=bar_chart(figures.calls_per_day),
         call_end_label=call_end_label,
-        requests_waiting=requests_waiting,
-        messages_waiting=messages_waiting,
+        waiting=attention.attention_counts(
+            db_session(), unclaimed_alert_hours=settings().unclaimed_alert_hours
+        ),
+        unclaimed_alert_hours=settings().unclaimed_alert_hours,
     )
 
 
@@ -164,12 +165,20 @@ def decide(user_id: int):
 @bp.get("/attention")
 def attention_list():
     session = db_session()
+    items = attention.requests_needing_attention(
+        session, unclaimed_alert_hours=settings().unclaimed_alert_hours
+    )
+    messages = attention.unhandled_operator_messages(session)
+    # Audited before rendering, as a volunteer's view is: the numbers on this
+    # page are never shown without the log knowing who saw them.
+    attention.record_numbers_shown(session, current_user, [i.request for i in items], messages)
     return render_template(
         "board/operator/attention.html",
-        items=attention.requests_needing_attention(session),
-        messages=attention.unhandled_operator_messages(session),
+        items=items,
+        messages=messages,
         reason_text=_reason_text,
         request_type_label=_request_type_label,
+        unclaimed_alert_hours=settings().unclaimed_alert_hours,
     )
 
 
@@ -282,6 +291,13 @@ def export():
 
 
 def _reason_text(item: attention.AttentionItem, reason: str) -> str:
+    if reason == attention.Reason.UNCLAIMED:
+        hours = int(item.unclaimed_for.total_seconds() // 3600)
+        return ngettext(
+            "nobody has taken it for %(num)d hour",
+            "nobody has taken it for %(num)d hours",
+            hours,
+        )
     count = {
         attention.Reason.UNREACHABLE: item.request.unreachable_count,
         attention.Reason.EXPIRED: item.request.expired_claims,
