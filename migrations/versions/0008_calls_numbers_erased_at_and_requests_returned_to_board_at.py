@@ -1,7 +1,7 @@
 """calls say when retention erased their numbers; requests when an operator put them back
 
 Revision ID: 0008
-Revises: 0004
+Revises: 0006
 Create Date: 2026-11-26 05:05:31.230958
 
 Calls purged before this revision keep NULL: nothing recorded which of their
@@ -16,7 +16,7 @@ from alembic import op
 import app.database
 
 revision: str = "0008"
-down_revision: str | None = "0004"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
