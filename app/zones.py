@@ -14,9 +14,10 @@ import re
 import tomllib
 import unicodedata
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.orm import Session, joinedload
 
 from app.config import PROFILE_DIR
@@ -330,14 +331,21 @@ def postcode_place(session: Session, code: str) -> tuple[str, str, int] | None:
     """
     if not POSTCODE.fullmatch(code or ""):
         return None
-    row = session.execute(
-        select(Postcode.code, Postcode.neighbourhood, Postcode.zone_id, Zone.name)
-        .join(Zone, Zone.id == Postcode.zone_id)
-        .where(Postcode.code == code)
-    ).first()
+    row = session.execute(_postcode_place_query(), {"code": code}).first()
     if row is None:
         return None
     return row.code, row.neighbourhood or row.name, row.zone_id
+
+
+@cache
+def _postcode_place_query() -> Select:
+    # Built once with a bound parameter: SQLAlchemy then finds the compiled
+    # statement in its cache without rebuilding it and its cache key per webhook.
+    return (
+        select(Postcode.code, Postcode.neighbourhood, Postcode.zone_id, Zone.name)
+        .join(Zone, Zone.id == Postcode.zone_id)
+        .where(Postcode.code == bindparam("code"))
+    )
 
 
 def zone_counts(session: Session) -> list[tuple[Zone, int]]:

@@ -49,7 +49,7 @@ def parser() -> argparse.ArgumentParser:
     calls_ = p.add_argument_group("calls")
     calls_.add_argument("--workers", type=int, default=4, help="gunicorn workers (README: 4)")
     calls_.add_argument(
-        "--threads", type=int, default=1, help="gunicorn threads per worker (>1: gthread)"
+        "--threads", type=int, default=4, help="threads per worker (README: 4; 1: sync worker)"
     )
     calls_.add_argument("--throughput-callers", type=int, default=None)
     calls_.add_argument(

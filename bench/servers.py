@@ -24,7 +24,7 @@ class ServerSettings:
     """gunicorn's settings: the same for the hotline and the baseline of one run."""
 
     workers: int = 4
-    threads: int = 1  # more than 1: gunicorn's gthread worker class
+    threads: int = 4  # as in the README; more than 1: gunicorn's gthread worker class
     backlog: int = 2048
 
     def arguments(self) -> list[str]:

@@ -1,0 +1,108 @@
+"""Hotline Board: a telephone helpline whose calls become requests on a volunteer board."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import secrets
+from pathlib import Path
+
+from flask import Flask, current_app
+from flask_wtf.csrf import CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from app.config import Settings, config_path, load_settings
+
+
+def create_app(test_config: dict | None = None, instance_path: str | None = None) -> Flask:
+    """Build the app: configuration, database, translations, the phone line and the board.
+
+    `test_config` overlays the configuration like a file would, and is
+    checked the same way (plus `testing = true` for Flask's test mode).
+    The instance folder (SQLite file, generated secrets) is ./instance.
+    """
+    app = Flask(__name__, instance_path=instance_path or str(Path.cwd() / "instance"))
+    overrides = dict(test_config or {})
+    testing = overrides.pop("testing", False)
+    settings = load_settings(config_path(), overrides=overrides)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    settings = _fill_in_secrets(app, settings)
+    # Cookies only over HTTPS when the public address is HTTPS, or when a
+    # reverse proxy (which terminates TLS) stands in front of the app.
+    https = settings.public_base_url.startswith("https://") or settings.trusted_proxies > 0
+
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        HOTLINE=settings,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=https,
+        REMEMBER_COOKIE_SECURE=https,
+        # Nothing a volunteer or Twilio sends is anywhere near this; larger
+        # posts are refused with 413 before any view reads them.
+        MAX_CONTENT_LENGTH=64 * 1024,
+    )
+    if testing:
+        app.config["TESTING"] = True
+    if settings.trusted_proxies:
+        # Only as many X-Forwarded-* hops as there are proxies we run:
+        # trusting more would let a caller forge the URL that signatures cover.
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)
+
+    from app import cli, database, i18n
+
+    database.init_app(app, settings.database_url)
+    i18n.init_app(app)
+    # Every form post needs a CSRF token; the phone line's webhooks are
+    # exempted by their blueprint and checked by Twilio's signature instead.
+    CSRFProtect(app)
+    cli.register(app)
+
+    import voice
+    from board import bp as board_bp
+    from board.operator import bp as operator_bp
+    from board.test_phone import bp as test_phone_bp
+
+    voice.init_app(app)
+    app.register_blueprint(board_bp)
+    app.register_blueprint(operator_bp)
+    app.register_blueprint(test_phone_bp)
+    return app
+
+
+def settings() -> Settings:
+    """The running app's checked configuration."""
+    return current_app.config["HOTLINE"]
+
+
+def _fill_in_secrets(app: Flask, settings: Settings) -> Settings:
+    """Generate what a first run on a laptop lacks, and keep it under instance/.
+
+    A production deployment sets these (several servers must share them);
+    generating them here means no fixed default secret ever ships.
+    """
+    changes = {}
+    if not settings.secret_key:
+        changes["secret_key"] = _instance_secret(app, "secret_key")
+    if not settings.twilio_auth_token:
+        changes["twilio_auth_token"] = _instance_secret(app, "twilio_auth_token")
+    if not settings.database_url:
+        changes["database_url"] = f"sqlite:///{Path(app.instance_path) / 'hotline.db'}"
+    return dataclasses.replace(settings, **changes) if changes else settings
+
+
+def _instance_secret(app: Flask, name: str) -> str:
+    path = Path(app.instance_path) / name
+    if not path.exists():
+        # Written aside and linked into place: several workers starting at
+        # once all end up with the one secret that won, never an empty file.
+        draft = path.with_name(f".{name}.{os.getpid()}")
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32))
+        with contextlib.suppress(FileExistsError):
+            os.link(draft, path)
+        draft.unlink()
+    return path.read_text().strip()

@@ -1,0 +1,137 @@
+"""Operators vet volunteers: approve, reject, suspend (and approve again).
+
+Only a volunteer's account is changed here; operators are made from the
+command line. Every change is one conditional UPDATE on the status it starts
+from, so two operators acting on the same account at once cannot both
+succeed, and each change writes an audit event naming the volunteer.
+"""
+
+from __future__ import annotations
+
+import enum
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, selectinload
+
+from app import audit
+from app.database import utcnow
+from app.models import AccountStatus, HelpRequest, RequestStatus, Role, User
+
+
+class Decision(enum.StrEnum):
+    APPROVE = "approve"
+    REJECT = "reject"
+    SUSPEND = "suspend"
+
+
+# decision -> (the statuses it may start from, the status it leads to, the audit action)
+TRANSITIONS = {
+    Decision.APPROVE: (
+        (AccountStatus.PENDING, AccountStatus.REJECTED, AccountStatus.SUSPENDED),
+        AccountStatus.APPROVED,
+        audit.Action.APPROVED,
+    ),
+    Decision.REJECT: ((AccountStatus.PENDING,), AccountStatus.REJECTED, audit.Action.REJECTED),
+    Decision.SUSPEND: ((AccountStatus.APPROVED,), AccountStatus.SUSPENDED, audit.Action.SUSPENDED),
+}
+
+
+class ApprovalError(ValueError):
+    """The decision does not apply to this account (any more); the message says why."""
+
+
+def volunteers(session: Session, status: str | None = None) -> list[User]:
+    """Volunteers with their zones, oldest sign-up first; all of them or those with `status`."""
+    query = (
+        select(User)
+        .options(selectinload(User.zones))
+        .where(User.role == Role.VOLUNTEER)
+        .order_by(User.created_at, User.id)
+    )
+    if status is not None:
+        query = query.where(User.status == status)
+    return list(session.scalars(query))
+
+
+def status_counts(session: Session) -> dict[str, int]:
+    """How many volunteers' accounts are pending, approved, suspended, rejected."""
+    rows = session.execute(
+        select(User.status, func.count(User.id))
+        .where(User.role == Role.VOLUNTEER)
+        .group_by(User.status)
+    )
+    return {status: 0 for status in AccountStatus} | dict(rows.all())
+
+
+def allowed_decisions(volunteer: User) -> list[Decision]:
+    """What an operator can decide about this account now (the buttons to show)."""
+    return [d for d, (sources, _, _) in TRANSITIONS.items() if volunteer.status in sources]
+
+
+def decide(
+    session: Session,
+    volunteer_id: int,
+    decision: Decision,
+    *,
+    operator: User | None,
+    note: str = "",
+) -> User:
+    """Apply an operator's decision to a volunteer's account, with an audit event; commits.
+
+    Suspending also puts the volunteer's claimed requests back on the board,
+    so no caller waits on someone who can no longer sign in.
+    `operator` is None when the decision comes from the command line.
+    """
+    sources, target, action = TRANSITIONS[Decision(decision)]
+    volunteer = session.get(User, volunteer_id)
+    if volunteer is None or volunteer.role != Role.VOLUNTEER:
+        raise ApprovalError("no such volunteer")
+    before = volunteer.status
+    values = {"status": target}
+    if target == AccountStatus.APPROVED:
+        values["approved_at"] = utcnow()
+    result = session.execute(
+        update(User)
+        .where(User.id == volunteer_id, User.role == Role.VOLUNTEER, User.status.in_(sources))
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        session.rollback()
+        session.refresh(volunteer)
+        raise ApprovalError(f"cannot {decision} an account that is {volunteer.status}")
+    session.refresh(volunteer)
+    detail = f"{volunteer.email}: {before} -> {target}"
+    if note.strip():
+        detail += f" ({note.strip()})"
+    audit.record(session, action, user=operator, subject=volunteer, detail=detail)
+    if target == AccountStatus.SUSPENDED:
+        _release_claims(session, volunteer, operator)
+    session.commit()
+    return volunteer
+
+
+def _release_claims(session: Session, volunteer: User, operator: User | None) -> None:
+    claimed = session.scalars(
+        select(HelpRequest.id).where(
+            HelpRequest.claimed_by_id == volunteer.id, HelpRequest.status == RequestStatus.CLAIMED
+        )
+    ).all()
+    for request_id in claimed:
+        # Conditional per request: one the volunteer marks done at this very
+        # moment stays done.
+        released = session.execute(
+            update(HelpRequest)
+            .where(HelpRequest.id == request_id, HelpRequest.status == RequestStatus.CLAIMED)
+            .values(status=RequestStatus.OPEN, claimed_by_id=None, claimed_at=None)
+            .execution_options(synchronize_session=False)
+        )
+        if released.rowcount == 1:
+            audit.record(
+                session,
+                audit.Action.RELEASED,
+                user=operator,
+                request=session.get(HelpRequest, request_id),
+                subject=volunteer,
+                detail="claim released: the volunteer was suspended",
+            )

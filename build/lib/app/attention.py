@@ -1,0 +1,261 @@
+"""What needs an operator: requests volunteers could not resolve, and voice messages.
+
+A request needs attention while it is open or claimed and the board flagged
+it (needs_attention), or volunteers could not reach the caller three times,
+or claims on it expired repeatedly, or nobody has taken it for
+`unclaimed_alert_hours` (counted from the call, or from when an operator last
+put it back on the board). An operator then calls the caller and either puts
+the request back on the board with fresh counters, or closes it. Nothing
+leaves the board by itself: a caller still waiting is never silently dropped.
+A voice message left for the operators (a transfer that found nobody) waits
+until an operator marks it handled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, case, func, insert, or_, select, update
+from sqlalchemy.orm import Session, joinedload
+
+from app import audit
+from app.database import utcnow
+from app.help_requests import ACTIVE
+from app.models import AuditEvent, Call, HelpRequest, RequestStatus, User
+
+UNREACHABLE_LIMIT = 3
+EXPIRED_CLAIMS_LIMIT = 2
+
+
+class Reason:
+    FLAGGED = "flagged"
+    UNREACHABLE = "unreachable"
+    EXPIRED = "expired"
+    UNCLAIMED = "unclaimed"
+
+
+@dataclass(frozen=True)
+class AttentionItem:
+    request: HelpRequest
+    reasons: tuple[str, ...]
+    unclaimed_for: timedelta | None = None  # how long it has waited open, if that is a reason
+
+
+@dataclass(frozen=True)
+class AttentionCounts:
+    """What the dashboard tells the operators about the "Needs attention" page."""
+
+    requests: int  # every request on that page, the unclaimed ones included
+    unclaimed: int  # of those, open for longer than unclaimed_alert_hours
+    messages: int  # voice messages not yet handled
+
+
+def waiting_since(request: HelpRequest) -> datetime:
+    """Since when an open request has waited for a volunteer, as the unclaimed alert counts."""
+    return request.returned_to_board_at or request.created_at
+
+
+def _waiting_since():
+    # Counted from the operator's return, not the call: the operator has just
+    # spoken to the caller, so the request must not come straight back here.
+    return func.coalesce(HelpRequest.returned_to_board_at, HelpRequest.created_at)
+
+
+def _unclaimed_too_long(unclaimed_since: datetime):
+    return and_(HelpRequest.status == RequestStatus.OPEN, _waiting_since() < unclaimed_since)
+
+
+def _needs_attention(unclaimed_since: datetime):
+    return (
+        HelpRequest.status.in_(ACTIVE),
+        or_(
+            HelpRequest.needs_attention.is_(True),
+            HelpRequest.unreachable_count >= UNREACHABLE_LIMIT,
+            HelpRequest.expired_claims >= EXPIRED_CLAIMS_LIMIT,
+            _unclaimed_too_long(unclaimed_since),
+        ),
+    )
+
+
+def _unclaimed_since(unclaimed_alert_hours: int, now: datetime | None) -> datetime:
+    return (now or utcnow()) - timedelta(hours=unclaimed_alert_hours)
+
+
+def requests_needing_attention(
+    session: Session, *, unclaimed_alert_hours: int, now: datetime | None = None
+) -> list[AttentionItem]:
+    """Open or claimed requests that need an operator, the longest-waiting first.
+
+    Open requests nobody has taken for `unclaimed_alert_hours` are among them.
+    """
+    now = now or utcnow()
+    unclaimed_since = _unclaimed_since(unclaimed_alert_hours, now)
+    requests = session.scalars(
+        select(HelpRequest)
+        .options(joinedload(HelpRequest.zone), joinedload(HelpRequest.claimed_by))
+        .where(*_needs_attention(unclaimed_since))
+        .order_by(HelpRequest.created_at, HelpRequest.id)
+    )
+    items = []
+    for request in requests:
+        reasons = _reasons(request, unclaimed_since)
+        unclaimed_for = now - waiting_since(request) if Reason.UNCLAIMED in reasons else None
+        items.append(AttentionItem(request, reasons, unclaimed_for))
+    return items
+
+
+def unhandled_operator_messages(session: Session) -> list[Call]:
+    """Voice messages callers left for the operators, not yet handled, oldest first."""
+    return list(
+        session.scalars(
+            select(Call)
+            .options(joinedload(Call.zone))
+            .where(*_unhandled_message())
+            .order_by(Call.started_at)
+        )
+    )
+
+
+def _unhandled_message():
+    return Call.operator_message_url.is_not(None), Call.operator_message_handled_at.is_(None)
+
+
+def attention_counts(
+    session: Session, *, unclaimed_alert_hours: int, now: datetime | None = None
+) -> AttentionCounts:
+    """How much waits on the "Needs attention" page, for the dashboard."""
+    unclaimed_since = _unclaimed_since(unclaimed_alert_hours, now)
+    requests, unclaimed = session.execute(
+        select(
+            func.count(HelpRequest.id),
+            func.count(case((_unclaimed_too_long(unclaimed_since), 1))),
+        ).where(*_needs_attention(unclaimed_since))
+    ).one()
+    messages = session.scalar(select(func.count(Call.id)).where(*_unhandled_message()))
+    return AttentionCounts(requests=requests, unclaimed=unclaimed, messages=messages)
+
+
+def record_numbers_shown(
+    session: Session, operator: User, requests: Iterable[HelpRequest], calls: Iterable[Call]
+) -> None:
+    """Write to the audit log that `operator` is shown these callers' numbers, then commit.
+
+    The same trail a volunteer leaves (claims.record_number_viewed): one
+    event per number put on a page, written before the page is rendered, so
+    no number is ever shown that the log does not know of. One multi-row
+    INSERT, so a long list costs one round trip.
+    """
+    shown = [
+        {"request_id": request.id, "detail": ""} for request in requests if request.caller_number
+    ]
+    shown += [
+        # A call has no request to point to: the detail names it.
+        {"request_id": None, "detail": f"caller number of call {call.call_sid}"}
+        for call in calls
+        if call.from_number or call.callback_number
+    ]
+    if not shown:
+        return
+    at = utcnow()
+    session.execute(
+        insert(AuditEvent),
+        [
+            {"action": audit.Action.NUMBER_VIEWED, "user_id": operator.id, "at": at, **event}
+            for event in shown
+        ],
+    )
+    session.commit()
+
+
+def mark_message_handled(session: Session, call_id: int, operator: User) -> bool:
+    """Mark an operator voice message as dealt with; False if it already was (or is gone).
+
+    Conditional, so two operators clicking at once record it once.
+    """
+    result = session.execute(
+        update(Call)
+        .where(
+            Call.id == call_id,
+            Call.operator_message_url.is_not(None),
+            Call.operator_message_handled_at.is_(None),
+        )
+        .values(operator_message_handled_at=utcnow())
+    )
+    if result.rowcount != 1:
+        session.rollback()
+        return False
+    call = session.get(Call, call_id)
+    audit.record(
+        session,
+        audit.Action.MESSAGE_HANDLED,
+        user=operator,
+        detail=f"voice message of call {call.call_sid}",
+    )
+    session.commit()
+    return True
+
+
+def return_to_board(session: Session, request_id: int, operator: User, note: str = "") -> bool:
+    """Put a request back among the open ones, unclaimed and with its counters reset.
+
+    For when the operator reached the caller and help is still wanted. One
+    conditional UPDATE: a request closed meanwhile is left alone (False).
+    """
+    return _operator_update(
+        session,
+        request_id,
+        operator,
+        audit.Action.RETURNED_TO_BOARD,
+        note,
+        status=RequestStatus.OPEN,
+        claimed_by_id=None,
+        claimed_at=None,
+        unreachable_count=0,
+        expired_claims=0,
+        needs_attention=False,
+        returned_to_board_at=utcnow(),
+    )
+
+
+def close_request(session: Session, request_id: int, operator: User, note: str = "") -> bool:
+    """Close a request the operator resolved (or the caller no longer needs); False if closed."""
+    values = {"status": RequestStatus.CANCELLED, "closed_at": utcnow(), "needs_attention": False}
+    if note:
+        values["outcome_note"] = note
+    return _operator_update(
+        session, request_id, operator, audit.Action.CLOSED_BY_OPERATOR, note, **values
+    )
+
+
+def _operator_update(
+    session: Session, request_id: int, operator: User, action: audit.Action, note: str, **values
+) -> bool:
+    result = session.execute(
+        update(HelpRequest)
+        .where(HelpRequest.id == request_id, HelpRequest.status.in_(ACTIVE))
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        session.rollback()
+        return False
+    request = session.get(HelpRequest, request_id)
+    session.refresh(request)
+    audit.record(session, action, user=operator, request=request, detail=note.strip())
+    session.commit()
+    return True
+
+
+def _reasons(request: HelpRequest, unclaimed_since: datetime) -> tuple[str, ...]:
+    reasons = []
+    if request.status == RequestStatus.OPEN and waiting_since(request) < unclaimed_since:
+        reasons.append(Reason.UNCLAIMED)
+    if request.unreachable_count >= UNREACHABLE_LIMIT:
+        reasons.append(Reason.UNREACHABLE)
+    if request.expired_claims >= EXPIRED_CLAIMS_LIMIT:
+        reasons.append(Reason.EXPIRED)
+    if request.needs_attention and not reasons:
+        reasons.append(Reason.FLAGGED)
+    return tuple(reasons)

@@ -1,0 +1,431 @@
+"""The board's side of help requests: what is open where, and a claim from start to finish.
+
+A claim moves a request open -> claimed -> done, or back to open (released by
+the volunteer, or expired after `claim_timeout_hours`). Every such change is a
+single conditional UPDATE whose WHERE clause states what must still be true
+("still open", "still claimed by this volunteer"), and its rowcount says
+whether this call won. Two volunteers, two app servers and the expiry job can
+race each other freely: the database decides, never a read-then-write in Python.
+The caller's number is shown only to the volunteer holding the claim, and
+every time it is shown an audit event says so.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import case, func, literal, select, update
+from sqlalchemy.orm import Session, aliased, joinedload
+
+from app.audit import Action, record
+from app.database import utcnow
+from app.models import HelpRequest, RequestStatus, User, Zone
+
+# After this many "could not reach" reports the request is flagged for the operators.
+UNREACHABLE_FLAG_AFTER = 3
+# A board shows at most this many cards; the counts per zone still tell the whole backlog,
+# and the filters narrow it. 50, not 100: rendering a card costs about a quarter of a
+# millisecond, and at 100 cards the page missed its 50 ms target (bench/board.py).
+BOARD_LIMIT = 50
+# "Open" written into the SQL as the literal 'open' rather than a bound parameter:
+# only then can SQLite (and PostgreSQL's generic plans) prove that the board's
+# queries fit the partial indexes over open requests (see HelpRequest), which
+# keep a board fast when the table holds a million requests.
+OPEN_ONLY = HelpRequest.status == literal(RequestStatus.OPEN.value, literal_execute=True)
+
+
+class ClaimResult(enum.StrEnum):
+    CLAIMED = "claimed"
+    ALREADY_YOURS = "already_yours"  # a double click, or a second tab
+    TAKEN = "taken"  # another volunteer was quicker
+    CLOSED = "closed"  # cancelled by the caller or done meanwhile
+    LIMIT_REACHED = "limit_reached"  # the volunteer already holds max_open_claims
+    NOT_ALLOWED = "not_allowed"  # not approved, or outside the volunteer's zones
+
+
+class Access(enum.StrEnum):
+    """What a person may see of one request."""
+
+    CLAIMER = "claimer"  # everything, the caller's number included
+    CARD = "card"  # open in one of their zones: the card and the claim button
+    FORMER = "former"  # they held it and it is closed now: the outcome, no number
+    OTHER_CLAIMER = "other_claimer"  # claimed or closed by someone else: nothing
+    CLOSED = "closed"  # cancelled before anyone claimed it: only that it is closed
+    OUTSIDE_ZONES = "outside_zones"  # not in a zone they serve: nothing
+    NOT_APPROVED = "not_approved"  # a pending, rejected or suspended account: nothing
+
+    @property
+    def allowed(self) -> bool:
+        return self in (Access.CLAIMER, Access.CARD, Access.FORMER)
+
+
+@dataclass(frozen=True)
+class BoardFilters:
+    """What a volunteer narrowed the board to; empty values mean "any"."""
+
+    zone_id: int | None = None
+    postcode_prefix: str = ""
+    request_type: str = ""
+    language: str = ""
+
+    @property
+    def narrowed(self) -> bool:
+        return any((self.zone_id, self.postcode_prefix, self.request_type, self.language))
+
+
+@dataclass
+class OpenRequests:
+    """One page of the board: the oldest open requests and the count in each zone."""
+
+    requests: list[HelpRequest]
+    counts: list[tuple[Zone, int]]  # every zone served, with its open requests (filters applied)
+    total: int  # open requests matching the filters, in all zones served
+
+
+def zones_served_by(session: Session, user: User) -> list[Zone]:
+    """The zones whose requests a person sees: a volunteer's own, every zone for an operator."""
+    if user.is_operator:
+        return list(session.scalars(select(Zone).order_by(Zone.area, Zone.name)))
+    return sorted(user.zones, key=lambda z: (z.area, z.name))
+
+
+def request_by_reference(session: Session, reference: str) -> HelpRequest | None:
+    """A request by its public reference ('HX7-K4M'); case-insensitive, as people type it."""
+    query = (
+        select(HelpRequest)
+        .options(joinedload(HelpRequest.zone))
+        .where(HelpRequest.reference == reference.strip().upper())
+    )
+    return session.scalars(query).first()
+
+
+def open_requests(
+    session: Session,
+    zones: list[Zone],
+    filters: BoardFilters | None = None,
+    limit: int = BOARD_LIMIT,
+) -> OpenRequests:
+    """Open requests in `zones`, oldest first, narrowed by `filters`, with counts per zone.
+
+    Oldest first so that nobody waits longest by accident. A zone filter
+    outside `zones` matches nothing: the caller cannot widen what it may see.
+    """
+    filters = filters or BoardFilters()
+    zone_ids = [z.id for z in zones]
+    conditions = [OPEN_ONLY, HelpRequest.zone_id.in_(zone_ids)]
+    if filters.postcode_prefix:
+        conditions.append(HelpRequest.postcode.startswith(filters.postcode_prefix, autoescape=True))
+    if filters.request_type:
+        conditions.append(HelpRequest.request_type == filters.request_type)
+    if filters.language:
+        conditions.append(HelpRequest.language == filters.language)
+
+    by_zone = dict(
+        session.execute(
+            select(HelpRequest.zone_id, func.count())
+            .where(*conditions)
+            .group_by(HelpRequest.zone_id)
+        ).all()
+    )
+    counts = [(zone, by_zone.get(zone.id, 0)) for zone in zones]
+    if filters.zone_id is not None:
+        conditions.append(HelpRequest.zone_id == filters.zone_id)
+        total = by_zone.get(filters.zone_id, 0) if filters.zone_id in zone_ids else 0
+    else:
+        total = sum(by_zone.values())
+    requests = list(
+        session.scalars(
+            select(HelpRequest)
+            .options(joinedload(HelpRequest.zone))
+            .where(*conditions)
+            .order_by(HelpRequest.created_at, HelpRequest.id)
+            .limit(limit)
+            # SQLite without ANALYZE statistics (how the app leaves it) would sort
+            # every open request of the zones instead (24 ms for 100,000 of them,
+            # bench/board.py); walking this index costs at most one pass over it.
+            .with_hint(HelpRequest, "INDEXED BY ix_help_requests_open_created", "sqlite")
+        )
+    )
+    return OpenRequests(requests=requests, counts=counts, total=total)
+
+
+def claims_held_by(session: Session, user: User) -> list[HelpRequest]:
+    """The requests a volunteer holds right now, oldest claim first."""
+    query = (
+        select(HelpRequest)
+        .options(joinedload(HelpRequest.zone))
+        .where(HelpRequest.claimed_by_id == user.id, HelpRequest.status == RequestStatus.CLAIMED)
+        .order_by(HelpRequest.claimed_at)
+    )
+    return list(session.scalars(query))
+
+
+def recently_closed_by(session: Session, user: User, limit: int = 20) -> list[HelpRequest]:
+    """The volunteer's own finished requests, newest first (no numbers are shown for these)."""
+    query = (
+        select(HelpRequest)
+        .options(joinedload(HelpRequest.zone))
+        .where(
+            HelpRequest.claimed_by_id == user.id,
+            HelpRequest.status.in_((RequestStatus.DONE, RequestStatus.CANCELLED)),
+        )
+        .order_by(HelpRequest.closed_at.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(query))
+
+
+def access_to(request: HelpRequest, user: User, zones: list[Zone]) -> Access:
+    """What `user` may see of `request`, given the zones they serve (zones_served_by)."""
+    if not user.approved:
+        return Access.NOT_APPROVED
+    if request.claimed_by_id is not None:
+        if request.claimed_by_id != user.id:
+            # Checked before the zones: another volunteer's claim is theirs alone.
+            return Access.OTHER_CLAIMER
+        return Access.CLAIMER if request.status == RequestStatus.CLAIMED else Access.FORMER
+    if request.zone_id not in {z.id for z in zones}:
+        return Access.OUTSIDE_ZONES
+    return Access.CARD if request.status == RequestStatus.OPEN else Access.CLOSED
+
+
+def claim_request(
+    session: Session,
+    request: HelpRequest,
+    user: User,
+    *,
+    max_open_claims: int,
+    now: datetime | None = None,
+) -> ClaimResult:
+    """Claim an open request for `user`; exactly one of any number of racing claims wins.
+
+    The session is committed (or rolled back) and `request` refreshed.
+    """
+    access = access_to(request, user, zones_served_by(session, user))
+    if access in (Access.NOT_APPROVED, Access.OUTSIDE_ZONES):
+        return ClaimResult.NOT_ALLOWED
+    if access == Access.CLAIMER:
+        return ClaimResult.ALREADY_YOURS
+    if access == Access.OTHER_CLAIMER and request.status == RequestStatus.CLAIMED:
+        return ClaimResult.TAKEN
+    if access != Access.CARD:
+        return ClaimResult.CLOSED
+    now = now or utcnow()
+    if session.get_bind().dialect.name == "postgresql":
+        # The claim limit must hold when one volunteer claims from two tabs or
+        # two app servers at once. In PostgreSQL's READ COMMITTED each claim's
+        # count below would see only committed claims and both could pass, so
+        # claims by one volunteer queue on a lock of their user row; the next
+        # statement then counts with a fresh snapshot. FOR NO KEY UPDATE: it
+        # excludes other claims by this volunteer but not the key-share locks
+        # that inserting their audit events (a foreign key to users) takes
+        # elsewhere, so the expiry job can never deadlock against a claim.
+        # SQLite needs no lock: it runs one writer at a time, and the UPDATE
+        # below is one statement.
+        session.execute(select(User.id).where(User.id == user.id).with_for_update(key_share=True))
+    # An alias, so that the count is not correlated with the row being updated.
+    held = aliased(HelpRequest)
+    claims_held = (
+        select(func.count())
+        .select_from(held)
+        .where(held.claimed_by_id == user.id, held.status == RequestStatus.CLAIMED)
+        .scalar_subquery()
+    )
+    # The race between volunteers is decided here: only one UPDATE can find
+    # the row still open (PostgreSQL re-checks the WHERE clause after waiting
+    # for the winner's row lock; SQLite serialises the writers).
+    result = session.execute(
+        update(HelpRequest)
+        .where(
+            HelpRequest.id == request.id,
+            HelpRequest.status == RequestStatus.OPEN,
+            claims_held < max_open_claims,
+        )
+        .values(status=RequestStatus.CLAIMED, claimed_by_id=user.id, claimed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount == 1:
+        record(session, Action.CLAIMED, user=user, request=request)
+        session.commit()
+        session.refresh(request)
+        return ClaimResult.CLAIMED
+    session.rollback()
+    session.refresh(request)
+    if request.status == RequestStatus.CLAIMED:
+        return ClaimResult.ALREADY_YOURS if request.claimed_by_id == user.id else ClaimResult.TAKEN
+    if request.status != RequestStatus.OPEN:
+        return ClaimResult.CLOSED
+    if open_claim_count(session, user) >= max_open_claims:
+        return ClaimResult.LIMIT_REACHED
+    # Open again by now: taken and released in between. Tell it as taken.
+    return ClaimResult.TAKEN
+
+
+def open_claim_count(session: Session, user: User) -> int:
+    return session.scalar(
+        select(func.count())
+        .select_from(HelpRequest)
+        .where(HelpRequest.claimed_by_id == user.id, HelpRequest.status == RequestStatus.CLAIMED)
+    )
+
+
+def _update_own_claim(session: Session, request: HelpRequest, user: User, **values) -> bool:
+    """Change a request only while `user` still holds the claim; True if it changed."""
+    result = session.execute(
+        update(HelpRequest)
+        .where(
+            HelpRequest.id == request.id,
+            HelpRequest.status == RequestStatus.CLAIMED,
+            HelpRequest.claimed_by_id == user.id,
+        )
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+def release_request(session: Session, request: HelpRequest, user: User, reason: str) -> bool:
+    """Give a claimed request back to the board; False if `user` no longer holds it."""
+    released = _update_own_claim(
+        session, request, user, status=RequestStatus.OPEN, claimed_by_id=None, claimed_at=None
+    )
+    if released:
+        record(session, Action.RELEASED, user=user, request=request, detail=reason.strip())
+    _finish(session, request, released)
+    return released
+
+
+def complete_request(
+    session: Session, request: HelpRequest, user: User, note: str = "", now: datetime | None = None
+) -> bool:
+    """Mark a claimed request done, with an optional outcome note; False if no longer held."""
+    done = _update_own_claim(
+        session,
+        request,
+        user,
+        status=RequestStatus.DONE,
+        closed_at=now or utcnow(),
+        outcome_note=note.strip(),
+    )
+    if done:
+        record(session, Action.COMPLETED, user=user, request=request, detail=note.strip())
+    _finish(session, request, done)
+    return done
+
+
+def record_unreachable(session: Session, request: HelpRequest, user: User) -> int | None:
+    """Count a call attempt that reached nobody; the new count, or None if no longer held.
+
+    The volunteer keeps the claim to try again later. From the third attempt
+    on (by anyone) the request is flagged for the operators. The count is
+    incremented in the database, so two reports at once both count.
+    """
+    counted = _update_own_claim(
+        session,
+        request,
+        user,
+        unreachable_count=HelpRequest.unreachable_count + 1,
+        needs_attention=case(
+            (HelpRequest.unreachable_count + 1 >= UNREACHABLE_FLAG_AFTER, True),
+            else_=HelpRequest.needs_attention,
+        ),
+    )
+    attempts = None
+    if counted:
+        attempts = session.scalar(
+            select(HelpRequest.unreachable_count).where(HelpRequest.id == request.id)
+        )
+        record(
+            session, Action.UNREACHABLE, user=user, request=request, detail=f"attempt {attempts}"
+        )
+    _finish(session, request, counted)
+    return attempts
+
+
+def record_number_viewed(session: Session, request: HelpRequest, user: User) -> bool:
+    """Write to the audit log that `user` is shown the caller's number, if they hold the claim.
+
+    Called every time the number is put on a page, before it is rendered:
+    False means the claim is no longer theirs and the number must not be shown.
+    """
+    still_held = session.scalar(
+        select(func.count())
+        .select_from(HelpRequest)
+        .where(
+            HelpRequest.id == request.id,
+            HelpRequest.status == RequestStatus.CLAIMED,
+            HelpRequest.claimed_by_id == user.id,
+        )
+    )
+    if not still_held:
+        return False
+    record(session, Action.NUMBER_VIEWED, user=user, request=request)
+    session.commit()
+    return True
+
+
+def claim_deadline(request: HelpRequest, timeout_hours: int) -> datetime | None:
+    """When a claim returns to the board by itself unless it is marked done."""
+    if request.claimed_at is None:
+        return None
+    return request.claimed_at + timedelta(hours=timeout_hours)
+
+
+def expire_stale_claims(session: Session, timeout_hours: int, now: datetime | None = None) -> int:
+    """Return claims older than `timeout_hours` to the board; how many were returned.
+
+    Runs whenever the board is used and from `hotline requests expire` (cron).
+    The search is a plain indexed read, so a board with nothing stale writes
+    nothing. Each return is a conditional UPDATE on the same claim (same
+    volunteer, still stale): if the volunteer marks it done at that moment, or
+    two servers expire at once, exactly one of them changes it and only that
+    one writes the audit event. The former claimer loses access with the claim.
+    """
+    cutoff = (now or utcnow()) - timedelta(hours=timeout_hours)
+    stale = session.execute(
+        select(HelpRequest.id, HelpRequest.claimed_by_id).where(
+            HelpRequest.status == RequestStatus.CLAIMED, HelpRequest.claimed_at < cutoff
+        )
+    ).all()
+    returned = 0
+    for request_id, claimer_id in stale:
+        result = session.execute(
+            update(HelpRequest)
+            .where(
+                HelpRequest.id == request_id,
+                HelpRequest.status == RequestStatus.CLAIMED,
+                HelpRequest.claimed_by_id == claimer_id,
+                HelpRequest.claimed_at < cutoff,
+            )
+            .values(
+                status=RequestStatus.OPEN,
+                claimed_by_id=None,
+                claimed_at=None,
+                expired_claims=HelpRequest.expired_claims + 1,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount == 1:
+            record(
+                session,
+                Action.EXPIRED,
+                user=session.get(User, claimer_id) if claimer_id else None,
+                request=session.get(HelpRequest, request_id),
+                detail=f"not done within {timeout_hours} hours",
+            )
+            returned += 1
+    if returned:
+        session.commit()
+        # Objects already loaded in this session must not keep the old claim.
+        session.expire_all()
+    return returned
+
+
+def _finish(session: Session, request: HelpRequest, changed: bool) -> None:
+    if changed:
+        session.commit()
+    else:
+        session.rollback()
+    session.refresh(request)

@@ -1,0 +1,362 @@
+"""Configuration: built-in defaults, then a TOML file, then environment secrets.
+
+Everything is checked once, at start-up, so that a typo in `config.toml`
+stops the app with one sentence naming the key and the file, instead of a
+caller hearing silence at three in the morning.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+PROFILE_DIR = Path(__file__).parent / "data" / "profiles"
+TRANSLATIONS_DIR = Path(__file__).parent / "translations"
+# What Twilio's <Dial> takes as a phone number: +, country code, up to 15 digits.
+E164 = re.compile(r"\+[1-9][0-9]{6,14}")
+
+# The environment variables that may carry secrets, and the key each one sets.
+ENV_KEYS = {
+    "HOTLINE_SECRET_KEY": ("secret_key",),
+    "HOTLINE_DATABASE_URL": ("database_url",),
+    "TWILIO_AUTH_TOKEN": ("twilio", "auth_token"),
+    "TWILIO_ACCOUNT_SID": ("twilio", "account_sid"),
+}
+
+DEFAULTS: dict = {
+    "database_url": "",
+    "secret_key": "",
+    "timezone": "Europe/Berlin",
+    "public_base_url": "",
+    "trusted_proxies": 0,
+    "zone_profile": "berlin",
+    "retention_days": 30,
+    "claim_timeout_hours": 24,
+    "unclaimed_alert_hours": 48,
+    "max_open_claims": 3,
+    "operator_phone": "",
+    "web_languages": ["de", "pl", "en"],
+    "test_phone": "operators",
+    "twilio": {"account_sid": "", "auth_token": ""},
+    "phone": {
+        "languages": ["de", "en", "pl"],
+        "default_language": "de",
+        "voices": {
+            "de": "Polly.Vicki",
+            "en": "Polly.Amy",
+            "pl": "Polly.Ewa",
+            "tr": "Polly.Filiz",
+            "uk": "Google.uk-UA-Standard-A",
+        },
+        "hours": {
+            "de": "montags bis freitags von 9 bis 18 Uhr",
+            "en": "Monday to Friday, from 9 a.m. to 6 p.m.",
+            "pl": "od poniedziałku do piątku, od 9 do 18",
+            "tr": "pazartesiden cumaya, saat 9 ile 18 arası",
+            "uk": "з понеділка по пʼятницю, з 9 до 18 години",
+        },
+    },
+    "request_types": [
+        {
+            "digit": "1",
+            "code": "shopping",
+            "label": {
+                "de": "Einkäufe",
+                "en": "shopping",
+                "pl": "zakupy",
+                "tr": "alışveriş",
+                "uk": "покупки",
+            },
+        },
+        {
+            "digit": "2",
+            "code": "pharmacy",
+            "label": {
+                "de": "Apotheke",
+                "en": "pharmacy",
+                "pl": "apteka",
+                "tr": "eczane",
+                "uk": "аптека",
+            },
+        },
+        {
+            "digit": "3",
+            "code": "pets",
+            "label": {
+                "de": "Haustiere",
+                "en": "pet care",
+                "pl": "opieka nad zwierzętami",
+                "tr": "evcil hayvan bakımı",
+                "uk": "догляд за тваринами",
+            },
+        },
+        {
+            "digit": "4",
+            "code": "chat",
+            "label": {
+                "de": "ein freundliches Telefonat",
+                "en": "a friendly phone call",
+                "pl": "przyjazna rozmowa telefoniczna",
+                "tr": "dostça bir telefon görüşmesi",
+                "uk": "дружня телефонна розмова",
+            },
+        },
+        {
+            "digit": "5",
+            "code": "other",
+            "label": {
+                "de": "etwas anderes",
+                "en": "something else",
+                "pl": "coś innego",
+                "tr": "başka bir şey",
+                "uk": "щось інше",
+            },
+        },
+    ],
+}
+
+
+# Who may call the helpline from the browser test phone (/phone).
+TEST_PHONE_ACCESS = ("operators", "everyone", "off")
+
+
+class ConfigError(Exception):
+    """A configuration value is missing or wrong; the message names key and file."""
+
+
+@dataclass(frozen=True)
+class RequestType:
+    digit: str
+    code: str
+    labels: dict[str, str]
+
+    def label(self, language: str) -> str:
+        return self.labels.get(language) or self.labels.get("en") or self.code
+
+
+@dataclass(frozen=True)
+class Settings:
+    source: str
+    database_url: str
+    secret_key: str
+    timezone: ZoneInfo
+    public_base_url: str
+    trusted_proxies: int
+    zone_profile: str
+    retention_days: int
+    claim_timeout_hours: int
+    max_open_claims: int
+    unclaimed_alert_hours: int
+    operator_phone: str
+    web_languages: list[str]
+    twilio_account_sid: str
+    twilio_auth_token: str
+    phone_languages: list[str]
+    default_language: str
+    voices: dict[str, str]
+    hours: dict[str, str]
+    request_types: list[RequestType] = field(default_factory=list)
+    test_phone: str = "operators"  # who may use the browser test phone: see TEST_PHONE_ACCESS
+
+    def request_type(self, code: str) -> RequestType | None:
+        return next((t for t in self.request_types if t.code == code), None)
+
+    def request_type_for_digit(self, digit: str) -> RequestType | None:
+        return next((t for t in self.request_types if t.digit == digit), None)
+
+
+def config_path(env: dict[str, str] | None = None) -> Path | None:
+    """The file to read: $HOTLINE_CONFIG, else ./config.toml if present, else none."""
+    env = os.environ if env is None else env
+    if env.get("HOTLINE_CONFIG"):
+        return Path(env["HOTLINE_CONFIG"])
+    local = Path("config.toml")
+    return local if local.is_file() else None
+
+
+def load_settings(
+    path: Path | None = None,
+    env: dict[str, str] | None = None,
+    overrides: dict | None = None,
+) -> Settings:
+    """Read and check the configuration; raise ConfigError naming key and file."""
+    env = os.environ if env is None else env
+    raw = copy.deepcopy(DEFAULTS)
+    source = "built-in defaults"
+    if path is not None:
+        source = str(path)
+        try:
+            with open(path, "rb") as f:
+                from_file = tomllib.load(f)
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: configuration file not found") from None
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(f"{path}: not valid TOML ({e})") from None
+        _merge(raw, from_file, DEFAULTS, source, prefix="")
+    if overrides:
+        source = "test configuration" if path is None else source
+        _merge(raw, overrides, DEFAULTS, source, prefix="")
+    for var, keys in ENV_KEYS.items():
+        if env.get(var):
+            target = raw
+            for k in keys[:-1]:
+                target = target[k]
+            target[keys[-1]] = env[var]
+    return _check(raw, source)
+
+
+def _merge(target: dict, new: dict, defaults: dict, source: str, prefix: str) -> None:
+    """Overlay `new` on `target`, refusing keys and types the defaults do not know."""
+    for key, value in new.items():
+        name = f"{prefix}{key}"
+        if key not in defaults:
+            raise ConfigError(f"{source}: unknown key '{name}'")
+        default = defaults[key]
+        # Open tables (voices, hours) take any language code as a key.
+        if isinstance(default, dict) and name not in ("phone.voices", "phone.hours"):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{source}: key '{name}' must be a table")
+            _merge(target[key], value, default, source, prefix=f"{name}.")
+            continue
+        if isinstance(default, dict):
+            if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+                raise ConfigError(f"{source}: key '{name}' must be a table of texts")
+            target[key] = {**target[key], **value}
+            continue
+        if isinstance(default, bool) or type(value) is not type(default):
+            kind = {int: "a whole number", str: "a text", list: "a list"}[type(default)]
+            raise ConfigError(f"{source}: key '{name}' must be {kind}, got {value!r}")
+        target[key] = value
+
+
+def _check(raw: dict, source: str) -> Settings:
+    def fail(key: str, why: str) -> ConfigError:
+        return ConfigError(f"{source}: key '{key}' {why}")
+
+    try:
+        timezone = ZoneInfo(raw["timezone"])
+    except (ZoneInfoNotFoundError, ValueError):
+        raise fail("timezone", f"is not a known time zone: {raw['timezone']!r}") from None
+
+    if raw["database_url"]:
+        try:
+            url = make_url(raw["database_url"])
+        except ArgumentError:
+            raise fail("database_url", "is not a database URL") from None
+        if url.get_backend_name() not in ("sqlite", "postgresql"):
+            raise fail("database_url", "must be a sqlite:// or postgresql+psycopg:// URL")
+
+    for key in (
+        "retention_days",
+        "claim_timeout_hours",
+        "max_open_claims",
+        "unclaimed_alert_hours",
+    ):
+        if raw[key] < 1:
+            raise fail(key, f"must be at least 1, got {raw[key]}")
+    if raw["trusted_proxies"] < 0:
+        raise fail("trusted_proxies", "must be 0 or more")
+
+    base = raw["public_base_url"].rstrip("/")
+    if base and not base.startswith(("http://", "https://")):
+        raise fail("public_base_url", "must start with https:// (or http://)")
+
+    if (
+        not (PROFILE_DIR / f"{raw['zone_profile']}.toml").is_file()
+        and not Path(raw["zone_profile"]).is_file()
+    ):
+        known = ", ".join(sorted(p.stem for p in PROFILE_DIR.glob("*.toml")))
+        raise fail("zone_profile", f"names no profile (known: {known}) and no file")
+
+    phone = raw["phone"]
+    languages = phone["languages"]
+    if not languages or not all(isinstance(code, str) for code in languages):
+        raise fail("phone.languages", "must list at least one language code")
+    if len(set(languages)) != len(languages):
+        raise fail("phone.languages", "lists a language twice")
+    if len(languages) > 9:
+        raise fail("phone.languages", "can offer at most 9 languages (one keypad digit each)")
+    if phone["default_language"] not in languages:
+        raise fail("phone.default_language", f"must be one of phone.languages {languages}")
+    for code in languages:
+        if code not in phone["voices"]:
+            raise fail("phone.voices", f"has no voice for language '{code}'")
+        if code not in phone["hours"]:
+            raise fail("phone.hours", f"has no helpline hours for language '{code}'")
+
+    if not raw["web_languages"]:
+        raise fail("web_languages", "must list at least one language")
+    translated = {p.name for p in TRANSLATIONS_DIR.iterdir() if p.is_dir()}
+    for code in raw["web_languages"]:
+        if code not in translated:
+            known = ", ".join(sorted(translated))
+            raise fail("web_languages", f"has no translation for {code!r} (known: {known})")
+
+    operator = raw["operator_phone"].strip()
+    if operator and not E164.fullmatch(operator):
+        raise fail("operator_phone", f"must be a number like +4930123456 (E.164), got {operator!r}")
+
+    if raw["test_phone"] not in TEST_PHONE_ACCESS:
+        raise fail("test_phone", f"must be one of {', '.join(TEST_PHONE_ACCESS)}")
+
+    request_types = _check_request_types(raw["request_types"], languages, fail)
+
+    return Settings(
+        source=source,
+        database_url=raw["database_url"],
+        secret_key=raw["secret_key"],
+        timezone=timezone,
+        public_base_url=base,
+        trusted_proxies=raw["trusted_proxies"],
+        zone_profile=raw["zone_profile"],
+        retention_days=raw["retention_days"],
+        claim_timeout_hours=raw["claim_timeout_hours"],
+        max_open_claims=raw["max_open_claims"],
+        unclaimed_alert_hours=raw["unclaimed_alert_hours"],
+        operator_phone=raw["operator_phone"].strip(),
+        web_languages=list(raw["web_languages"]),
+        twilio_account_sid=raw["twilio"]["account_sid"],
+        twilio_auth_token=raw["twilio"]["auth_token"],
+        phone_languages=list(languages),
+        default_language=phone["default_language"],
+        voices=dict(phone["voices"]),
+        hours=dict(phone["hours"]),
+        request_types=request_types,
+        test_phone=raw["test_phone"],
+    )
+
+
+def _check_request_types(items: list, languages: list[str], fail) -> list[RequestType]:
+    if not items:
+        raise fail("request_types", "must list at least one request type")
+    if len(items) > 9:
+        raise fail("request_types", "can list at most 9 types (keys 1 to 9)")
+    result = []
+    for i, item in enumerate(items, start=1):
+        key = f"request_types[{i}]"
+        if not isinstance(item, dict) or set(item) != {"digit", "code", "label"}:
+            raise fail(key, "must have exactly digit, code and label")
+        digit, code, label = item["digit"], item["code"], item["label"]
+        if not (isinstance(digit, str) and len(digit) == 1 and digit in "123456789"):
+            raise fail(f"{key}.digit", f"must be one keypad digit from '1' to '9', got {digit!r}")
+        if not (isinstance(code, str) and code.isidentifier()):
+            raise fail(f"{key}.code", f"must be a short code like 'shopping', got {code!r}")
+        if not isinstance(label, dict):
+            raise fail(f"{key}.label", "must be a table of texts per language")
+        for lang in languages:
+            if not isinstance(label.get(lang), str) or not label[lang].strip():
+                raise fail(f"{key}.label", f"has no text for language '{lang}'")
+        result.append(RequestType(digit=digit, code=code, labels=dict(label)))
+    if len({t.digit for t in result}) != len(result):
+        raise fail("request_types", "uses the same digit twice")
+    if len({t.code for t in result}) != len(result):
+        raise fail("request_types", "uses the same code twice")
+    return result

@@ -1,0 +1,133 @@
+"""The database: one engine per app, one session per request or command.
+
+Domain services never open sessions themselves; they take one, so the web,
+the phone line, the CLI and the tests all call the same functions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+from flask import Flask, current_app, g
+from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.types import TypeDecorator
+
+# One naming convention, so that Alembic's batch mode on SQLite can find and
+# rename constraints, and migrations name them the same on every database.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class UTCDateTime(TypeDecorator):
+    """A timestamp that is always stored and returned as UTC.
+
+    SQLite has no time zones and hands back naive values; PostgreSQL stores
+    `timestamptz`. Either way the application only ever sees aware UTC
+    datetimes, and converts to local time at the edges (pages, prompts, exports).
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column; use utcnow()")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def make_engine(url: str, for_migrations: bool = False) -> Engine:
+    """An engine with the settings each database needs to behave the same."""
+    if not url.startswith("sqlite"):
+        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    # timeout: wait up to 15 s for another writer instead of failing at once.
+    engine = create_engine(url, connect_args={"timeout": 15})
+    # The app keeps the sqlite3 module's own transaction handling: a
+    # transaction begins at the first write, so reads never hold a snapshot
+    # that would make a later write fail with "database is locked" instead of
+    # waiting. Writes that must not race (claims) are single conditional
+    # UPDATE statements, which SQLite runs atomically.
+    # Migrations instead run in one real transaction (DDL included, so a
+    # failed upgrade leaves nothing half-done), with foreign keys off because
+    # Alembic's batch mode rebuilds tables by copying and dropping them.
+    event.listen(engine, "connect", _sqlite_migrations if for_migrations else _sqlite_app)
+    if for_migrations:
+        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
+    return engine
+
+
+def _sqlite_app(dbapi_connection, _record) -> None:
+    _pragmas(dbapi_connection, foreign_keys=True)
+
+
+def _sqlite_migrations(dbapi_connection, _record) -> None:
+    dbapi_connection.isolation_level = None
+    _pragmas(dbapi_connection, foreign_keys=False)
+
+
+def _pragmas(dbapi_connection, foreign_keys: bool) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+class Database:
+    """The engine and session factory of one app."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.engine = make_engine(url)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session for a command or a background job, committed by the caller."""
+        with self.sessions() as session:
+            yield session
+
+
+def init_app(app: Flask, url: str) -> None:
+    app.extensions["hotline_db"] = Database(url)
+    app.teardown_appcontext(_close_session)
+
+
+def get_db(app: Flask | None = None) -> Database:
+    return (app or current_app).extensions["hotline_db"]
+
+
+def db_session() -> Session:
+    """The session of the current request or app context, closed on teardown."""
+    if "db_session" not in g:
+        g.db_session = get_db().sessions()
+    return g.db_session
+
+
+def _close_session(_exc: BaseException | None) -> None:
+    session = g.pop("db_session", None)
+    if session is not None:
+        session.close()

@@ -1,0 +1,288 @@
+"""The tables: zones and postcodes, help requests, the call log, people, the audit trail."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Annotated
+
+from flask_login import UserMixin
+from sqlalchemy import Column, ForeignKey, Index, String, Table, Text, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.database import Base, UTCDateTime, utcnow
+
+intpk = Annotated[int, mapped_column(primary_key=True)]
+timestamp = Annotated[datetime, mapped_column(UTCDateTime)]
+created = Annotated[datetime, mapped_column(UTCDateTime, default=utcnow)]
+str_short = Annotated[str, mapped_column(String(64))]
+
+
+class RequestStatus(enum.StrEnum):
+    OPEN = "open"
+    CLAIMED = "claimed"
+    DONE = "done"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+
+
+class CallOutcome(enum.StrEnum):
+    """How a call ended, as the call log and the daily export show it."""
+
+    REQUEST_CREATED = "request_created"
+    REPEAT_CALLER = "repeat_caller"  # heard their existing request again, made no new one
+    CANCELLED = "cancelled"  # cancelled their existing request
+    OUT_OF_AREA = "out_of_area"
+    TRANSFERRED = "transferred"  # put through to the operator
+    OPERATOR_MESSAGE = "operator_message"  # left a voice message for the operators
+    GAVE_UP = "gave_up"  # no valid answer; politely ended with the helpline hours
+    ABANDONED = "abandoned"  # hung up mid-way; last_step says where
+    ERROR = "error"
+
+
+class CallStep(enum.StrEnum):
+    """Where in the phone menu a call is (the call log's last step reached)."""
+
+    LANGUAGE = "language"
+    EXISTING = "existing_request"
+    POSTCODE = "postcode"
+    CONFIRM_POSTCODE = "confirm_postcode"
+    REQUEST_TYPE = "request_type"
+    VOICE_MESSAGE = "voice_message"
+    DONE = "done"
+    OPERATOR = "operator"
+    # Added with the phone line: a withheld number, cancelling, a message for the operators.
+    CALLBACK_NUMBER = "callback_number"
+    CONFIRM_CALLBACK = "confirm_callback"
+    CONFIRM_CANCEL = "confirm_cancel"
+    OPERATOR_MESSAGE = "operator_message"
+
+
+class Role(enum.StrEnum):
+    VOLUNTEER = "volunteer"
+    OPERATOR = "operator"
+
+
+class AccountStatus(enum.StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    SUSPENDED = "suspended"
+
+
+class Zone(Base):
+    """An area volunteers serve: a Berlin borough, or a city of the Tri-City."""
+
+    __tablename__ = "zones"
+
+    id: Mapped[intpk]
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    area: Mapped[str] = mapped_column(String(64), index=True)
+
+    postcodes: Mapped[list[Postcode]] = relationship(back_populates="zone")
+
+    def __repr__(self) -> str:
+        return f"<Zone {self.slug}>"
+
+
+class Postcode(Base):
+    """A postcode as typed on the keypad (five digits) and the zone it belongs to."""
+
+    __tablename__ = "postcodes"
+
+    # The code itself is the primary key: zone_for_postcode() is one index lookup.
+    code: Mapped[str] = mapped_column(String(10), primary_key=True)
+    zone_id: Mapped[int] = mapped_column(ForeignKey("zones.id"), index=True)
+    neighbourhood: Mapped[str] = mapped_column(String(200), default="")
+
+    zone: Mapped[Zone] = relationship(back_populates="postcodes")
+
+
+user_zones = Table(
+    "user_zones",
+    Base.metadata,
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("zone_id", ForeignKey("zones.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class User(UserMixin, Base):
+    """A volunteer or an operator.
+
+    UserMixin gives Flask-Login what it asks of a signed-in person. Every
+    status may sign in; what an account sees depends on its status.
+    """
+
+    __tablename__ = "users"
+
+    id: Mapped[intpk]
+    name: Mapped[str] = mapped_column(String(120))
+    # Stored lower-cased, so that the unique index is case-insensitive everywhere.
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    phone: Mapped[str] = mapped_column(String(32), default="")
+    password_hash: Mapped[str] = mapped_column(String(256))
+    role: Mapped[str] = mapped_column(String(16), default=Role.VOLUNTEER)
+    status: Mapped[str] = mapped_column(String(16), default=AccountStatus.PENDING, index=True)
+    language: Mapped[str] = mapped_column(String(8), default="")
+    created_at: Mapped[created]
+    approved_at: Mapped[timestamp | None]
+    failed_logins: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[timestamp | None]
+
+    zones: Mapped[list[Zone]] = relationship(secondary=user_zones)
+
+    @property
+    def approved(self) -> bool:
+        return self.status == AccountStatus.APPROVED
+
+    @property
+    def is_operator(self) -> bool:
+        return self.role == Role.OPERATOR
+
+
+class HelpRequest(Base):
+    """What a caller asked for, waiting on the board for a volunteer."""
+
+    __tablename__ = "help_requests"
+    __table_args__ = (
+        # The board: open requests in a zone, oldest first.
+        Index("ix_help_requests_zone_status_created", "zone_id", "status", "created_at"),
+        # The board again, over open requests only (a tenth of the table, or less):
+        # the counts per zone read the first alone, and a board walks the second
+        # oldest first, checking its zones and filters in the index itself, and
+        # stops at a page's worth instead of sorting every open request of its
+        # zones. The queries must say status = 'open' literally to use them
+        # (app/claims.py, OPEN_ONLY).
+        Index(
+            "ix_help_requests_open_zone",
+            "zone_id",
+            "created_at",
+            "id",
+            sqlite_where=text("status = 'open'"),
+            postgresql_where=text("status = 'open'"),
+        ),
+        Index(
+            "ix_help_requests_open_created",
+            "created_at",
+            "id",
+            "zone_id",
+            "postcode",
+            "request_type",
+            "language",
+            sqlite_where=text("status = 'open'"),
+            postgresql_where=text("status = 'open'"),
+        ),
+        # A volunteer's own claims, and the expiry sweep over claimed requests.
+        Index("ix_help_requests_claimer_status", "claimed_by_id", "status"),
+        Index("ix_help_requests_status_claimed", "status", "claimed_at"),
+        # A repeat caller is recognised by number.
+        Index("ix_help_requests_caller_status", "caller_number", "status"),
+    )
+
+    id: Mapped[intpk]
+    # What people read out and type: short, unambiguous, not guessable in sequence.
+    reference: Mapped[str] = mapped_column(String(16), unique=True)
+    postcode: Mapped[str] = mapped_column(String(10))
+    zone_id: Mapped[int] = mapped_column(ForeignKey("zones.id"))
+    request_type: Mapped[str_short]
+    language: Mapped[str] = mapped_column(String(8))
+    # Personal data: shown only to the claimer and operators, erased after retention.
+    caller_number: Mapped[str | None] = mapped_column(String(32))
+    verification_code: Mapped[str | None] = mapped_column(String(4))
+    status: Mapped[str] = mapped_column(String(16), default=RequestStatus.OPEN)
+    created_at: Mapped[created]
+    claimed_at: Mapped[timestamp | None]
+    closed_at: Mapped[timestamp | None]
+    claimed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    voice_message_url: Mapped[str | None] = mapped_column(String(500))
+    voice_message_seconds: Mapped[int | None]
+    # Unique: a webhook delivered twice for the same call never makes two requests.
+    call_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    outcome_note: Mapped[str] = mapped_column(Text, default="")
+    unreachable_count: Mapped[int] = mapped_column(default=0)
+    expired_claims: Mapped[int] = mapped_column(default=0)
+    needs_attention: Mapped[bool] = mapped_column(default=False)
+    # When an operator last put it back on the board after speaking to the caller:
+    # the wait that alerts the operators about an unclaimed request counts from here.
+    returned_to_board_at: Mapped[timestamp | None]
+
+    zone: Mapped[Zone] = relationship()
+    claimed_by: Mapped[User | None] = relationship()
+
+
+class Call(Base):
+    """The call log: one row per phone call, from the first webhook to the last callback."""
+
+    __tablename__ = "calls"
+
+    id: Mapped[intpk]
+    call_sid: Mapped[str] = mapped_column(String(64), unique=True)
+    from_number: Mapped[str | None] = mapped_column(String(32))
+    to_number: Mapped[str] = mapped_column(String(32), default="")
+    # Indexed: the daily export reads calls by local day, in order.
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    ended_at: Mapped[timestamp | None]
+    duration_seconds: Mapped[int | None]
+    status: Mapped[str] = mapped_column(String(16), default="in-progress")
+    # Twilio's SequenceNumber of the last status callback applied; older ones are ignored.
+    status_sequence: Mapped[int] = mapped_column(default=-1)
+    language: Mapped[str] = mapped_column(String(8), default="")
+    postcode: Mapped[str] = mapped_column(String(10), default="")
+    zone_id: Mapped[int | None] = mapped_column(ForeignKey("zones.id"))
+    request_type: Mapped[str] = mapped_column(String(64), default="")
+    last_step: Mapped[str] = mapped_column(String(32), default="")
+    outcome: Mapped[str] = mapped_column(String(32), default="")
+    request_reference: Mapped[str] = mapped_column(String(16), default="")
+    # A message the caller left for the operators when a transfer found nobody.
+    operator_message_url: Mapped[str | None] = mapped_column(String(500))
+    operator_message_seconds: Mapped[int | None]
+    # Set when an operator has dealt with that message.
+    operator_message_handled_at: Mapped[timestamp | None]
+    # The turn of the phone menu the log last recorded. Every action URL carries its
+    # turn, so a webhook Twilio delivers twice or late never moves the log backwards.
+    step_seq: Mapped[int] = mapped_column(default=0)
+    # What a caller with a withheld number typed to be called back on. Personal data,
+    # like from_number: erased with it after retention.
+    callback_number: Mapped[str | None] = mapped_column(String(32))
+    # When the retention purge erased the numbers. A withheld number is stored
+    # as NULL too: this is what tells "erased" from "withheld" afterwards.
+    numbers_erased_at: Mapped[timestamp | None]
+
+    zone: Mapped[Zone | None] = relationship()
+
+
+class AuditEvent(Base):
+    """Who did what to which request, and when: the trail operators answer for."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[intpk]
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    # Who acted: a volunteer, an operator, or nobody (the phone line, a cron job).
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    action: Mapped[str] = mapped_column(String(32))
+    request_id: Mapped[int | None] = mapped_column(ForeignKey("help_requests.id"), index=True)
+    # Whose account the action was about (approved, suspended), so that the
+    # audit log of one volunteer shows what was done to them as well as by them.
+    subject_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    detail: Mapped[str] = mapped_column(Text, default="")
+
+    user: Mapped[User | None] = relationship(foreign_keys=[user_id])
+    subject_user: Mapped[User | None] = relationship(foreign_keys=[subject_user_id])
+    request: Mapped[HelpRequest | None] = relationship()
+
+
+__all__ = [
+    "AccountStatus",
+    "AuditEvent",
+    "Call",
+    "CallOutcome",
+    "CallStep",
+    "HelpRequest",
+    "Postcode",
+    "RequestStatus",
+    "Role",
+    "User",
+    "Zone",
+]

@@ -1,0 +1,282 @@
+"""The operators' commands: the call log export, the retention purge, vetting volunteers.
+
+Thin wrappers over the domain services the operator pages use as well
+(app.call_export, app.retention, app.approval).
+
+Exit codes of `hotline calls export`: 0 written; 1 no calls on those days
+(nothing written, no file created); 2 wrong usage (a bad date, --to before
+--from, --date together with --from); 3 the file could not be written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import os
+import re
+import sys
+import tempfile
+from datetime import date, timedelta
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from app import approval, retention
+from app.call_export import (
+    FIRST_DAY,
+    LAST_DAY,
+    DayRange,
+    count_calls,
+    export_csv,
+    local_today,
+    record_export,
+    within_export_days,
+)
+from app.database import get_db
+from app.models import AccountStatus, Role, User
+from app.users import find_by_email
+
+NO_CALLS = 1  # exit code: the range holds no calls
+NOT_WRITTEN = 3  # exit code: the output file could not be written
+DAYS_COVERED = f"{FIRST_DAY} to {LAST_DAY}"
+
+
+class LocalDay(click.ParamType):
+    """A local calendar day: YYYY-MM-DD, 'today' or 'yesterday' (in the configured zone)."""
+
+    name = "YYYY-MM-DD"
+
+    def convert(self, value, param, ctx):
+        if value in ("today", "yesterday"):
+            return value
+        day = value if isinstance(value, date) else None
+        if day is None and re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
+            with contextlib.suppress(ValueError):
+                day = date.fromisoformat(value)
+        if day is None:
+            self.fail(f"{value!r} is not a date; write it as YYYY-MM-DD, e.g. 2026-03-29", param)
+        if not within_export_days(day):
+            self.fail(f"{value} is outside the days an export covers ({DAYS_COVERED})", param)
+        return day
+
+
+def _resolve(day: date | str | None) -> date | None:
+    if not isinstance(day, str):
+        return day
+    today = local_today(current_app.config["HOTLINE"].timezone)
+    return today if day == "today" else today - timedelta(days=1)
+
+
+@click.group("calls", cls=AppGroup, help="The call log.")
+def calls_group() -> None:
+    pass
+
+
+@calls_group.command(
+    "export",
+    epilog="Exit codes: 0 written, 1 no calls on those days (nothing written), 2 wrong usage, "
+    "3 the file could not be written.",
+)
+@click.option("--date", "day", type=LocalDay(), help="One local day (or 'yesterday', 'today').")
+@click.option("--from", "first", type=LocalDay(), help="First day of a range.")
+@click.option("--to", "last", type=LocalDay(), help="Last day of a range (default: today).")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Write to this file instead of standard output.",
+)
+@click.option(
+    "--with-numbers",
+    is_flag=True,
+    help="Full caller numbers instead of masked ones (recorded in the audit log).",
+)
+@click.option("--language", help="Language of headings and labels (default: the first web one).")
+@click.option(
+    "--delimiter",
+    type=click.Choice([",", ";"]),
+    help="Field separator (default: ';' for languages with a decimal comma, else ',').",
+)
+def calls_export(
+    day, first, last, output: Path | None, with_numbers: bool, language, delimiter
+) -> None:
+    """Export the call log of local days as CSV (UTF-8 with BOM, for Excel and LibreOffice).
+
+    One row per call: CallSid, local start and end, duration, status,
+    language, postcode, zone, request type, outcome, request reference and
+    the caller's number, masked unless --with-numbers.
+    """
+    settings = current_app.config["HOTLINE"]
+    days = _day_range(_resolve(day), _resolve(first), _resolve(last), settings.timezone)
+    if output is not None and not output.resolve().parent.is_dir():
+        raise click.UsageError(f"--output: there is no folder {str(output.parent)!r}")
+    language = language or settings.web_languages[0]
+    if language not in settings.web_languages:
+        raise click.UsageError(
+            f"--language must be one of {', '.join(settings.web_languages)}, not {language!r}"
+        )
+    with get_db().session() as session:
+        total = count_calls(session, days, settings.timezone)
+        if total == 0:
+            click.echo(f"No calls on {days} ({settings.timezone.key}); nothing written.", err=True)
+            sys.exit(NO_CALLS)
+        if with_numbers:
+            record_export(session, days, calls=total, operator=None, via=_cli_user())
+        chunks = export_csv(
+            session,
+            days,
+            settings,
+            language=language,
+            with_numbers=with_numbers,
+            delimiter=delimiter,
+        )
+        if output is None:
+            stdout = sys.stdout.buffer
+            for chunk in chunks:
+                stdout.write(chunk)
+            stdout.flush()
+            click.echo(f"{total} calls on {days}.", err=True)
+            return
+        try:
+            _write_file(output, chunks, total)
+        except OSError as e:
+            click.echo(
+                f"Error: cannot write {output}: {e.strerror or e}. Nothing was written.", err=True
+            )
+            sys.exit(NOT_WRITTEN)
+    masked = "full numbers" if with_numbers else "numbers masked"
+    click.echo(f"Wrote {total} calls on {days} to {output} ({masked}).", err=True)
+
+
+def _day_range(day: date | None, first: date | None, last: date | None, tz) -> DayRange:
+    if day is not None and (first is not None or last is not None):
+        raise click.UsageError("give either --date or --from/--to, not both")
+    if day is not None:
+        return DayRange.single(day)
+    if first is None:
+        if last is not None:
+            raise click.UsageError("--to needs --from")
+        raise click.UsageError("give a day with --date YYYY-MM-DD, or a range with --from/--to")
+    last = last or local_today(tz)
+    if last < first:
+        raise click.UsageError(f"--to {last} is before --from {first}")
+    return DayRange(first, last)
+
+
+def _write_file(output: Path, chunks, total: int) -> None:
+    """Write to a temporary file beside the target, then rename it into place.
+
+    An export that fails half-way (a full disk, Ctrl-C) leaves no truncated
+    file that could pass for the day's log, and an earlier file stays intact.
+    """
+    directory = output.resolve().parent
+    fd, draft = tempfile.mkstemp(prefix=f".{output.name}.", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f, _progress(total) as advance:
+            for n, chunk in enumerate(chunks):
+                f.write(chunk)
+                if n:  # chunk 0 is the header
+                    advance(1)
+        os.chmod(draft, 0o640)  # personal data, with or without full numbers
+        os.replace(draft, output)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(draft)
+        raise
+
+
+@contextlib.contextmanager
+def _progress(total: int):
+    """A progress bar for a person at a terminal; nothing at all for cron and pipes."""
+    if not sys.stderr.isatty():
+        yield lambda _n: None
+        return
+    with click.progressbar(length=total, label="Exporting calls", file=sys.stderr) as bar:
+        yield bar.update
+
+
+def _cli_user() -> str:
+    with contextlib.suppress(Exception):
+        return f"the command line (system user {getpass.getuser()})"
+    return "the command line"
+
+
+@click.group("retention", cls=AppGroup, help="Erase personal data after the retention period.")
+def retention_group() -> None:
+    pass
+
+
+@retention_group.command("purge")
+@click.option("--dry-run", is_flag=True, help="Only count what would be erased.")
+def retention_purge(dry_run: bool) -> None:
+    """Erase callers' numbers, codes, voice messages and notes older than retention_days.
+
+    Safe to run again at any time: what is erased stays erased, and anonymous
+    counts (calls, requests, zones, outcomes) stay. Meant for a daily cron job.
+    """
+    days = current_app.config["HOTLINE"].retention_days
+    with get_db().session() as session:
+        result = retention.purge(session, retention_days=days, dry_run=dry_run)
+    click.echo(f"Retention: {days} days.")
+    for line in result.report():
+        click.echo(line)
+    if dry_run:
+        click.echo("Dry run: nothing was changed.")
+
+
+@click.command("list")
+@click.option("--status", type=click.Choice([s.value for s in AccountStatus]))
+@click.option("--role", type=click.Choice([r.value for r in Role]))
+def users_list(status: str | None, role: str | None) -> None:
+    """List accounts: status, role, e-mail, name and zones."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import selectinload
+
+    query = select(User).options(selectinload(User.zones)).order_by(User.created_at, User.id)
+    if status:
+        query = query.where(User.status == status)
+    if role:
+        query = query.where(User.role == role)
+    with get_db().session() as session:
+        accounts = list(session.scalars(query))
+        if not accounts:
+            click.echo("No accounts match.")
+            return
+        for user in accounts:
+            zones = ", ".join(z.name for z in user.zones) or "-"
+            click.echo(f"{user.status:<10} {user.role:<10} {user.email:<32} {user.name}  [{zones}]")
+
+
+def _decision_command(decision: approval.Decision, doc: str) -> click.Command:
+    @click.command(decision.value, help=doc)
+    @click.argument("email")
+    @click.option("--note", default="", help="Why, for the audit log.")
+    def command(email: str, note: str) -> None:
+        with get_db().session() as session:
+            volunteer = find_by_email(session, email)
+            if volunteer is None:
+                raise click.ClickException(f"no account for {email}")
+            try:
+                volunteer = approval.decide(
+                    session,
+                    volunteer.id,
+                    decision,
+                    operator=None,
+                    note="; ".join(filter(None, [note.strip(), f"via {_cli_user()}"])),
+                )
+            except approval.ApprovalError as e:
+                raise click.ClickException(f"{email}: {e}") from None
+            click.echo(f"{volunteer.email} is now {volunteer.status}.")
+
+    return command
+
+
+users_approve = _decision_command(approval.Decision.APPROVE, "Approve a volunteer's account.")
+users_reject = _decision_command(approval.Decision.REJECT, "Reject a pending volunteer.")
+users_suspend = _decision_command(
+    approval.Decision.SUSPEND, "Suspend a volunteer; their claimed requests go back to the board."
+)
+
+USERS_COMMANDS = (users_list, users_approve, users_reject, users_suspend)

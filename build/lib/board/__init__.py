@@ -1,0 +1,130 @@
+"""The web for volunteers and operators."""
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask_babel import lazy_gettext as _l
+from flask_login import LoginManager
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from app.database import db_session
+from app.models import User
+
+# The board's own static URL: the app's /static/<path> route would shadow a
+# blueprint without a URL prefix, and the stylesheet would never arrive.
+bp = Blueprint(
+    "board",
+    __name__,
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/board-static",
+)
+login_manager = LoginManager()
+login_manager.login_view = "board.login"
+login_manager.login_message = _l("Please sign in to see this page.")
+login_manager.login_message_category = "info"
+# The flashed message is kept in the session cookie: translate it to a plain string first.
+login_manager.localize_callback = str
+
+
+@bp.record_once
+def _setup(state) -> None:
+    from board import formatting
+
+    login_manager.init_app(state.app)
+    formatting.init_app(state.app)
+
+
+@login_manager.user_loader
+def _load_user(user_id: str) -> User | None:
+    # Loaded from the database on every request: a suspension takes effect at once.
+    return db_session().get(User, int(user_id)) if user_id.isdigit() else None
+
+
+@bp.app_errorhandler(CSRFError)
+def _form_expired(error: CSRFError):
+    """A form posted without a valid token: say so in words, and that nothing changed."""
+    return render_template(
+        "board/error.html",
+        title=_l("Please try again"),
+        message=_l(
+            "This form could not be accepted (it was open for too long, or cookies are "
+            "blocked). Nothing was changed. Please go back, reload the page and try again."
+        ),
+    ), 400
+
+
+# What a person reads when a page cannot be shown, in their language instead
+# of Werkzeug's English. The phone line's blueprint answers its own errors in
+# TwiML; a handler there wins over these for its routes.
+ERROR_TEXTS = {
+    403: (_l("Not for you"), _l("This page is only for other accounts.")),
+    404: (_l("Not found"), _l("There is no such page or request. It may have been mistyped.")),
+    405: (_l("Not possible"), _l("This page cannot be used that way. Please go back.")),
+    413: (
+        _l("Too much at once"),
+        _l("What was sent is far larger than any form here needs. Nothing was changed."),
+    ),
+    500: (
+        _l("Something went wrong"),
+        _l("Sorry, something went wrong on our side. Nothing was lost; please try again."),
+    ),
+}
+
+
+@bp.app_errorhandler(HTTPException)
+def _http_error(error: HTTPException):
+    title, message = ERROR_TEXTS.get(error.code or 500, (error.name, error.description))
+    return render_template("board/error.html", title=title, message=message), error.code
+
+
+@bp.app_errorhandler(InternalServerError)
+def _server_error(error: InternalServerError):
+    title, message = ERROR_TEXTS[500]
+    return render_template("board/error.html", title=title, message=message), 500
+
+
+@bp.after_request
+def _not_kept_in_caches(response):
+    """Pages for a signed-in person are never stored by the browser or a proxy.
+
+    They carry a caller's number (after a claim) or at least a person's own
+    details: "back" after signing out on a shared phone must not show them.
+    """
+    from flask_login import current_user
+
+    if request.endpoint != "board.static" and current_user.is_authenticated:
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def local_path(target: str | None, fallback: str) -> str:
+    """`target` if it is a path on this site, else `fallback`: never bounce a visitor elsewhere.
+
+    Browsers drop tabs and newlines from URLs and read a backslash as a slash,
+    so "/<tab>/evil.example" is "//evil.example" to them: any such character,
+    and anything that parses with a scheme or a host, is refused.
+    """
+    if not target or not target.startswith("/") or len(target) > 2000:
+        return fallback
+    if "\\" in target or any(ord(ch) < 32 or ord(ch) == 127 for ch in target):
+        return fallback
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or target.startswith("//"):
+        return fallback
+    return target
+
+
+@bp.post("/language")
+def choose_language():
+    """The language switcher: remembered for this browser session."""
+    from flask import current_app
+
+    code = request.form.get("language", "")
+    if code in current_app.config["HOTLINE"].web_languages:
+        session["language"] = code
+    return redirect(local_path(request.form.get("next"), url_for("board.index")))
+
+
+from board import accounts, views  # noqa: E402, F401  (routes register on bp)

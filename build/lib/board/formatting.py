@@ -1,0 +1,51 @@
+"""How requests read on a page: ages, language names, request types, in the viewer's language."""
+
+from __future__ import annotations
+
+import functools
+from datetime import datetime
+
+from babel import Locale, UnknownLocaleError
+from flask import Flask, current_app
+from flask_babel import format_timedelta, get_locale
+
+from app.database import utcnow
+
+
+def age(moment: datetime, now: datetime | None = None) -> str:
+    """'vor 3 Stunden', '3 godziny temu', '3 hours ago'."""
+    return format_timedelta(moment - (now or utcnow()), add_direction=True)
+
+
+def language_name(code: str) -> str:
+    """A caller's language named in the viewer's language: 'pl' -> 'Polnisch' for a German page."""
+    return _language_name(code, str(get_locale()))
+
+
+@functools.lru_cache(maxsize=256)
+def _language_name(code: str, viewer: str) -> str:
+    # Cached: a board shows it on every card, and parsing locales is slow.
+    try:
+        return Locale.parse(code).get_display_name(viewer) or code
+    except (ValueError, UnknownLocaleError):
+        return code
+
+
+def request_type_label(code: str) -> str:
+    """The configured label of a kind of help in the viewer's language, as a heading."""
+    request_type = current_app.config["HOTLINE"].request_type(code)
+    label = request_type.label(str(get_locale())) if request_type else code
+    # Labels are written to be spoken mid-sentence ("ein freundliches Telefonat").
+    return label[:1].upper() + label[1:]
+
+
+def duration(seconds: int | None) -> str:
+    """A voice message's length as m:ss."""
+    return f"{(seconds or 0) // 60}:{(seconds or 0) % 60:02d}"
+
+
+def init_app(app: Flask) -> None:
+    app.add_template_filter(age, "age")
+    app.add_template_filter(language_name, "language_name")
+    app.add_template_filter(request_type_label, "request_type_label")
+    app.add_template_filter(duration, "duration")

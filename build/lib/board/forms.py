@@ -1,0 +1,155 @@
+"""The board's forms (Flask-WTF; every POST form carries the CSRF token)."""
+
+from __future__ import annotations
+
+import re
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    PasswordField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+    ValidationError,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, EqualTo, Length, Optional, Regexp
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from app.users import MIN_PASSWORD_LENGTH
+
+# Deliberately loose: one @, something on both sides, no spaces. The first-run
+# operator is operator@localhost, so a dot in the domain is not required.
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
+PHONE = re.compile(r"\+?[0-9 ()/.-]{6,24}")
+
+
+def _email(_form, field) -> None:
+    if field.data and not EMAIL.fullmatch(field.data.strip()):
+        raise ValidationError(_l("Please enter an e-mail address such as name@example.org."))
+
+
+def _phone(_form, field) -> None:
+    value = (field.data or "").strip()
+    if not PHONE.fullmatch(value) or sum(c.isdigit() for c in value) < 6:
+        raise ValidationError(_l("Please enter a phone number such as 0151 2345678."))
+
+
+class LoginForm(FlaskForm):
+    email = StringField(
+        _l("E-mail"),
+        validators=[DataRequired(_l("Please enter your e-mail address.")), Length(max=254)],
+        render_kw={"autocomplete": "username", "inputmode": "email", "autocapitalize": "none"},
+    )
+    password = PasswordField(
+        _l("Password"),
+        validators=[DataRequired(_l("Please enter your password.")), Length(max=1024)],
+        render_kw={"autocomplete": "current-password"},
+    )
+
+
+class ZoneCheckboxes(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class SignupForm(FlaskForm):
+    name = StringField(
+        _l("Your name"),
+        validators=[DataRequired(_l("Please enter your name.")), Length(max=120)],
+        render_kw={"autocomplete": "name"},
+    )
+    email = StringField(
+        _l("E-mail"),
+        validators=[DataRequired(_l("Please enter your e-mail address.")), Length(max=254), _email],
+        render_kw={"autocomplete": "email", "inputmode": "email", "autocapitalize": "none"},
+    )
+    phone = StringField(
+        _l("Your phone number"),
+        description=_l("Only the operators see it, to reach you if needed."),
+        validators=[DataRequired(_l("Please enter your phone number.")), _phone],
+        render_kw={"autocomplete": "tel", "inputmode": "tel"},
+    )
+    password = PasswordField(
+        _l("Password"),
+        description=_l("At least %(n)d characters.", n=MIN_PASSWORD_LENGTH),
+        validators=[
+            DataRequired(_l("Please choose a password.")),
+            Length(
+                min=MIN_PASSWORD_LENGTH,
+                max=1024,
+                message=_l("The password needs at least %(n)d characters.", n=MIN_PASSWORD_LENGTH),
+            ),
+        ],
+        render_kw={"autocomplete": "new-password", "minlength": MIN_PASSWORD_LENGTH},
+    )
+    password_again = PasswordField(
+        _l("Password again"),
+        validators=[
+            DataRequired(_l("Please type the password a second time.")),
+            EqualTo("password", _l("The two passwords are not the same.")),
+        ],
+        render_kw={"autocomplete": "new-password"},
+    )
+    zones = ZoneCheckboxes(_l("Boroughs"), coerce=int, validators=[Optional()])
+    postcodes = StringField(
+        _l("Postcodes"),
+        description=_l("For example: 10115, 12043. Separate several with commas."),
+        validators=[Optional(), Length(max=500)],
+        render_kw={"inputmode": "numeric", "autocomplete": "off"},
+    )
+
+
+class FilterForm(FlaskForm):
+    """The board's filters. A GET form (filters live in the URL), so no CSRF token."""
+
+    class Meta:
+        csrf = False
+
+    zone = SelectField(_l("Zone"), validators=[Optional()], validate_choice=True)
+    postcode = StringField(
+        _l("Postcode starts with"),
+        validators=[
+            Optional(),
+            Regexp(r"[0-9]{1,5}\Z", message=_l("Up to five digits, for example 120.")),
+        ],
+        render_kw={"inputmode": "numeric", "maxlength": 5, "autocomplete": "off"},
+    )
+    type = SelectField(_l("Kind of help"), validators=[Optional()])
+    language = SelectField(_l("Caller's language"), validators=[Optional()])
+
+
+class ActionForm(FlaskForm):
+    """A button that changes a request (claim, could not reach): the CSRF token only."""
+
+
+class DoneForm(FlaskForm):
+    note = TextAreaField(
+        _l("What happened? (optional)"),
+        validators=[Optional(), Length(max=2000, message=_l("At most 2000 characters, please."))],
+        render_kw={"maxlength": 2000, "rows": 3},
+    )
+
+
+RELEASE_REASONS = [
+    SelectChoice("no_time", _l("I no longer have time")),
+    SelectChoice("cannot_help", _l("I cannot help with this")),
+    SelectChoice("too_far", _l("It is too far for me")),
+    SelectChoice("other", _l("Another reason")),
+]
+
+
+class ReleaseForm(FlaskForm):
+    reason = RadioField(
+        _l("Why are you giving it back?"),
+        choices=RELEASE_REASONS,
+        validators=[DataRequired(_l("Please choose a reason."))],
+    )
+    note = TextAreaField(
+        _l("A note for the operators (optional)"),
+        validators=[Optional(), Length(max=500, message=_l("At most 500 characters, please."))],
+        render_kw={"maxlength": 500, "rows": 2},
+    )

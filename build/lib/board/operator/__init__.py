@@ -1,0 +1,32 @@
+"""The operators' pages: dashboard, volunteer approval, attention list, audit log, export.
+
+Operators only. Every view goes through the blueprint's check below: an
+anonymous visitor is sent to the login, anyone signed in who is not an
+approved operator (a volunteer, a suspended operator) gets 403.
+"""
+
+from flask import Blueprint, abort
+from flask_login import current_user, login_required
+
+bp = Blueprint("operator", __name__, url_prefix="/operator")
+
+
+@bp.before_request
+@login_required
+def operators_only():
+    # Checked on every request rather than at login: an operator suspended
+    # or demoted a minute ago must not keep the pages open in a tab.
+    if not (current_user.is_operator and current_user.approved):
+        abort(403)
+
+
+@bp.after_request
+def never_cached(response):
+    # These pages show callers' numbers and volunteers' contacts: no browser
+    # cache or shared proxy may keep a copy (the back button on a shared
+    # computer included).
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+from board.operator import views  # noqa: E402, F401  (routes register on bp)

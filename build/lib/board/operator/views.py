@@ -1,0 +1,310 @@
+"""Operator pages: thin views over app.dashboard, app.approval, app.attention, app.audit
+and app.call_export (the same export as `hotline calls export`)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from babel.dates import format_skeleton
+from flask import (
+    Response,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
+from flask_babel import get_locale, gettext, ngettext
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from sqlalchemy import select
+
+from app import approval, attention, audit
+from app.call_export import DayRange, count_calls, export_csv, local_today, record_export
+from app.call_labels import call_end_label
+from app.dashboard import dashboard as dashboard_figures
+from app.database import db_session, get_db
+from app.i18n import LANGUAGE_NAMES
+from app.models import AccountStatus, HelpRequest, User
+from board.operator import bp
+from board.operator.bar_chart import bar_chart
+from board.operator.forms import AuditFilterForm, ExportForm, NoteForm
+
+AUDIT_PAGE = 100
+
+ACTION_LABELS = {
+    audit.Action.CLAIMED: _l("claimed"),
+    audit.Action.RELEASED: _l("released"),
+    audit.Action.COMPLETED: _l("marked done"),
+    audit.Action.UNREACHABLE: _l("could not reach the caller"),
+    audit.Action.NUMBER_VIEWED: _l("viewed the caller's number"),
+    audit.Action.EXPIRED: _l("claim expired"),
+    audit.Action.EXPORTED: _l("exported the call log"),
+    audit.Action.APPROVED: _l("approved"),
+    audit.Action.REJECTED: _l("rejected"),
+    audit.Action.SUSPENDED: _l("suspended"),
+    audit.Action.PURGED: _l("erased old personal data"),
+    audit.Action.RETURNED_TO_BOARD: _l("put back on the board"),
+    audit.Action.CLOSED_BY_OPERATOR: _l("closed by an operator"),
+    audit.Action.MESSAGE_HANDLED: _l("handled a voice message"),
+}
+
+STATUS_LABELS = {
+    AccountStatus.PENDING: _l("Waiting for approval"),
+    AccountStatus.APPROVED: _l("Approved"),
+    AccountStatus.SUSPENDED: _l("Suspended"),
+    AccountStatus.REJECTED: _l("Rejected"),
+}
+
+DECISION_LABELS = {
+    approval.Decision.APPROVE: _l("Approve"),
+    approval.Decision.REJECT: _l("Reject"),
+    approval.Decision.SUSPEND: _l("Suspend"),
+}
+
+DECISION_DONE = {
+    approval.Decision.APPROVE: _l("%(name)s is approved and can now claim requests."),
+    approval.Decision.REJECT: _l("%(name)s was rejected."),
+    approval.Decision.SUSPEND: _l(
+        "%(name)s is suspended; their claimed requests are back on the board."
+    ),
+}
+
+REASON_LABELS = {
+    attention.Reason.UNREACHABLE: _l("could not be reached %(count)d times"),
+    attention.Reason.EXPIRED: _l("claims expired %(count)d times"),
+    attention.Reason.FLAGGED: _l("flagged by a volunteer"),
+}
+
+
+def settings():
+    return current_app.config["HOTLINE"]
+
+
+@bp.app_template_filter("hours_minutes")
+def hours_minutes(value: timedelta | None) -> str:
+    """'1 h 05 min', '12 min', or a dash when there is nothing to measure."""
+    if value is None:
+        return "–"
+    minutes = round(value.total_seconds() / 60)
+    if minutes < 60:
+        return gettext("%(minutes)d min", minutes=minutes)
+    return gettext("%(hours)d h %(minutes)02d min", hours=minutes // 60, minutes=minutes % 60)
+
+
+@bp.app_template_filter("language_name")
+def language_name(code: str) -> str:
+    """'de' -> 'Deutsch': a language as its speakers write it."""
+    return LANGUAGE_NAMES.get(code, code) if code else "–"
+
+
+@bp.app_template_filter("day_month")
+def day_month(day) -> str:
+    """'10 Jun', '10. Juni', '10 cze' in the page's language."""
+    return format_skeleton("MMMd", day, locale=get_locale())
+
+
+@bp.get("/")
+def dashboard():
+    figures = dashboard_figures(db_session(), settings().timezone)
+    return render_template(
+        "board/operator/dashboard.html",
+        figures=figures,
+        chart=bar_chart(figures.calls_per_day),
+        call_end_label=call_end_label,
+        waiting=attention.attention_counts(
+            db_session(), unclaimed_alert_hours=settings().unclaimed_alert_hours
+        ),
+        unclaimed_alert_hours=settings().unclaimed_alert_hours,
+    )
+
+
+@bp.get("/volunteers")
+def volunteers():
+    status = request.args.get("status", AccountStatus.PENDING)
+    if status not in STATUS_LABELS:
+        status = AccountStatus.PENDING
+    session = db_session()
+    return render_template(
+        "board/operator/volunteers.html",
+        status=status,
+        counts=approval.status_counts(session),
+        people=approval.volunteers(session, status),
+        status_labels=STATUS_LABELS,
+        decision_labels=DECISION_LABELS,
+        allowed=approval.allowed_decisions,
+    )
+
+
+@bp.post("/volunteers/<int:user_id>")
+def decide(user_id: int):
+    form = NoteForm()
+    back = request.form.get("status", AccountStatus.PENDING)
+    back = back if back in STATUS_LABELS else AccountStatus.PENDING
+    try:
+        decision = approval.Decision(request.form.get("decision", ""))
+    except ValueError:
+        flash(gettext("Choose approve, reject or suspend."), "error")
+        return redirect(url_for(".volunteers", status=back))
+    if not form.validate_on_submit():
+        flash(gettext("The note is too long (500 characters at most)."), "error")
+        return redirect(url_for(".volunteers", status=back))
+    try:
+        person = approval.decide(
+            db_session(), user_id, decision, operator=current_user, note=form.note.data or ""
+        )
+    except approval.ApprovalError:
+        flash(gettext("That account has changed meanwhile; nothing was done."), "error")
+        return redirect(url_for(".volunteers", status=back))
+    flash(str(DECISION_DONE[decision]) % {"name": person.name}, "success")
+    return redirect(url_for(".volunteers", status=back))
+
+
+@bp.get("/attention")
+def attention_list():
+    session = db_session()
+    items = attention.requests_needing_attention(
+        session, unclaimed_alert_hours=settings().unclaimed_alert_hours
+    )
+    messages = attention.unhandled_operator_messages(session)
+    # Audited before rendering, as a volunteer's view is: the numbers on this
+    # page are never shown without the log knowing who saw them.
+    attention.record_numbers_shown(session, current_user, [i.request for i in items], messages)
+    return render_template(
+        "board/operator/attention.html",
+        items=items,
+        messages=messages,
+        reason_text=_reason_text,
+        request_type_label=_request_type_label,
+        unclaimed_alert_hours=settings().unclaimed_alert_hours,
+    )
+
+
+@bp.post("/attention/requests/<int:request_id>/<any(return, close):action>")
+def resolve_request(request_id: int, action: str):
+    form = NoteForm()
+    if not form.validate_on_submit():
+        flash(gettext("The note is too long (500 characters at most)."), "error")
+        return redirect(url_for(".attention_list"))
+    resolve = attention.return_to_board if action == "return" else attention.close_request
+    if resolve(db_session(), request_id, current_user, form.note.data or ""):
+        if action == "return":
+            flash(gettext("The request is back on the board for volunteers."), "success")
+        else:
+            flash(gettext("The request is closed."), "success")
+    else:
+        flash(gettext("That request was closed meanwhile; nothing was changed."), "error")
+    return redirect(url_for(".attention_list"))
+
+
+@bp.post("/attention/messages/<int:call_id>/handled")
+def message_handled(call_id: int):
+    if attention.mark_message_handled(db_session(), call_id, current_user):
+        flash(gettext("The voice message is marked as handled."), "success")
+    else:
+        flash(gettext("That voice message was already handled."), "error")
+    return redirect(url_for(".attention_list"))
+
+
+@bp.get("/audit")
+def audit_log():
+    session = db_session()
+    form = AuditFilterForm(request.args)
+    people = session.scalars(select(User).order_by(User.name, User.id)).all()
+    form.person.choices = [(0, gettext("Everyone"))] + [
+        (p.id, f"{p.name} ({p.email})") for p in people
+    ]
+    form.action.choices = [("", gettext("All actions"))] + [
+        (a.value, str(label)) for a, label in ACTION_LABELS.items()
+    ]
+    events, unknown_reference = [], False
+    if form.validate():
+        request_id = None
+        if form.reference.data:
+            request_id = session.scalar(
+                select(HelpRequest.id).where(HelpRequest.reference == form.reference.data)
+            )
+            unknown_reference = request_id is None
+        if not unknown_reference:
+            events = audit.find_events(
+                session,
+                user_id=form.person.data or None,
+                request_id=request_id,
+                action=form.action.data or None,
+                before_id=form.before.data,
+                limit=AUDIT_PAGE,
+            )
+    older = None
+    if len(events) == AUDIT_PAGE:
+        args = {k: v for k, v in request.args.items() if k != "before"}
+        older = url_for(".audit_log", **args, before=events[-1].id)
+    return render_template(
+        "board/operator/audit.html",
+        form=form,
+        events=events,
+        older=older,
+        unknown_reference=unknown_reference,
+        action_labels=ACTION_LABELS,
+    ), (400 if form.errors else 200)
+
+
+@bp.route("/export", methods=["GET", "POST"])
+def export():
+    form = ExportForm()
+    if request.method == "GET":
+        yesterday = local_today(settings().timezone) - timedelta(days=1)
+        form.first.data = form.first.data or yesterday
+        return render_template("board/operator/export.html", form=form)
+    if not form.validate_on_submit():
+        return render_template("board/operator/export.html", form=form), 400
+    days = DayRange(form.first.data, form.last.data or form.first.data)
+    session = db_session()
+    total = count_calls(session, days, settings().timezone)
+    if total == 0:
+        return render_template("board/operator/export.html", form=form, no_calls=days)
+    if form.with_numbers.data:
+        record_export(session, days, calls=total, operator=current_user, via="the operator pages")
+    language, with_numbers = str(get_locale()), form.with_numbers.data
+
+    def stream():
+        # The response is sent after the request's teardown has closed the
+        # request's session, so the stream reads through a session of its
+        # own and closes it itself, also when the download is cut off.
+        with get_db().session() as stream_session:
+            yield from export_csv(
+                stream_session, days, settings(), language=language, with_numbers=with_numbers
+            )
+
+    return Response(
+        # The app context stays for the stream: labels are translated as rows go.
+        stream_with_context(stream()),
+        mimetype="text/csv",
+        headers={
+            "Content-Disposition": f'attachment; filename="{days.filename}"',
+            # Personal data: never kept by a browser cache or a proxy.
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+def _reason_text(item: attention.AttentionItem, reason: str) -> str:
+    if reason == attention.Reason.UNCLAIMED:
+        hours = int(item.unclaimed_for.total_seconds() // 3600)
+        return ngettext(
+            "nobody has taken it for %(num)d hour",
+            "nobody has taken it for %(num)d hours",
+            hours,
+        )
+    count = {
+        attention.Reason.UNREACHABLE: item.request.unreachable_count,
+        attention.Reason.EXPIRED: item.request.expired_claims,
+    }.get(reason, 0)
+    return str(REASON_LABELS[reason]) % {"count": count}
+
+
+def _request_type_label(code: str) -> str:
+    kind = settings().request_type(code)
+    return kind.label(str(get_locale())) if kind else code

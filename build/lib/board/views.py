@@ -1,0 +1,328 @@
+"""The board: open requests by zone, claiming one, and the volunteer's own requests.
+
+Thin views over app.claims. Filters live in the query string, so a reload, a
+bookmark, the refresh link and the 30-second refresh all keep them. A
+caller's number is rendered in exactly one place (the request page of the
+volunteer holding the claim), and only after the view was written to the audit log.
+"""
+
+from __future__ import annotations
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
+from flask_login import current_user
+from wtforms.fields.choices import SelectChoice
+
+from app.claims import UNREACHABLE_FLAG_AFTER as UNREACHABLE_LIMIT
+from app.claims import (
+    Access,
+    BoardFilters,
+    ClaimResult,
+    access_to,
+    claim_deadline,
+    claim_request,
+    claims_held_by,
+    complete_request,
+    expire_stale_claims,
+    open_claim_count,
+    open_requests,
+    recently_closed_by,
+    record_number_viewed,
+    record_unreachable,
+    release_request,
+    request_by_reference,
+    zones_served_by,
+)
+from app.config import Settings
+from app.database import db_session
+from app.models import HelpRequest, RequestStatus
+from app.zones import neighbourhoods
+from board import bp, local_path
+from board.accounts import approved_required
+from board.formatting import language_name, request_type_label
+from board.forms import ActionForm, DoneForm, FilterForm, ReleaseForm
+
+REFUSALS = {
+    Access.OTHER_CLAIMER: _l("Another volunteer has taken this request. Only they see it."),
+    Access.OUTSIDE_ZONES: _l("This request is in a zone you do not serve."),
+}
+
+
+def settings() -> Settings:
+    return current_app.config["HOTLINE"]
+
+
+def _session_with_fresh_claims():
+    """The request's session, after returning stale claims to the board.
+
+    Expiry runs here, lazily, on every board page (and from cron via
+    `hotline requests expire`): a claim past its time is gone before anyone
+    is shown anything, whether or not cron runs.
+    """
+    session = db_session()
+    expire_stale_claims(session, settings().claim_timeout_hours)
+    return session
+
+
+def _filters(zones) -> tuple[FilterForm, BoardFilters]:
+    """The filter form read from the query string; invalid values are reported and ignored."""
+    form = FilterForm(formdata=request.args)
+    form.zone.choices = [SelectChoice("", _("All my zones"))] + [
+        SelectChoice(z.slug, z.name) for z in zones
+    ]
+    form.type.choices = [SelectChoice("", _("Any kind"))] + [
+        SelectChoice(t.code, request_type_label(t.code)) for t in settings().request_types
+    ]
+    form.language.choices = [SelectChoice("", _("Any language"))] + [
+        SelectChoice(code, language_name(code)) for code in settings().phone_languages
+    ]
+    form.validate()
+    zone_ids = {z.slug: z.id for z in zones}
+
+    def valid(field) -> str:
+        return "" if field.errors else (field.data or "")
+
+    filters = BoardFilters(
+        zone_id=zone_ids.get(valid(form.zone)),
+        postcode_prefix=valid(form.postcode),
+        request_type=valid(form.type),
+        language=valid(form.language),
+    )
+    return form, filters
+
+
+def _board_page(template: str):
+    session = _session_with_fresh_claims()
+    zones = zones_served_by(session, current_user)
+    form, filters = _filters(zones)
+    board = open_requests(session, zones, filters)
+    return render_template(
+        template,
+        form=form,
+        filters=filters,
+        board=board,
+        zones=zones,
+        neighbourhoods=neighbourhoods(session, [r.postcode for r in board.requests]),
+        held=open_claim_count(session, current_user),
+        max_open_claims=settings().max_open_claims,
+        filtered=filters.narrowed,
+        claim_form=ActionForm(),
+        board_url=_board_url(),
+    )
+
+
+def _board_url() -> str:
+    """The board with the filters of this request, for the refresh link and for coming back."""
+    query = request.query_string.decode("ascii", "replace")
+    return url_for("board.requests") + (f"?{query}" if query else "")
+
+
+@bp.get("/requests")
+@approved_required
+def requests():
+    """The board: open requests in the volunteer's zones, oldest first."""
+    return _board_page("board/requests.html")
+
+
+@bp.get("/requests/list")
+@approved_required
+def requests_list():
+    """The list part of the board alone, fetched by the page every 30 seconds."""
+    return _board_page("board/_request_list.html")
+
+
+def _request_or_404(session, reference: str) -> HelpRequest:
+    help_request = request_by_reference(session, reference)
+    if help_request is None:
+        abort(404)
+    return help_request
+
+
+def _refuse(access: Access):
+    message = REFUSALS.get(access, _l("You cannot see this request."))
+    return render_template("board/error.html", title=_l("Not for you"), message=message), 403
+
+
+@bp.get("/requests/<reference>")
+@approved_required
+def request_page(reference: str):
+    """One request: its card to claim, or (for its claimer only) how to call the caller back."""
+    session = _session_with_fresh_claims()
+    help_request = _request_or_404(session, reference)
+    access = access_to(help_request, current_user, zones_served_by(session, current_user))
+    if access == Access.CLAIMER:
+        return _claimed_page(session, help_request)
+    if not access.allowed and access != Access.CLOSED:
+        # 403 rather than 404, so that a volunteer following a colleague's
+        # link learns why; references are random (25^6), so confirming that
+        # one exists tells nobody anything they could use.
+        return _refuse(access)
+    return render_template(
+        "board/request.html",
+        help_request=help_request,
+        access=access,
+        neighbourhoods=neighbourhoods(session, [help_request.postcode]),
+        claim_form=ActionForm(),
+    )
+
+
+def _claimed_page(session, help_request: HelpRequest, status: int = 200, **forms):
+    # Audited before rendering: the number is never on a page the log does not know of.
+    if not record_number_viewed(session, help_request, current_user):
+        return redirect(url_for("board.request_page", reference=help_request.reference))
+    return render_template(
+        "board/claimed.html",
+        help_request=help_request,
+        neighbourhoods=neighbourhoods(session, [help_request.postcode]),
+        deadline=claim_deadline(help_request, settings().claim_timeout_hours),
+        unreachable_limit=UNREACHABLE_LIMIT,
+        done_form=forms.get("done_form") or DoneForm(formdata=None),
+        release_form=forms.get("release_form") or ReleaseForm(formdata=None),
+        action_form=ActionForm(formdata=None),
+    ), status
+
+
+@bp.post("/requests/<reference>/claim")
+@approved_required
+def claim(reference: str):
+    session = _session_with_fresh_claims()
+    help_request = _request_or_404(session, reference)
+    board_url = local_path(request.form.get("next"), url_for("board.requests"))
+    result = claim_request(
+        session, help_request, current_user, max_open_claims=settings().max_open_claims
+    )
+    if result in (ClaimResult.CLAIMED, ClaimResult.ALREADY_YOURS):
+        if result == ClaimResult.CLAIMED:
+            flash(_("It is yours. Please call back soon."), "success")
+        return redirect(url_for("board.request_page", reference=help_request.reference))
+    if result == ClaimResult.NOT_ALLOWED:
+        zones = zones_served_by(session, current_user)
+        return _refuse(access_to(help_request, current_user, zones))
+    if result == ClaimResult.LIMIT_REACHED:
+        flash(
+            _(
+                "You already hold %(n)d requests. Please finish or give back one of them "
+                "before taking another.",
+                n=settings().max_open_claims,
+            ),
+            "error",
+        )
+        return redirect(url_for("board.my_requests"))
+    if result == ClaimResult.TAKEN:
+        flash(_("Another volunteer has just taken this request. Thank you all the same!"), "error")
+    else:
+        flash(_("This request is no longer open: the caller no longer needs help."), "error")
+    return redirect(board_url)
+
+
+def _own_claim_or_refuse(session, reference: str):
+    """The request if the volunteer still holds it, else the response to send instead."""
+    help_request = _request_or_404(session, reference)
+    access = access_to(help_request, current_user, zones_served_by(session, current_user))
+    if access == Access.CLAIMER:
+        return help_request, None
+    if access in (Access.OTHER_CLAIMER, Access.OUTSIDE_ZONES):
+        return None, _refuse(access)
+    flash(_lost_claim_message(help_request), "error")
+    return None, redirect(url_for("board.my_requests"))
+
+
+def _lost_claim_message(help_request: HelpRequest) -> str:
+    if help_request.status == RequestStatus.CANCELLED:
+        return _("The caller has cancelled this request. Nothing more to do, thank you.")
+    if help_request.status == RequestStatus.DONE:
+        return _("This request is already marked as done.")
+    return _(
+        "This request is no longer yours: it was not done within %(hours)d hours and went "
+        "back to the board.",
+        hours=settings().claim_timeout_hours,
+    )
+
+
+@bp.post("/requests/<reference>/done")
+@approved_required
+def mark_done(reference: str):
+    session = _session_with_fresh_claims()
+    help_request, refusal = _own_claim_or_refuse(session, reference)
+    if refusal:
+        return refusal
+    form = DoneForm()
+    if not form.validate():
+        return _claimed_page(session, help_request, status=422, done_form=form)
+    if complete_request(session, help_request, current_user, form.note.data or ""):
+        flash(_("Marked as done. Thank you for helping!"), "success")
+    else:
+        flash(_lost_claim_message(help_request), "error")
+    return redirect(url_for("board.my_requests"))
+
+
+@bp.post("/requests/<reference>/release")
+@approved_required
+def release(reference: str):
+    session = _session_with_fresh_claims()
+    help_request, refusal = _own_claim_or_refuse(session, reference)
+    if refusal:
+        return refusal
+    form = ReleaseForm()
+    if not form.validate():
+        return _claimed_page(session, help_request, status=422, release_form=form)
+    reason = form.reason.data + (f": {form.note.data.strip()}" if form.note.data else "")
+    if release_request(session, help_request, current_user, reason):
+        flash(_("Given back. The request is on the board again for someone else."), "success")
+    else:
+        flash(_lost_claim_message(help_request), "error")
+    return redirect(url_for("board.my_requests"))
+
+
+@bp.post("/requests/<reference>/unreachable")
+@approved_required
+def unreachable(reference: str):
+    session = _session_with_fresh_claims()
+    help_request, refusal = _own_claim_or_refuse(session, reference)
+    if refusal:
+        return refusal
+    attempts = record_unreachable(session, help_request, current_user)
+    if attempts is None:
+        flash(_lost_claim_message(help_request), "error")
+        return redirect(url_for("board.my_requests"))
+    if attempts >= UNREACHABLE_LIMIT:
+        message = ngettext(
+            "Noted: %(num)d call without reaching anyone. The operators have been asked to "
+            "look at this request. You may keep trying or give it back.",
+            "Noted: %(num)d calls without reaching anyone. The operators have been asked to "
+            "look at this request. You may keep trying or give it back.",
+            attempts,
+        )
+    else:
+        message = ngettext(
+            "Noted: %(num)d call without reaching anyone. Please try again later, at "
+            "another time of day.",
+            "Noted: %(num)d calls without reaching anyone. Please try again later, at "
+            "another time of day.",
+            attempts,
+        )
+    flash(message, "info")
+    return redirect(local_path(request.form.get("next"), url_for("board.my_requests")))
+
+
+@bp.get("/my-requests")
+@approved_required
+def my_requests():
+    """The requests the volunteer holds (no numbers here: one tap shows them, audited)."""
+    session = _session_with_fresh_claims()
+    held = claims_held_by(session, current_user)
+    closed = recently_closed_by(session, current_user)
+    return render_template(
+        "board/my_requests.html",
+        held=held,
+        closed=closed,
+        neighbourhoods=neighbourhoods(session, [r.postcode for r in held + closed]),
+        deadlines={r.id: claim_deadline(r, settings().claim_timeout_hours) for r in held},
+        max_open_claims=settings().max_open_claims,
+        unreachable_limit=UNREACHABLE_LIMIT,
+        done_form=DoneForm(formdata=None),
+        release_form=ReleaseForm(formdata=None),
+        action_form=ActionForm(formdata=None),
+    )

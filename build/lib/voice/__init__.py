@@ -1,0 +1,57 @@
+"""The phone line: Twilio's webhooks, the call flow, the prompts of every language."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, current_app
+
+from app.config import ConfigError, Settings
+from app.zones import ZoneImportError, profile_path, read_profile
+from voice.flow import Line
+from voice.prompts import load_catalogs
+
+bp = Blueprint("voice", __name__, url_prefix="/voice")
+
+
+def init_app(app: Flask) -> None:
+    """Check the prompts of every phone language, then open the webhooks."""
+    settings: Settings = app.config["HOTLINE"]
+    app.extensions["hotline_line"] = build_line(settings)
+    app.register_blueprint(bp)
+    # Twilio cannot send a CSRF token; its signature is checked on every route instead.
+    app.extensions["csrf"].exempt(bp)
+
+
+def build_line(settings: Settings) -> Line:
+    """The phone line as configured; raises ConfigError naming what is wrong."""
+    catalogs = load_catalogs(settings.phone_languages, settings.source)
+    return Line(
+        languages=tuple(settings.phone_languages),
+        default_language=settings.default_language,
+        catalogs=catalogs,
+        request_types=tuple(settings.request_types),
+        voices=dict(settings.voices),
+        operator_phone=settings.operator_phone,
+        # The hours are spoken inside a sentence that ends with its own full
+        # stop: "... 6 p.m." would otherwise be read as "p.m..".
+        hours={lang: text.strip().rstrip(".") for lang, text in settings.hours.items()},
+        area=_spoken_area(settings),
+    )
+
+
+def current_line() -> Line:
+    return current_app.extensions["hotline_line"]
+
+
+def _spoken_area(settings: Settings) -> dict[str, str]:
+    """The area callers outside it are told about, in each phone language."""
+    try:
+        profile = read_profile(profile_path(settings.zone_profile))
+    except ZoneImportError as e:
+        raise ConfigError(f"{settings.source}: key 'zone_profile': {e}") from None
+    return {
+        language: profile.area_spoken.get(language) or profile.area
+        for language in settings.phone_languages
+    }
+
+
+from voice import views  # noqa: E402, F401  (routes register on bp)

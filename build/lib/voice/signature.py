@@ -1,0 +1,46 @@
+"""Only Twilio may drive the phone line: every voice request must carry its signature.
+
+Twilio signs the exact URL it requested (scheme, host, path and query) plus the
+POST parameters with the account's auth token (X-Twilio-Signature). Behind a
+reverse proxy the app sees another URL, so the signature is checked against
+the configured public address when there is one; `trusted_proxies` (ProxyFix
+in the app factory) is the other way to make request.url the public one.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Request
+from twilio.request_validator import SIGNATURE_HEADER, SIGNATURE_SETTINGS_HEADER, RequestValidator
+
+from app.config import Settings
+
+log = logging.getLogger(__name__)
+
+
+def signed_url(request: Request, settings: Settings) -> str:
+    """The URL Twilio requested, as it signed it."""
+    if not settings.public_base_url:
+        return request.url
+    query = request.query_string.decode("latin-1")
+    return settings.public_base_url + request.path + (f"?{query}" if query else "")
+
+
+def is_from_twilio(request: Request, settings: Settings) -> bool:
+    """True when the request carries a valid Twilio signature for this app's auth token."""
+    signature = request.headers.get(SIGNATURE_HEADER, "")
+    if not signature:
+        return False
+    settings_header = request.headers.get(SIGNATURE_SETTINGS_HEADER)
+    if settings_header:
+        # Twilio signs with a SharedKey when a Webhook Rule says so; the app knows only
+        # the auth token, so such a request cannot be checked and is refused.
+        log.warning(
+            "Refused a voice webhook signed with a Twilio SharedKey (%s): "
+            "sign the phone line's webhooks with the auth token.",
+            settings_header,
+        )
+        return False
+    validator = RequestValidator(settings.twilio_auth_token)
+    return validator.validate(signed_url(request, settings), request.form, signature)
