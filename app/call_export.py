@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 
 from babel import Locale
 from flask_babel import force_locale, gettext
-from sqlalchemy import DateTime, func, select, type_coerce
+from sqlalchemy import String, func, select, type_coerce
 from sqlalchemy.orm import Session
 
 from app import audit
@@ -46,8 +46,6 @@ from app.phone_numbers import (
 )
 
 BOM = "\ufeff"
-EPOCH = datetime(1970, 1, 1)
-ONE_MINUTE = timedelta(minutes=1)
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 # Rows fetched per round trip. PostgreSQL streams them through a server-side
 # cursor, so memory stays the same for a day or for a year of calls.
@@ -176,8 +174,8 @@ def export_batches(
     query = (
         select(
             Call.call_sid,
-            _naive_utc(Call.started_at, session),
-            _naive_utc(Call.ended_at, session),
+            _utc_text(Call.started_at, session),
+            _utc_text(Call.ended_at, session),
             Call.duration_seconds,
             Call.status,
             Call.language,
@@ -361,52 +359,52 @@ class LocalTimes:
     """UTC instants as local wall-clock text ("2026-03-29 03:15:42") and UTC offset ("UTC+02:00").
 
     The same as astimezone(tz) and strftime, for a fraction of the cost: the
-    text up to the minute and the offset are computed through zoneinfo once
-    per distinct minute and reused for every call in it; only the seconds are
-    added per value. Valid because every time zone's offsets and transitions
-    are whole minutes (since 1972, and exports start in 2000); an offset with
-    seconds falls back to the exact conversion.
+    instants come as UTC text (see _utc_text()), the local text up to the
+    minute and the offset are computed through zoneinfo once per distinct UTC
+    minute, and only the seconds are copied per value. Valid because every
+    time zone's offsets and transitions are whole minutes (since 1972, and
+    exports start in 2000); an offset with seconds takes the exact conversion.
     """
 
     MAX_MINUTES = 100_000
-    SECONDS = tuple(f"{s:02d}" for s in range(60))
 
     def __init__(self, tz: ZoneInfo) -> None:
         self._tz = tz
-        self._minutes: dict[int, tuple[str, str] | None] = {}
+        self._minutes: dict[str, tuple[str, str] | None] = {}
 
-    def __call__(self, moment: datetime) -> tuple[str, str]:
-        """Local text and offset of a naive UTC instant."""
-        # Whole minutes since the epoch key the cache.
-        minute = (moment - EPOCH) // ONE_MINUTE
-        cached = self._minutes.get(minute, False)
+    def __call__(self, utc: str) -> tuple[str, str]:
+        """Local text and offset of a UTC instant given as "YYYY-MM-DD HH:MM:SS[.ffffff]"."""
+        cached = self._minutes.get(utc[:16], False)
         if cached is False:
-            cached = self._minute(minute, moment)
+            cached = self._minute(utc)
         if cached is None:
-            local = moment.replace(tzinfo=UTC).astimezone(self._tz)
+            local = self._local(utc)
             return _local(local), _offset(local)
-        return cached[0] + self.SECONDS[moment.second], cached[1]
+        return cached[0] + utc[17:19], cached[1]
 
-    def _minute(self, minute: int, moment: datetime) -> tuple[str, str] | None:
+    def _local(self, utc: str) -> datetime:
+        return datetime.fromisoformat(utc).replace(tzinfo=UTC).astimezone(self._tz)
+
+    def _minute(self, utc: str) -> tuple[str, str] | None:
         if len(self._minutes) >= self.MAX_MINUTES:
             self._minutes.clear()
-        local = moment.replace(tzinfo=UTC).astimezone(self._tz)
+        local = self._local(utc[:16])
         offset = local.utcoffset()
         whole = offset is not None and offset.seconds % 60 == 0 and not offset.microseconds
         cached = (_local(local)[:-2], _offset(local)) if whole else None
-        self._minutes[minute] = cached
+        self._minutes[utc[:16]] = cached
         return cached
 
 
-def _naive_utc(column, session: Session):
-    """A timestamp column as naive UTC values, without UTCDateTime's per-value conversion.
+def _utc_text(column, session: Session):
+    """A timestamp column as UTC text, "YYYY-MM-DD HH:MM:SS" and maybe a fraction after it.
 
-    SQLite stores naive UTC already; PostgreSQL converts its timestamptz on
-    the server, so no aware datetime is built (and taken apart) per value.
+    What SQLite stores already; PostgreSQL formats it on the server. No
+    datetime is built (and taken apart) per value: LocalTimes reads the text.
     """
     if session.get_bind().dialect.name == "postgresql":
-        column = func.timezone("UTC", column)
-    return type_coerce(column, DateTime())
+        column = func.to_char(func.timezone("UTC", column), "YYYY-MM-DD HH24:MI:SS")
+    return type_coerce(column, String())
 
 
 def csv_chunks(
