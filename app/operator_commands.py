@@ -29,7 +29,7 @@ from app.call_export import (
     LAST_DAY,
     DayRange,
     count_calls,
-    export_csv,
+    export_chunks,
     local_today,
     record_export,
     within_export_days,
@@ -124,7 +124,7 @@ def calls_export(
             sys.exit(NO_CALLS)
         if with_numbers:
             record_export(session, days, calls=total, operator=None, via=_cli_user())
-        chunks = export_csv(
+        chunks = export_chunks(
             session,
             days,
             settings,
@@ -134,7 +134,7 @@ def calls_export(
         )
         if output is None:
             stdout = sys.stdout.buffer
-            for chunk in chunks:
+            for _, chunk in chunks:
                 stdout.write(chunk)
             stdout.flush()
             click.echo(f"{total} calls on {days}.", err=True)
@@ -175,10 +175,9 @@ def _write_file(output: Path, chunks, total: int) -> None:
     fd, draft = tempfile.mkstemp(prefix=f".{output.name}.", dir=directory)
     try:
         with os.fdopen(fd, "wb") as f, _progress(total) as advance:
-            for n, chunk in enumerate(chunks):
+            for rows, chunk in chunks:
                 f.write(chunk)
-                if n:  # chunk 0 is the header
-                    advance(1)
+                advance(rows)
         os.chmod(draft, 0o640)  # personal data, with or without full numbers
         os.replace(draft, output)
     except BaseException:

@@ -450,3 +450,54 @@ def test_a_file_that_cannot_be_written_leaves_the_old_one_and_no_draft(
     assert "cannot write" in result.stderr and "No space left on device" in result.stderr
     assert target.read_text() == "the export of last week"
     assert [p.name for p in exports.iterdir()] == ["calls.csv"]
+
+
+# -- the fast paths say what the exact conversions say ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    "zone", ["Europe/Berlin", "America/New_York", "Australia/Lord_Howe", "Asia/Kathmandu"]
+)
+def test_local_times_match_zoneinfo_around_the_clock_changes(zone):
+    # The export formats local times from a per-minute cache; every second of
+    # the hours around both 2026 clock changes must read as strftime says.
+    from datetime import UTC, datetime
+
+    from app.call_export import LocalTimes
+
+    tz = ZoneInfo(zone)
+    local_times = LocalTimes(tz)
+    changes = [
+        datetime(2026, 1, 1, tzinfo=UTC) + timedelta(hours=h)
+        for h in range(365 * 24)
+        if (datetime(2026, 1, 1, tzinfo=UTC) + timedelta(hours=h)).astimezone(tz).utcoffset()
+        != (datetime(2026, 1, 1, tzinfo=UTC) + timedelta(hours=h + 1)).astimezone(tz).utcoffset()
+    ]
+    for change in changes or [datetime(2026, 6, 1, tzinfo=UTC)]:
+        for second in range(0, 3 * 3600, 7):
+            moment = change - timedelta(hours=1) + timedelta(seconds=second, microseconds=999)
+            local = moment.astimezone(tz)
+            utc_text = moment.replace(tzinfo=None).isoformat(" ")
+            raw = local.strftime("%z")
+            expected = (local.strftime("%Y-%m-%d %H:%M:%S"), f"UTC{raw[:3]}:{raw[3:]}")
+            assert local_times(utc_text) == expected, utc_text
+
+
+@pytest.mark.parametrize(
+    "number",
+    ["+4930123456", "+12025550143", "+79161234567", "+420601234567", "+8613812345678"]
+    + ["+266696687", "+2562533", " +4930123456 ", "anonymous", "sip:anna@example.org", "030 1234"],
+)
+@pytest.mark.parametrize("with_numbers", [False, True])
+def test_export_numbers_match_the_masking_rules(app, number, with_numbers):
+    from flask_babel import force_locale
+
+    from app.call_export import _Labels, _text_cell
+    from app.phone_numbers import is_withheld
+
+    with app.app_context(), force_locale("en"):
+        labels = _Labels(app.config["HOTLINE"], "en", with_numbers)
+        shown = number.strip() if with_numbers else (masked_number(number) or "")
+        assert labels.number(number) == _text_cell(shown)
+        expected = "withheld" if is_withheld(number) else _text_cell(shown)
+        assert labels.caller(number, False) == expected
