@@ -23,18 +23,9 @@ ALL_LANGUAGES = ["de", "en", "pl", "tr", "uk"]
 
 
 @pytest.fixture
-def line_app(database_url, tmp_path, berlin):
+def line_app(another_app, berlin):
     """Another app on the same database, configured differently (Berlin's zones loaded)."""
-    apps = []
-
-    def build(**config):
-        app = make_test_app(database_url, tmp_path / f"app{len(apps)}", **config)
-        apps.append(app)
-        return app
-
-    yield build
-    for app in apps:
-        get_db(app).engine.dispose()
+    return another_app
 
 
 def logged_calls(db) -> list[Call]:

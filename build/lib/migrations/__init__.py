@@ -1,1 +1,0 @@
-"""Alembic migrations; run them with `hotline db upgrade`."""
