@@ -85,6 +85,10 @@ def _refuse_nul_characters():
 # of Werkzeug's English. The phone line's blueprint answers its own errors in
 # TwiML; a handler there wins over these for its routes.
 ERROR_TEXTS = {
+    400: (
+        _l("Please try again"),
+        _l("What was sent could not be understood. Nothing was changed."),
+    ),
     403: (_l("Not for you"), _l("This page is only for other accounts.")),
     404: (_l("Not found"), _l("There is no such page or request. It may have been mistyped.")),
     405: (_l("Not possible"), _l("This page cannot be used that way. Please go back.")),
@@ -121,8 +125,11 @@ def _not_kept_in_caches(response):
     """
     from flask_login import current_user
 
-    static = (request.endpoint or "").endswith("static")
-    if not static and current_user.is_authenticated:
+    # The phone line has no signed-in people: not even a look at the session
+    # on every webhook (Twilio sends no cookie).
+    if request.blueprint == "voice" or (request.endpoint or "").endswith("static"):
+        return response
+    if current_user.is_authenticated:
         response.headers["Cache-Control"] = "no-store"
     return response
 

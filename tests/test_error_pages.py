@@ -40,3 +40,16 @@ def test_an_unexpected_error_is_a_translated_page_not_a_stack_trace(app, client)
     assert "RuntimeError" not in response.text and "Traceback" not in response.text
     assert "Coś poszło nie tak" in response.text
     assert 'lang="pl"' in response.text
+
+
+def test_a_malformed_request_is_explained_too(app, client):
+    from flask import abort
+
+    @app.get("/bad-for-test")
+    def bad():
+        abort(400)
+
+    response = client.get("/bad-for-test", headers={"Accept-Language": "de"})
+    assert response.status_code == 400
+    assert "Das Gesendete war nicht verständlich" in response.text
+    assert "Bad Request" not in response.text
