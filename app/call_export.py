@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 from babel import Locale
 from flask_babel import force_locale, gettext
 from sqlalchemy import String, func, select, type_coerce
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from app import audit, export_sql
@@ -523,10 +524,14 @@ def _fetched_lines(connection, dialect, sql, reference, delimiter) -> Iterator[t
         cursor.itersize = BATCH
     else:
         cursor = raw.cursor()
+    batches = export_sql.Prefetch(cursor, sql, BATCH)
     try:
-        cursor.execute(sql)
-        yield from export_sql.chunks(lambda: cursor.fetchmany(BATCH), reference, delimiter)
+        yield from export_sql.chunks(batches.get, reference, delimiter)
+    except connection.dialect.loaded_dbapi.Error as e:
+        # Said as for any other query (the command line's "cannot use the database").
+        raise DBAPIError.instance(sql, None, e, connection.dialect.loaded_dbapi.Error) from e
     finally:
+        batches.close()
         cursor.close()
 
 

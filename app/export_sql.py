@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import csv
 import io
+import queue
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -144,9 +146,19 @@ class Dialect:
         """The text starts with + or - (a spreadsheet would take it for a formula)."""
         raise NotImplementedError
 
-    def integer(self, expression: str) -> str:
-        """Text of digits as a number (SQLite converts by itself)."""
-        return expression
+    def plus_and_country_code_length(self, column: str) -> str:
+        """How many characters of an E.164 number are the plus and the country code."""
+        lengths = country_code_lengths()
+        by_length = {n: [p for p, m in lengths.items() if m == n] for n in (2, 3, 4)}
+        # +1 and +7 (one digit) are told by their first digit alone.
+        first = sorted({p[0] for p in by_length[2]})
+        if not all(lengths[p] == 2 for p in lengths if p[0] in first):
+            raise AssertionError("one-digit country codes are prefix-free")
+        return (
+            f"CASE WHEN substr({column}, 2, 1) IN ({', '.join(map(sql_literal, first))}) THEN 2 "
+            f"WHEN substr({column}, 2, 2) IN ({', '.join(map(sql_literal, by_length[3]))}) "
+            "THEN 3 ELSE 4 END"
+        )
 
     def odd_value(self, column: str, kind: str) -> str | None:
         """A condition for a stored value the SQL formatting doesn't read as Python does."""
@@ -210,6 +222,11 @@ class SQLiteDialect(Dialect):
     def last_two(self, column):
         return f"substr({column}, -2)"
 
+    def plus_and_country_code_length(self, column):
+        # Looked up by the first two digits in a string of the 90 lengths.
+        lengths = "".join(str(n) for n in country_code_lengths().values())
+        return f"substr({sql_literal(lengths)}, substr({column}, 2, 2) - 9, 1)"
+
     def nonzero_second(self, column):
         # Text compares by its bytes here, and "+0..." sorts before "+1".
         return f"{column} >= '+1'"
@@ -256,9 +273,6 @@ class PostgreSQLDialect(Dialect):
 
     def sign_first(self, column):
         return f"left({column}, 1) IN ('+', '-')"
-
-    def integer(self, expression):
-        return f"CAST({expression} AS integer)"
 
 
 def dialect_for(name: str) -> Dialect | None:
@@ -318,6 +332,52 @@ def csv_line(cells: list[str], delimiter: str) -> str:
     buffer = io.StringIO()
     csv.writer(buffer, dialect="excel", delimiter=delimiter).writerow(cells)
     return buffer.getvalue()
+
+
+class Prefetch:
+    """Batches of rows fetched by a thread of their own, while the batch before is written.
+
+    The database works out the next lines (SQLite in C without the GIL,
+    PostgreSQL in its own process) while Python checks and writes the last
+    ones. At most two batches wait, so memory stays flat.
+    """
+
+    def __init__(self, cursor, sql: str, size: int) -> None:
+        self._queue: queue.Queue = queue.Queue(maxsize=2)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._fetch, args=(cursor, sql, size), daemon=True)
+        self._thread.start()
+
+    def _fetch(self, cursor, sql: str, size: int) -> None:
+        try:
+            cursor.execute(sql)
+            while not self._stop.is_set():
+                rows = cursor.fetchmany(size)
+                self._put(rows)
+                if not rows:
+                    return
+        except BaseException as e:  # handed to the reader, raised there
+            self._put(e)
+
+    def _put(self, item) -> None:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def get(self) -> list:
+        """The next batch; empty after the last."""
+        item = self._queue.get()
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    def close(self) -> None:
+        """Stop fetching (after the batch under way) and wait for the thread."""
+        self._stop.set()
+        self._thread.join()
 
 
 def chunks(
@@ -515,12 +575,14 @@ def _e164(dialect: Dialect, column: str) -> str:
 
 def _shown(dialect: Dialect, column: str, with_numbers: bool) -> str:
     """An E.164 number as the export shows it: in full, or its country code and last two digits."""
+    mark = sql_literal("'")
     if with_numbers:
-        return dialect.concat([Text("'"), column])
-    # The length of "+" and the country code, by the number's first two digits.
-    lengths = "".join(str(1 + len(country_code(f"+{p}00000"))) for p in range(10, 100))
-    first_two = dialect.integer(f"substr({column}, 2, 2)")
-    head = dialect.integer(f"substr({sql_literal(lengths)}, {first_two} - 9, 1)")
-    return dialect.concat(
-        [Text("'"), f"substr({column}, 1, {head})", Text(" " + MASK), dialect.last_two(column)]
-    )
+        return f"{mark} || {column}"
+    head = dialect.plus_and_country_code_length(column)
+    mask = sql_literal(" " + MASK)
+    return f"{mark} || substr({column}, 1, {head}) || {mask} || {dialect.last_two(column)}"
+
+
+def country_code_lengths() -> dict[str, int]:
+    """The length of "+" and the country code of an E.164 number, by its first two digits."""
+    return {str(p): 1 + len(country_code(f"+{p}00000")) for p in range(10, 100)}
