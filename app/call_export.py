@@ -503,7 +503,16 @@ def _database_lines(
     with force_locale(language):
         labels = _Labels(settings, language, with_numbers)
         texts = labels.texts()
-    sql = export_sql.select_lines(dialect, start, end, tz, texts, with_numbers=with_numbers)
+    first, last = session.execute(
+        select(func.min(Call.started_at), func.max(Call.started_at)).where(
+            Call.started_at >= start, Call.started_at < end
+        )
+    ).one()
+    if first is None:
+        return None
+    sql = export_sql.select_lines(
+        dialect, start, end, tz, texts, with_numbers=with_numbers, first=first, last=last
+    )
     if sql is None:
         return None
 

@@ -65,25 +65,33 @@ class Segment:
 
 
 def segments(tz: ZoneInfo, start: datetime, end: datetime) -> list[Segment] | None:
-    """The zone's offsets between two UTC instants; None where SQL can't match Python.
+    """The zone's offsets from a whole UTC hour up to `end`; None where SQL can't match Python.
 
     Python's formatting converts per UTC minute (app.call_export.LocalTimes),
     so a transition or an offset that is not whole minutes is left to it.
     """
     result: list[Segment] = []
-    begin = start
+    begin = moment = start
     offset = _offset(begin, tz)
-    moment = begin
+    if offset.seconds % 60:
+        return None
     while moment < end:
-        following = min(moment + STEP, end)
-        if _offset(following, tz) != offset or following == end:
-            change = following if following == end else _transition(moment, following, tz)
-            if change.second or change.microsecond or offset.seconds % 60:
+        following = moment + STEP
+        after = _offset(following, tz)
+        if after != offset:
+            change = _transition(moment, following, tz)
+            if change.second or change.microsecond or after.seconds % 60:
                 return None
             result.append(_segment(begin, change, offset, tz))
-            begin, offset = change, _offset(change, tz)
+            begin, offset = change, after
         moment = following
+    result.append(_segment(begin, moment, offset, tz))
     return result
+
+
+def whole_hour(moment: datetime, *, up: bool = False) -> datetime:
+    floor = moment.replace(minute=0, second=0, microsecond=0)
+    return floor + STEP if up and floor != moment else floor
 
 
 def _offset(moment: datetime, tz: ZoneInfo) -> timedelta:
@@ -454,14 +462,18 @@ def select_lines(
     texts: Texts,
     *,
     with_numbers: bool,
+    first: datetime,
+    last: datetime,
 ) -> str | None:
     """The SELECT of (line, id) for the calls that started between two UTC instants, in order.
 
+    `first` and `last` are the first and last start among these calls: the
+    zone's offsets are worked out from the first to a little after the last.
     None when some text can't be put into SQL as it is (a NUL character).
     """
     if any("\x00" in text for text in texts.all()):
         return None
-    spans = segments(tz, start, end + END_MARGIN)
+    spans = segments(tz, whole_hour(first), whole_hour(last + END_MARGIN, up=True))
     if spans is None:
         return None
     bounds = [dialect.instant(span.start) for span in spans[1:]]
@@ -469,10 +481,14 @@ def select_lines(
     start_parts = [dialect.local_time(started, span.minutes) for span in spans]
     end_parts = [dialect.local_time(ended, span.minutes) for span in spans]
     offsets = [[sql_literal(span.offset_text)] for span in spans]
-    # An end outside the segments (SQLite's instant literals leave out the
-    # microseconds, so its last second is left to Python too: harmless).
-    last = spans[-1].end - timedelta(microseconds=1)
-    odd = [f"{ended} NOT BETWEEN {dialect.instant(start)} AND {dialect.instant(last)}"]
+    # A start or an end outside the segments (a call that came in meanwhile,
+    # an end long after): Python's. SQLite's instant literals leave out the
+    # microseconds, so the last second is left to Python too: harmless.
+    within = (
+        f"BETWEEN {dialect.instant(spans[0].start)} "
+        f"AND {dialect.instant(spans[-1].end - timedelta(microseconds=1))}"
+    )
+    odd = [f"{started} NOT {within}", f"{ended} NOT {within}"]
     for column in ("calls.call_sid", "calls.postcode", "zones.name", "calls.request_reference"):
         odd.append(dialect.sign_first(column))
     odd.append("calls.duration_seconds < 0")

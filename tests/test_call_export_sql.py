@@ -176,6 +176,7 @@ DAYS = [
     DayRange.single(date(2026, 3, 29)),
     DayRange(date(2026, 10, 24), date(2026, 11, 2)),
     DayRange(date(2026, 3, 1), date(2026, 12, 31)),
+    DayRange(date(2000, 1, 1), date(2999, 12, 31)),
 ]
 
 
