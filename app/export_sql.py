@@ -172,6 +172,10 @@ class Dialect:
         """A condition for a stored value the SQL formatting doesn't read as Python does."""
         return None
 
+    def outside_text(self, column: str) -> str:
+        """Text from outside that the line can't carry as it is: it starts with a sign, ..."""
+        return self.sign_first(column)
+
 
 class Text(str):
     """Fixed text in a cell (SQLite puts it into printf's format)."""
@@ -243,6 +247,10 @@ class SQLiteDialect(Dialect):
         # "+", "," and "-" follow each other; a comma start goes to Python too.
         # (Text compares by its bytes here; a cell of just "." goes to Python too.)
         return f"{column} BETWEEN '+' AND '.'"
+
+    def outside_text(self, column):
+        # printf() ends a text at a NUL character (PostgreSQL's text has none).
+        return f"({self.sign_first(column)} OR instr({column}, char(0)) > 0)"
 
     def odd_value(self, column, kind):
         if kind == "timestamp":
@@ -490,7 +498,7 @@ def select_lines(
     )
     odd = [f"{started} NOT {within}", f"{ended} NOT {within}"]
     for column in ("calls.call_sid", "calls.postcode", "zones.name", "calls.request_reference"):
-        odd.append(dialect.sign_first(column))
+        odd.append(dialect.outside_text(column))
     odd.append("calls.duration_seconds < 0")
     for column, kind in (
         (started, "timestamp"),
@@ -556,8 +564,8 @@ def _case(subject: str, branches: dict[str, str], default: str) -> str:
 
 
 def _outside(dialect: Dialect, column: str) -> str:
-    """A code without a label, written as it is unless it starts with a sign."""
-    return f"CASE WHEN {dialect.sign_first(column)} THEN {ASK_PYTHON} ELSE {column} END"
+    """A code without a label, written as it is unless it starts with a sign (or so)."""
+    return f"CASE WHEN {dialect.outside_text(column)} THEN {ASK_PYTHON} ELSE {column} END"
 
 
 def _outcome(dialect: Dialect, texts: Texts) -> str:

@@ -48,6 +48,7 @@ ODD_TEXTS = [
     "sep\x1fend\x1e",
     "back\\slash",
     "Neukölln ✓",
+    "nul\x00byte",
     ".",
     ",",
     "'=quoted",
@@ -237,3 +238,19 @@ def test_an_odd_timestamp_stored_in_sqlite_is_formatted_in_python(app, berlin):
     fast = b"".join(export_csv(berlin, days, settings, language="en"))
     assert fast == reference_csv(berlin, days, settings, language="en", with_numbers=False)
     assert b"2026-03-29 12:00:00" in fast and b",1.5," in fast
+
+
+def test_a_nul_character_stored_in_sqlite_is_formatted_in_python(app, berlin):
+    if berlin.get_bind().dialect.name != "sqlite":
+        pytest.skip("PostgreSQL's text has no NUL characters")
+    zone = Zone(slug="nul", name="Mitte\x00Tiergarten", area="berlin")
+    berlin.add(zone)
+    berlin.flush()
+    call(berlin, utc(2026, 3, 29, 10, 0, 0)).zone_id = zone.id
+    call(berlin, utc(2026, 3, 29, 11, 0, 0), sid="CA\x00nul")
+    berlin.commit()
+    settings = app.config["HOTLINE"]
+    days = DayRange.single(date(2026, 3, 29))
+    fast = b"".join(export_csv(berlin, days, settings, language="en"))
+    assert fast == reference_csv(berlin, days, settings, language="en", with_numbers=False)
+    assert b"Mitte\x00Tiergarten" in fast and b"CA\x00nul" in fast
