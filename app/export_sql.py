@@ -9,13 +9,14 @@ joins lines and checks them in bulk.
 
 What the database cannot do exactly stays with the Python formatting of
 app.call_export (the reference), for the rows that need it:
-- Rows the SQL marks: a number that is not plain E.164 or a withheld word,
-  an end time outside the offsets worked out, a stored value of an odd type
-  or shape, a label that would need CSV quoting.
-- Text from outside (call SIDs, postcodes, zone names, unknown codes) that
-  would need CSV quoting or starts like a formula: the lines are checked in
-  bulk for these characters, and a batch where one shows up is checked line
-  by line.
+- Rows the SQL marks (with a quote, see ASK_PYTHON): a number that is not
+  plain E.164 or a withheld word, a time outside the offsets worked out, a
+  stored value of an odd type or shape, text from outside (call SIDs,
+  postcodes, zone names, unknown codes) that starts with + or -.
+- Cells that need CSV quoting or start like a formula otherwise (a label
+  with the delimiter, a postcode with "="): the lines are checked in bulk
+  for these characters, and a batch where one shows up is checked line by
+  line.
 The result is the same file byte for byte; tests compare both on hostile data.
 """
 
@@ -37,7 +38,7 @@ from app.phone_numbers import MASK, WITHHELD_KEYPAD, WITHHELD_WORDS, country_cod
 
 # Between cells and after each row. Neither can be typed on a phone or sent
 # by Twilio, and a line is only taken as it is when it holds exactly the
-# expected number of each (see plain_lines).
+# expected number of each (see plain_text).
 SEP = "\x1f"
 END = "\x1e"
 COLUMNS = 14
@@ -332,7 +333,7 @@ def plain_text(text: str, delimiter: str, rows: int) -> bool:
         if special in text:
             return False
     # A cell from outside that starts with + or - is left to Python by the
-    # SQL (Dialect.sign_first): these two are in every line (dates, offsets).
+    # SQL (Dialect.outside_text): these two are in every line (dates, offsets).
     return not any(
         start in text and (text.startswith(start) or SEP + start in text or END + start in text)
         for start in ("=", "@", "\t")
