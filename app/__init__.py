@@ -9,8 +9,6 @@ import secrets
 from pathlib import Path
 
 from flask import Flask, current_app
-from flask_wtf.csrf import CSRFProtect
-from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.config import Settings, config_path, load_settings
 
@@ -21,6 +19,45 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
     `test_config` overlays the configuration like a file would, and is
     checked the same way (plus `testing = true` for Flask's test mode).
     The instance folder (SQLite file, generated secrets) is ./instance.
+    """
+    # Imported here: the command line's call log export builds only the core
+    # (core_app()) and starts faster without the web's modules.
+    from flask_wtf.csrf import CSRFProtect
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
+    app = core_app(test_config, instance_path)
+    settings = app.config["HOTLINE"]
+    if settings.trusted_proxies:
+        # Only as many X-Forwarded-* hops as there are proxies we run:
+        # trusting more would let a caller forge the URL that signatures cover.
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)
+
+    from app import cli
+
+    # Every form post needs a CSRF token; the phone line's webhooks are
+    # exempted by their blueprint and checked by Twilio's signature instead.
+    CSRFProtect(app)
+    cli.register(app)
+
+    import voice
+    from board import bp as board_bp
+    from board.operator import bp as operator_bp
+    from board.test_phone import bp as test_phone_bp
+
+    voice.init_app(app)
+    app.register_blueprint(board_bp)
+    app.register_blueprint(operator_bp)
+    app.register_blueprint(test_phone_bp)
+    return app
+
+
+def core_app(test_config: dict | None = None, instance_path: str | None = None) -> Flask:
+    """The configuration, the database and the translations: what create_app() builds on.
+
+    On its own it serves jobs that need no web and no phone line (the call
+    log export of `hotline calls export`), with the same settings, instance
+    folder and database as the whole app.
     """
     app = Flask(__name__, instance_path=instance_path or str(Path.cwd() / "instance"))
     overrides = dict(test_config or {})
@@ -45,30 +82,11 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
     )
     if testing:
         app.config["TESTING"] = True
-    if settings.trusted_proxies:
-        # Only as many X-Forwarded-* hops as there are proxies we run:
-        # trusting more would let a caller forge the URL that signatures cover.
-        n = settings.trusted_proxies
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)
 
-    from app import cli, database, i18n
+    from app import database, i18n
 
     database.init_app(app, settings.database_url, settings.database_timeout_seconds)
     i18n.init_app(app)
-    # Every form post needs a CSRF token; the phone line's webhooks are
-    # exempted by their blueprint and checked by Twilio's signature instead.
-    CSRFProtect(app)
-    cli.register(app)
-
-    import voice
-    from board import bp as board_bp
-    from board.operator import bp as operator_bp
-    from board.test_phone import bp as test_phone_bp
-
-    voice.init_app(app)
-    app.register_blueprint(board_bp)
-    app.register_blueprint(operator_bp)
-    app.register_blueprint(test_phone_bp)
     return app
 
 

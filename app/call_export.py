@@ -29,13 +29,22 @@ from zoneinfo import ZoneInfo
 from babel import Locale
 from flask_babel import force_locale, gettext
 from sqlalchemy import String, func, select, type_coerce
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from app import audit
-from app.call_labels import outcome_label, status_label
+from app import audit, export_sql
+from app.call_labels import (
+    IN_PROGRESS,
+    LIVE_STATUSES,
+    OUTCOMES,
+    STATUSES,
+    STEPS,
+    outcome_label,
+    status_label,
+)
 from app.config import Settings
 from app.i18n import LANGUAGE_NAMES
-from app.models import Call, User, Zone
+from app.models import Call, CallOutcome, User, Zone
 from app.phone_numbers import (
     E164,
     MASK,
@@ -171,7 +180,20 @@ def export_batches(
     """
     tz = settings.timezone
     start, end = days.utc_bounds(tz)
-    query = (
+    query = _reference_query(session).where(Call.started_at >= start, Call.started_at < end)
+    local_time = LocalTimes(tz)
+    with force_locale(language):
+        labels = _Labels(settings, language, with_numbers)
+        # Core rows straight from the connection: the ORM's row loading is a
+        # good part of the time per row and adds nothing to plain columns.
+        result = session.connection().execute(query.execution_options(yield_per=BATCH))
+        for partition in result.partitions(BATCH):
+            yield [_cells(row, local_time, labels) for row in partition]
+
+
+def _reference_query(session: Session):
+    """The columns the Python formatting reads, and the call's id last, oldest call first."""
+    return (
         select(
             Call.call_sid,
             _utc_text(Call.started_at, session),
@@ -188,61 +210,53 @@ def export_batches(
             Call.from_number,
             Call.callback_number,
             Call.numbers_erased_at.is_not(None),
+            Call.id,
         )
         .outerjoin(Zone, Call.zone_id == Zone.id)
-        .where(Call.started_at >= start, Call.started_at < end)
         .order_by(Call.started_at, Call.id)
-        .execution_options(yield_per=BATCH)
     )
-    local_time = LocalTimes(tz)
-    with force_locale(language):
-        labels = _Labels(settings, language, with_numbers)
-        # Core rows straight from the connection: the ORM's row loading is a
-        # good part of the time per row and adds nothing to plain columns.
-        result = session.connection().execute(query)
-        for partition in result.partitions(BATCH):
-            batch = []
-            for (
-                call_sid,
-                started_at,
-                ended_at,
-                duration,
-                status,
-                call_language,
-                postcode,
-                zone,
-                request_type,
-                last_step,
-                outcome,
-                reference,
-                from_number,
-                callback_number,
-                numbers_erased,
-            ) in partition:
-                started, offset = local_time(started_at)
-                batch.append(
-                    [
-                        # Outside text (from Twilio's webhooks or the caller's
-                        # keys): checked on every row.
-                        _text_cell(call_sid),
-                        started,
-                        local_time(ended_at)[0] if ended_at else "",
-                        offset,
-                        "" if duration is None else _text_cell(str(duration)),
-                        # Labels and names repeat: each is looked up (and
-                        # checked for formula starts) once per distinct value.
-                        labels.status(status),
-                        labels.language(call_language),
-                        _text_cell(postcode),
-                        labels.zone(zone),
-                        labels.request_type(request_type),
-                        labels.outcome(outcome, last_step, status),
-                        _text_cell(reference),
-                        labels.caller(from_number, numbers_erased),
-                        labels.number(callback_number) if callback_number else "",
-                    ]
-                )
-            yield batch
+
+
+def _cells(row, local_time: LocalTimes, labels: _Labels) -> list[str]:
+    (
+        call_sid,
+        started_at,
+        ended_at,
+        duration,
+        status,
+        call_language,
+        postcode,
+        zone,
+        request_type,
+        last_step,
+        outcome,
+        reference,
+        from_number,
+        callback_number,
+        numbers_erased,
+        _,
+    ) = row
+    started, offset = local_time(started_at)
+    return [
+        # Outside text (from Twilio's webhooks or the caller's keys): checked
+        # on every row.
+        _text_cell(call_sid),
+        started,
+        local_time(ended_at)[0] if ended_at else "",
+        offset,
+        "" if duration is None else _text_cell(str(duration)),
+        # Labels and names repeat: each is looked up (and checked for
+        # formula starts) once per distinct value.
+        labels.status(status),
+        labels.language(call_language),
+        _text_cell(postcode),
+        labels.zone(zone),
+        labels.request_type(request_type),
+        labels.outcome(outcome, last_step, status),
+        _text_cell(reference),
+        labels.caller(from_number, numbers_erased),
+        labels.number(callback_number) if callback_number else "",
+    ]
 
 
 def export_rows(
@@ -282,6 +296,27 @@ class _Labels:
         self._request_types: dict[str, str] = {}
         self._outcomes: dict[tuple[str, str, str], str] = {}
         self._masks: dict[str, str] = {}
+
+    def texts(self) -> export_sql.Texts:
+        """Every label worked out from a code, for the SQL formatting (app.export_sql)."""
+        unknown_step = "\x00"  # no step has this code: "abandoned" without a step
+        abandoned = CallOutcome.ABANDONED
+        return export_sql.Texts(
+            statuses={code: self.status(code) for code in STATUSES},
+            languages={code: self.language(code) for code in LANGUAGE_NAMES},
+            request_types={
+                t.code: self.request_type(t.code)
+                for t in self._settings.request_types
+                if self._settings.request_type(t.code) is t
+            },
+            outcomes={code: self.outcome(code, "", "") for code in OUTCOMES},
+            in_progress=self.outcome(IN_PROGRESS, "", ""),
+            live_statuses=tuple(sorted(LIVE_STATUSES)),
+            abandoned_at={step: self.outcome(abandoned, step, "") for step in STEPS},
+            abandoned=self.outcome(abandoned, unknown_step, ""),
+            withheld=self._withheld,
+            erased=self._erased,
+        )
 
     def status(self, status: str) -> str:
         try:
@@ -430,12 +465,83 @@ def export_chunks(
     delimiter: str | None = None,
 ) -> Iterator[tuple[int, bytes]]:
     """The whole export file as (rows in it, bytes): the BOM and header first (0 rows)."""
-    batches = export_batches(session, days, settings, language=language, with_numbers=with_numbers)
     delimiter = delimiter or default_delimiter(language)
     head = [[_text_cell(cell) for cell in header(language)]]
     _, chunk = next(csv_chunks([head], delimiter=delimiter))
     yield 0, BOM.encode("utf-8") + chunk
+    lines = _database_lines(
+        session, days, settings, language=language, with_numbers=with_numbers, delimiter=delimiter
+    )
+    if lines is not None:
+        for rows, text in lines:
+            yield rows, text.encode("utf-8")
+        return
+    batches = export_batches(session, days, settings, language=language, with_numbers=with_numbers)
     yield from csv_chunks(batches, delimiter=delimiter)
+
+
+def _database_lines(
+    session: Session,
+    days: DayRange,
+    settings: Settings,
+    *,
+    language: str,
+    with_numbers: bool,
+    delimiter: str,
+) -> Iterator[tuple[int, str]] | None:
+    """The rows as CSV text put together by the database (app.export_sql), or None if it can't.
+
+    The same text as export_batches() and csv_chunks() give, several times
+    faster: rows the SQL leaves to Python are formatted by _cells().
+    """
+    connection = session.connection()
+    dialect = export_sql.dialect_for(connection.dialect.name)
+    if dialect is None:
+        return None
+    tz = settings.timezone
+    start, end = days.utc_bounds(tz)
+    with force_locale(language):
+        labels = _Labels(settings, language, with_numbers)
+        texts = labels.texts()
+    first, last = session.execute(
+        select(func.min(Call.started_at), func.max(Call.started_at)).where(
+            Call.started_at >= start, Call.started_at < end
+        )
+    ).one()
+    if first is None:
+        return None
+    sql = export_sql.select_lines(
+        dialect, start, end, tz, texts, with_numbers=with_numbers, first=first, last=last
+    )
+    if sql is None:
+        return None
+
+    def reference(ids: list[int]) -> dict[int, list[str]]:
+        query = _reference_query(session).where(Call.id.in_(ids))
+        with force_locale(language):
+            return {row[-1]: _cells(row, local_time, labels) for row in connection.execute(query)}
+
+    local_time = LocalTimes(tz)
+    return _fetched_lines(connection, dialect, sql, reference, delimiter)
+
+
+def _fetched_lines(connection, dialect, sql, reference, delimiter) -> Iterator[tuple[int, str]]:
+    raw = connection.connection.driver_connection
+    if dialect.name == "postgresql":
+        # A server-side cursor: memory stays the same for a day or a year.
+        cursor = raw.cursor(name="hotline_call_export")
+        cursor.itersize = BATCH
+    else:
+        cursor = raw.cursor()
+    batches = export_sql.Prefetch(cursor, sql, BATCH)
+    try:
+        yield from export_sql.chunks(batches.get, reference, delimiter)
+    except connection.dialect.loaded_dbapi.Error as e:
+        # Said as for any other query (the command line's "cannot use the database").
+        raise DBAPIError.instance(sql, None, e, connection.dialect.loaded_dbapi.Error) from e
+    finally:
+        batches.close()
+        cursor.close()
 
 
 def export_csv(

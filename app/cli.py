@@ -10,7 +10,6 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, FlaskGroup, with_appcontext
 from sqlalchemy.exc import OperationalError
 
-from app import claims, migrations_runner, users, zones
 from app.config import ConfigError, config_path, load_settings
 from app.database import get_db
 
@@ -20,19 +19,35 @@ LOCAL_BASE_URL = "http://127.0.0.1:5000"
 
 def main() -> None:
     """Entry point of the `hotline` console script."""
+    # The call log export runs from cron on big days: it builds only what it
+    # uses (see export_app()), not the phone line and the web.
+    export = sys.argv[1:3] == ["calls", "export"]
     # Check the configuration before Flask tries to build the app, so that a
     # mistake is one clear line and exit code 2, not a traceback.
     try:
         settings = load_settings(config_path())
-        from voice import build_line
+        if not export:
+            from voice import build_line
 
-        build_line(settings)  # the phone prompts of every configured language
+            build_line(settings)  # the phone prompts of every configured language
     except ConfigError as e:
         click.echo(f"Configuration error: {e}", err=True)
         sys.exit(2)
-    from app import create_app
+    if export:
+        create_app = export_app
+    else:
+        from app import create_app
 
     HotlineGroup(create_app=create_app, name="hotline", help="Hotline Board")(prog_name="hotline")
+
+
+def export_app() -> Flask:
+    """The app for `hotline calls export`: configuration, database, translations, `calls`."""
+    from app import core_app, operator_commands
+
+    app = core_app()
+    app.cli.add_command(operator_commands.calls_group)
+    return app
 
 
 class HotlineGroup(FlaskGroup):
@@ -72,6 +87,8 @@ def db_group() -> None:
 @click.argument("revision", default="head")
 def db_upgrade(revision: str) -> None:
     """Bring the database schema up to REVISION (default: the newest)."""
+    from app import migrations_runner
+
     migrations_runner.upgrade(get_db().url, revision)
     click.echo(f"Database at {migrations_runner.current(get_db().url) or 'empty'}.")
 
@@ -80,6 +97,8 @@ def db_upgrade(revision: str) -> None:
 @click.argument("revision")
 def db_downgrade(revision: str) -> None:
     """Step the schema back to REVISION (for example -1)."""
+    from app import migrations_runner
+
     migrations_runner.downgrade(get_db().url, revision)
     click.echo(f"Database at {migrations_runner.current(get_db().url) or 'empty'}.")
 
@@ -87,6 +106,8 @@ def db_downgrade(revision: str) -> None:
 @db_group.command("current")
 def db_current() -> None:
     """Show the schema revision of the database."""
+    from app import migrations_runner
+
     click.echo(migrations_runner.current(get_db().url) or "empty (run: hotline db upgrade)")
 
 
@@ -99,6 +120,8 @@ def zones_group() -> None:
 @click.argument("path", required=False)
 def zones_import(path: str | None) -> None:
     """Import a zone profile: a .toml profile, a Berlin-format .csv, or the configured one."""
+    from app import zones
+
     source = Path(path) if path else zones.profile_path(current_app.config["HOTLINE"].zone_profile)
     try:
         profile = zones.read_profile(source)
@@ -114,6 +137,8 @@ def zones_import(path: str | None) -> None:
 @zones_group.command("list")
 def zones_list() -> None:
     """List the zones and how many postcodes each holds."""
+    from app import zones
+
     with get_db().session() as session:
         rows = zones.zone_counts(session)
     if not rows:
@@ -136,6 +161,8 @@ def users_group() -> None:
 @click.option("--password", help="Leave out to get a random one, shown once.")
 def users_add(name: str, email: str, role: str, phone: str, password: str | None) -> None:
     """Create an approved account (operators create accounts they vouch for)."""
+    from app import users
+
     shown = password or users.new_password()
     with get_db().session() as session:
         try:
@@ -168,6 +195,8 @@ def requests_expire() -> None:
     The board does the same whenever it is used; this keeps the counts right
     on quiet nights too.
     """
+    from app import claims
+
     hours = current_app.config["HOTLINE"].claim_timeout_hours
     with get_db().session() as session:
         returned = claims.expire_stale_claims(session, hours)
@@ -184,6 +213,8 @@ def requests_expire() -> None:
 @with_appcontext
 def setup_command(base_url: str) -> None:
     """First-run set-up: upgrade the database, import the zone profile, make an operator."""
+    from app import migrations_runner, users, zones
+
     settings = current_app.config["HOTLINE"]
     db = get_db()
     migrations_runner.upgrade(db.url, "head")

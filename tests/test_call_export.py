@@ -354,6 +354,44 @@ def test_the_command_writes_a_file_identical_to_stdout(berlin, runner, tmp_path)
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "no draft left"
 
 
+def test_the_console_script_exports_without_building_the_web(
+    app, berlin, runner, tmp_path, monkeypatch
+):
+    # `hotline calls export` builds only the app's core (app.cli.export_app):
+    # the same file, messages and exit codes as the whole app's command.
+    import sys
+
+    import app as app_package
+    from app import cli
+
+    call(berlin, utc(2026, 6, 1, 10), number="+4930123456")
+    settings = app.config["HOTLINE"]
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("HOTLINE_CONFIG", raising=False)
+    monkeypatch.setenv("HOTLINE_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("HOTLINE_SECRET_KEY", "test-secret-key")
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", "test-token")
+
+    def whole_app(*_args, **_kwargs):
+        raise AssertionError("the export built the whole app")
+
+    monkeypatch.setattr(app_package, "create_app", whole_app)
+
+    def main(*args) -> int:
+        monkeypatch.setattr(sys, "argv", ["hotline", "calls", "export", *args])
+        with pytest.raises(SystemExit) as exit_:
+            cli.main()
+        return exit_.value.code
+
+    target = tmp_path / "calls.csv"
+    assert main("--date", "2026-06-01", "--language", "en", "-o", str(target)) == 0
+    expected = runner.invoke(args=["calls", "export", "--date", "2026-06-01", "--language", "en"])
+    assert target.read_bytes() == expected.stdout_bytes
+    assert main("--date", "2026-06-02", "-o", str(tmp_path / "none.csv")) == 1
+    assert not (tmp_path / "none.csv").exists()
+    assert main("--date", "2026-13-01") == 2
+
+
 def test_full_numbers_are_written_to_the_audit_log_with_the_range(berlin, runner):
     call(berlin, utc(2026, 6, 1, 10), number="+4930123456")
 
