@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Flask, current_app
 
 from app.config import ConfigError, Settings
-from app.zones import ZoneImportError, profile_path, read_profile
+from app.zones import PostcodePlaces, ZoneImportError, profile_path, read_profile
 from voice.flow import Line
 from voice.prompts import load_catalogs
 
@@ -16,6 +16,7 @@ def init_app(app: Flask) -> None:
     """Check the prompts of every phone language, then open the webhooks."""
     settings: Settings = app.config["HOTLINE"]
     app.extensions["hotline_line"] = build_line(settings)
+    app.extensions["hotline_places"] = PostcodePlaces()
     app.register_blueprint(bp)
     # Twilio cannot send a CSRF token; its signature is checked on every route instead.
     app.extensions["csrf"].exempt(bp)
