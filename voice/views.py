@@ -43,11 +43,12 @@ def only_twilio():
 def incoming():
     """A call comes in: log it, then greet the caller."""
     line = current_line()
-    call_sid = _call_sid()
-    number = call_log.caller_number(request.form.get("From"))
+    form = request.form.to_dict()
+    call_sid = _call_sid(form)
+    number = call_log.caller_number(form.get("From"))
     with get_db().connect() as connection:
         call_log.start_call(
-            connection, call_sid=call_sid, from_number=number, to_number=request.form.get("To", "")
+            connection, call_sid=call_sid, from_number=number, to_number=form.get("To", "")
         )
         call = _stored_call(connection, call_sid, number)
         reply = _play(call, flow.start(line, call))
@@ -58,10 +59,13 @@ def incoming():
 def step():
     """Every later step of a call: the state is in the (signed) URL, the answer in the form."""
     line = current_line()
-    state = state_from_query(request.args, line)
-    number = call_log.caller_number(request.form.get("From"))
-    call_sid = _call_sid()
-    event = _event()
+    # Plain dicts: werkzeug's get() raises and catches an exception (a whole HTTP 400
+    # error object) for every parameter that is not there, and a step asks for several.
+    query, form = request.args.to_dict(), request.form.to_dict()
+    state = state_from_query(query, line)
+    number = call_log.caller_number(form.get("From"))
+    call_sid = _call_sid(form)
+    event = _event(query, form)
     with get_db().connect() as connection:
         call = _stored_call(connection, call_sid, number)
         reply = _play(call, flow.advance(line, state, event, call))
@@ -71,8 +75,8 @@ def step():
 @bp.post("/status")
 def status():
     """Twilio's status callback: the call's progress, its end and its duration."""
-    form = request.form
-    call_sid = _call_sid()
+    form = request.form.to_dict()
+    call_sid = _call_sid(form)
     with get_db().connect() as connection:
         applied = call_log.record_status(
             connection,
@@ -152,21 +156,20 @@ def _play(call: StoredCall, turn: flow.Turn) -> tuple[flow.Verb, ...]:
     return turn.reply
 
 
-def _call_sid() -> str:
+def _call_sid(form: dict[str, str]) -> str:
     """The request's CallSid; a 400 (which the caller hears as the apology) if it has none."""
-    call_sid = request.form.get("CallSid", "")
+    call_sid = form.get("CallSid", "")
     if not CALL_SID.fullmatch(call_sid):
         raise BadRequest("the request has no valid CallSid")
     return call_sid
 
 
-def _event() -> flow.Event:
-    on = request.args.get("on")
+def _event(query: dict[str, str], form: dict[str, str]) -> flow.Event:
+    on = query.get("on")
     if on == ON_ARRIVE:
         return flow.Arrive()
     if on == ON_NO_ANSWER:
         return flow.NoAnswer()
-    form = request.form
     if "DialCallStatus" in form:
         return flow.DialEnded(answered=form["DialCallStatus"] in ("completed", "answered"))
     if "RecordingUrl" in form:
