@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import xml.etree.ElementTree as ET
+from urllib.parse import urlencode
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -30,7 +31,14 @@ from voice.flow import (
     State,
     apology,
 )
-from voice.twiml import ON_ARRIVE, ON_NO_ANSWER, acknowledge, action_url, respond
+from voice.twiml import (
+    ON_ARRIVE,
+    ON_NO_ANSWER,
+    acknowledge,
+    action_url,
+    respond,
+    state_query,
+)
 
 # What a sentence could hold: markup characters, quotes, line breaks, umlauts, emoji.
 AWKWARD = ["", "a & b", "<b>", 'say "hi"', "it's", "line\nbreak\r\ttab", "Grüß Gott", "😀"]
@@ -145,6 +153,18 @@ def test_every_reply_is_written_as_the_twilio_library_writes_it(line_context, re
     written = respond(line_context, reply).get_data(as_text=True)
     assert written == library_twiml(line_context, reply)
     ET.fromstring(written)  # and it is XML
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    state=states,
+    request_type=st.text(st.characters(blacklist_categories=("Cs",))),
+    on=st.sampled_from([None, ON_NO_ANSWER, ON_ARRIVE]),
+)
+def test_action_urls_are_url_encoded(line_context, state, request_type, on):
+    state = dataclasses.replace(state, request_type=request_type)
+    query = state_query(state) | ({"on": on} if on else {})
+    assert action_url(state, on) == "http://hotline.test/voice/step?" + urlencode(query)
 
 
 @pytest.mark.parametrize("text", AWKWARD)

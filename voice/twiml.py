@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from urllib.parse import urlencode
+from urllib.parse import quote_plus
 
 from flask import Response, current_app, request
 
@@ -206,6 +206,9 @@ def state_from_query(args, line: Line) -> State:
     return state
 
 
+_quoted = lru_cache(maxsize=4096)(quote_plus)
+
+
 def _whole_number(text: str, largest: int) -> int:
     # Not int(text) alone: it also reads " 7", "+7", "1_000" and "٧".
     if not (text.isascii() and text.isdigit() and len(text) <= len(str(largest))):
@@ -224,6 +227,8 @@ def action_url(state: State, on: str | None = None) -> str:
     query = state_query(state)
     if on:
         query["on"] = on
-    path = "/voice/step?" + urlencode(query)
+    # What urlencode() writes, with each value quoted once per process: the same few
+    # (steps, languages, small numbers) come on every webhook.
+    path = "/voice/step?" + "&".join(f"{key}={_quoted(value)}" for key, value in query.items())
     base = current_app.config["HOTLINE"].public_base_url
     return base + path if base else request.script_root + path
