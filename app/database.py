@@ -72,8 +72,18 @@ def make_engine(url: str, for_migrations: bool = False, timeout_seconds: float =
         # connect_timeout: a database host that has gone away (no answer at all)
         # would otherwise hold the webhook for minutes. libpq takes whole seconds.
         connect = {"connect_timeout": max(2, round(timeout_seconds))}
-        engine = create_engine(url, pool_size=10, max_overflow=20, connect_args=connect)
-        event.listen(engine, "checkout", _discard_dropped_connection)
+        # Connections a database restart closed are replaced before use (see
+        # _discard_dropped_connection); without poll() (Windows), by a SELECT 1.
+        check_socket = hasattr(select, "poll")
+        engine = create_engine(
+            url,
+            pool_pre_ping=not check_socket,
+            pool_size=10,
+            max_overflow=20,
+            connect_args=connect,
+        )
+        if check_socket:
+            event.listen(engine, "checkout", _discard_dropped_connection)
         return engine
     # timeout: wait for another writer this long instead of failing at once.
     engine = create_engine(url, connect_args={"timeout": timeout_seconds})
@@ -104,8 +114,12 @@ def _discard_dropped_connection(dbapi_connection, _record, _proxy) -> None:
     while in use is still caught by SQLAlchemy, which then replaces every
     connection of the pool. (tests/test_faults.py restarts the database.)
     """
+    try:
+        socket = dbapi_connection.fileno()
+    except Exception:  # the driver knows it is closed already (psycopg: OperationalError)
+        raise DisconnectionError("this pooled connection is closed") from None
     poller = select.poll()
-    poller.register(dbapi_connection.fileno(), select.POLLIN)
+    poller.register(socket, select.POLLIN)
     if poller.poll(0):
         raise DisconnectionError("the database server closed this pooled connection")
 
