@@ -341,7 +341,7 @@ class PostcodePlaces:
     """Every postcode's place, read in one query and kept for PLACES_SECONDS (one per app).
 
     The phone line asks for the caller's postcode on most webhooks of a call: one
-    query, a fifth of a webhook's time (bench/calls.py), for a table of a few
+    query, about a tenth of a webhook's time (bench/calls.py), for a table of a few
     hundred rows that hardly ever changes.
     """
 

@@ -1,6 +1,6 @@
 """The TwiML the phone line writes is exactly what the twilio library would write.
 
-voice/twiml.py writes the XML as text (the library's element tree cost a sixth of a
+voice/twiml.py writes the XML as text (the library's element tree cost a tenth of a
 webhook). Here every verb, with awkward text and both ways of each option, is also
 put through twilio's VoiceResponse as the phone line did before, and the two
 documents must be the same, byte for byte.

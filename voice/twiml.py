@@ -60,7 +60,7 @@ def acknowledge() -> Response:
 # The TwiML is written as text, exactly as the twilio library's VoiceResponse writes it
 # (its attributes in alphabetical order, an empty element as <Hangup />, the same
 # escaping as xml.etree's; tests/test_twiml.py compares the two). Building the
-# library's element tree and serialising it was a sixth of a webhook's time.
+# library's element tree and serialising it was a tenth of a webhook's time.
 def _document(body: str) -> str:
     if not body:
         return '<?xml version="1.0" encoding="UTF-8"?><Response />'
