@@ -6,8 +6,6 @@ writes single statements, each committed at once (app/call_log.py).
 
 from __future__ import annotations
 
-from functools import cache
-
 from sqlalchemy import Connection, Row
 
 from app import call_log, help_requests
@@ -37,7 +35,6 @@ class StoredCall:
         self.places = places
         self.call_sid = call_sid
         self.caller_number = caller_number  # None: withheld
-        self.place = cache(self._place)
 
     # -- facts -----------------------------------------------------------------------
 
@@ -51,7 +48,8 @@ class StoredCall:
     def request(self, reference: str) -> RequestInfo | None:
         return _info(self._own_request(reference))
 
-    def _place(self, postcode: str) -> Place | None:
+    def place(self, postcode: str) -> Place | None:
+        # From the app's copy of the postcodes: no query, so nothing to keep per call.
         found = self.places.get(self.connection, postcode)
         if found is None:
             return None
