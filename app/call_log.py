@@ -5,6 +5,10 @@ status callbacks may repeat or arrive out of order. So every write here is a
 single conditional statement that only ever moves a call forward: the menu's
 turn number (`step_seq`) for the steps, Twilio's `SequenceNumber` for the
 status. Whatever order things arrive in, the log ends the same.
+
+The webhooks write through a Core connection (Database.connect()), committing
+each statement at once; no ORM session, whose unit of work cost more than the
+statements themselves on every webhook.
 """
 
 from __future__ import annotations
@@ -14,8 +18,9 @@ from datetime import datetime
 from functools import cache
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Update, bindparam, case, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, Insert, Select, Update, bindparam, case, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from app.database import utcnow
@@ -52,30 +57,35 @@ def dialled_number(raw: str) -> str:
     return number if number.isprintable() and len(number) <= 32 else ""
 
 
-def start_call(session: Session, *, call_sid: str, from_number: str | None, to_number: str) -> Call:
-    """The log row of a call, made at its first webhook (once, however often it comes)."""
-    call = call_for(session, call_sid)
-    if call is not None:
-        return call
-    call = Call(call_sid=call_sid, from_number=from_number, to_number=dialled_number(to_number))
-    session.add(call)
-    try:
-        session.commit()
-    except IntegrityError:
-        # Another delivery of the same webhook made the row a moment ago.
-        session.rollback()
-        call = call_for(session, call_sid)
-        if call is None:
-            raise
-    return call
+def start_call(
+    connection: Connection, *, call_sid: str, from_number: str | None, to_number: str
+) -> None:
+    """The log row of a call, made at its first webhook (once, however often it comes).
+
+    One INSERT that does nothing when the row is there already: made by another
+    delivery of the same webhook, or by a status callback that overtook it.
+    """
+    row = {
+        "call_sid": call_sid,
+        "from_number": from_number,
+        "to_number": dialled_number(to_number),
+    }
+    connection.execute(_new_call(connection.dialect.name), row)
+    connection.commit()
 
 
 def call_for(session: Session, call_sid: str) -> Call | None:
     return session.scalars(select(Call).where(Call.call_sid == call_sid)).first()
 
 
+def callback_number(connection: Connection, call_sid: str) -> str:
+    """What a caller with a withheld number typed to be called back on ('' if nothing)."""
+    number = connection.execute(_callback_number_query(), {"call_sid_": call_sid}).scalar()
+    return number or ""
+
+
 def record_step(
-    session: Session,
+    connection: Connection,
     call_sid: str,
     *,
     turn: int,
@@ -103,18 +113,13 @@ def record_step(
         values["request_reference"] = request_reference
     statement = _step_update(tuple(values))
     parameters = {"call_sid_": call_sid, "turn_": turn, **values}
-    if not _update_logged_call(session, statement, call_sid, parameters):
-        # The first webhook could not log the call (the database was away): start it now.
-        session.add(Call(call_sid=call_sid, **values))
-        try:
-            session.commit()
-        except IntegrityError:
-            # Another delivery started it at this very moment: update that row instead.
-            session.rollback()
-            session.execute(statement, parameters)
-            session.commit()
-        return
-    session.commit()
+    # When the first webhook could not log the call (the database was away), start it
+    # now; if another delivery started it at this very moment, update that row.
+    if not _update_logged_call(connection, statement, call_sid, parameters) and not _insert_call(
+        connection, {"call_sid": call_sid, **values}
+    ):
+        connection.execute(statement, parameters)
+    connection.commit()
 
 
 @cache
@@ -135,32 +140,37 @@ def _step_update(columns: tuple[str, ...]) -> Update:
     )
 
 
-def save_callback_number(session: Session, call_sid: str, number: str) -> None:
-    session.execute(update(Call).where(Call.call_sid == call_sid).values(callback_number=number))
-    session.commit()
+def save_callback_number(connection: Connection, call_sid: str, number: str) -> None:
+    calls = Call.__table__
+    connection.execute(
+        update(calls).where(calls.c.call_sid == call_sid).values(callback_number=number)
+    )
+    connection.commit()
 
 
-def save_operator_message(session: Session, call_sid: str, url: str, seconds: int) -> None:
-    session.execute(
-        update(Call)
-        .where(Call.call_sid == call_sid)
+def save_operator_message(connection: Connection, call_sid: str, url: str, seconds: int) -> None:
+    calls = Call.__table__
+    connection.execute(
+        update(calls)
+        .where(calls.c.call_sid == call_sid)
         .values(operator_message_url=url, operator_message_seconds=seconds)
     )
-    session.commit()
+    connection.commit()
 
 
-def record_error(session: Session, call_sid: str) -> None:
+def record_error(connection: Connection, call_sid: str) -> None:
     """Mark a call that met an error, unless it already ended some other way."""
-    session.execute(
-        update(Call)
-        .where(Call.call_sid == call_sid, Call.outcome == "")
+    calls = Call.__table__
+    connection.execute(
+        update(calls)
+        .where(calls.c.call_sid == call_sid, calls.c.outcome == "")
         .values(outcome=CallOutcome.ERROR)
     )
-    session.commit()
+    connection.commit()
 
 
 def record_status(
-    session: Session,
+    connection: Connection,
     call_sid: str,
     *,
     status: str,
@@ -179,55 +189,61 @@ def record_status(
     if status not in CALL_STATUSES:
         return False
     final = status in FINAL_STATUSES
-    values: dict = {"status": status}
-    conditions = [Call.call_sid == call_sid]
-    if sequence is not None:
-        values["status_sequence"] = sequence
-        conditions.append(Call.status_sequence < sequence)
-    if not final or sequence is None:
-        # Without an order to go by, a final status is never undone.
-        conditions.append(Call.status.not_in(FINAL_STATUSES))
-    if final:
-        values.update(
-            ended_at=at or utcnow(),
-            duration_seconds=duration_seconds,
-            outcome=case((Call.outcome == "", CallOutcome.ABANDONED.value), else_=Call.outcome),
-        )
-    statement = update(Call).where(*conditions).values(**values)
-    if not _update_logged_call(session, statement, call_sid):
+    ended_at = (at or utcnow()) if final else None
+    statement = _status_update(final, ordered=sequence is not None)
+    parameters = {
+        "call_sid_": call_sid,
+        "status_": status,
+        "sequence_": sequence,
+        "ended_at_": ended_at,
+        "duration_": duration_seconds,
+    }
+    if not _update_logged_call(connection, statement, call_sid, parameters):
         # No webhook of this call ever reached the log: the database was away,
         # or Twilio used the fallback URL. Keep the call, marked as such.
+        row: dict = {
+            "call_sid": call_sid,
+            "from_number": from_number,
+            "to_number": dialled_number(to_number),
+            "status": status,
+        }
+        if sequence is not None:
+            row["status_sequence"] = sequence
         if final:
-            values["outcome"] = CallOutcome.ERROR
-        session.add(
-            Call(
-                call_sid=call_sid,
-                from_number=from_number,
-                to_number=dialled_number(to_number),
-                **values,
-            )
-        )
-        try:
-            session.commit()
-        except IntegrityError:
-            # The first webhook logged it at this very moment: apply the status again.
-            session.rollback()
-            record_status(
-                session,
-                call_sid,
-                status=status,
-                sequence=sequence,
-                duration_seconds=duration_seconds,
-                at=at,
-            )
-        return True
-    session.commit()
+            row.update(ended_at=ended_at, duration_seconds=duration_seconds)
+            row["outcome"] = CallOutcome.ERROR
+        if not _insert_call(connection, row):
+            # The first webhook logged it at this very moment: apply the status to that row.
+            connection.execute(statement, parameters)
+    connection.commit()
     return True
 
 
-def _update_logged_call(
-    session: Session, statement, call_sid: str, parameters: dict | None = None
-) -> bool:
+@cache
+def _status_update(final: bool, ordered: bool) -> Update:
+    """The UPDATE of record_status() for a final status or not, with a sequence or not.
+
+    Built once per process, with bound parameters, like _step_update().
+    """
+    calls = Call.__table__
+    values: dict = {calls.c.status: bindparam("status_")}
+    conditions = [calls.c.call_sid == bindparam("call_sid_")]
+    if ordered:
+        values[calls.c.status_sequence] = bindparam("sequence_")
+        conditions.append(calls.c.status_sequence < bindparam("sequence_"))
+    if not final or not ordered:
+        # Without an order to go by, a final status is never undone.
+        conditions.append(calls.c.status.not_in(FINAL_STATUSES))
+    if final:
+        values[calls.c.ended_at] = bindparam("ended_at_")
+        values[calls.c.duration_seconds] = bindparam("duration_")
+        values[calls.c.outcome] = case(
+            (calls.c.outcome == "", CallOutcome.ABANDONED.value), else_=calls.c.outcome
+        )
+    return update(calls).where(*conditions).values(values)
+
+
+def _update_logged_call(connection: Connection, statement, call_sid: str, parameters: dict) -> bool:
     """Run a conditional UPDATE of a call's row; False when the call has no row yet.
 
     When the UPDATE changes nothing although the row is there, the row may have been
@@ -236,12 +252,37 @@ def _update_logged_call(
     each statement sees what was committed when it began. Running the UPDATE once
     more applies it to that row, or finds again that its condition does not hold.
     """
-    if session.execute(statement, parameters).rowcount:
+    if connection.execute(statement, parameters).rowcount:
         return True
-    if call_for(session, call_sid) is None:
+    if connection.execute(_call_exists(), {"call_sid_": call_sid}).first() is None:
         return False
-    session.execute(statement, parameters)
+    connection.execute(statement, parameters)
     return True
+
+
+def _insert_call(connection: Connection, row: dict) -> bool:
+    """Add a call's row; False (and nothing changed) when another request added it first."""
+    return connection.execute(_new_call(connection.dialect.name), row).rowcount == 1
+
+
+@cache
+def _new_call(dialect: str) -> Insert:
+    """INSERT a call, doing nothing if its CallSid is logged already (SQLite, PostgreSQL)."""
+    calls = Call.__table__
+    insert = sqlite_insert if dialect == "sqlite" else postgresql_insert
+    return insert(calls).on_conflict_do_nothing(index_elements=[calls.c.call_sid])
+
+
+@cache
+def _call_exists() -> Select:
+    calls = Call.__table__
+    return select(calls.c.id).where(calls.c.call_sid == bindparam("call_sid_"))
+
+
+@cache
+def _callback_number_query() -> Select:
+    calls = Call.__table__
+    return select(calls.c.callback_number).where(calls.c.call_sid == bindparam("call_sid_"))
 
 
 # How a call ended, in words for people (the test phone, `hotline call`, the call log).

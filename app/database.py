@@ -6,12 +6,14 @@ the phone line, the CLI and the tests all call the same functions.
 
 from __future__ import annotations
 
+import select
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from flask import Flask, current_app, g
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import Connection, DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -67,14 +69,22 @@ def make_engine(url: str, for_migrations: bool = False, timeout_seconds: float =
     a caller must hear the apology before Twilio gives up on the webhook.
     """
     if not url.startswith("sqlite"):
-        # pool_pre_ping: a connection that died with a database restart is replaced
-        # before use, so the first caller after the restart notices nothing.
         # connect_timeout: a database host that has gone away (no answer at all)
         # would otherwise hold the webhook for minutes. libpq takes whole seconds.
         connect = {"connect_timeout": max(2, round(timeout_seconds))}
-        return create_engine(
-            url, pool_pre_ping=True, pool_size=10, max_overflow=20, connect_args=connect
+        # Connections a database restart closed are replaced before use (see
+        # _discard_dropped_connection); without poll() (Windows), by a SELECT 1.
+        check_socket = hasattr(select, "poll")
+        engine = create_engine(
+            url,
+            pool_pre_ping=not check_socket,
+            pool_size=10,
+            max_overflow=20,
+            connect_args=connect,
         )
+        if check_socket:
+            event.listen(engine, "checkout", _discard_dropped_connection)
+        return engine
     # timeout: wait for another writer this long instead of failing at once.
     engine = create_engine(url, connect_args={"timeout": timeout_seconds})
     # The app keeps the sqlite3 module's own transaction handling: a
@@ -89,6 +99,29 @@ def make_engine(url: str, for_migrations: bool = False, timeout_seconds: float =
     if for_migrations:
         event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
     return engine
+
+
+def _discard_dropped_connection(dbapi_connection, _record, _proxy) -> None:
+    """Replace a pooled connection the server has closed, before anything uses it.
+
+    A database restart closes every pooled connection; the first request on one
+    would fail (a caller would hear the apology). pool_pre_ping would find out
+    with a SELECT 1: a round trip to the server on every checkout, so on every
+    phone webhook, which mostly sends one statement otherwise (bench/calls.py).
+    An idle connection's socket has nothing to read unless the server has hung
+    up (end of file, or its farewell message): one poll() without waiting says
+    so, and the pool opens a new connection instead. A connection that dies
+    while in use is still caught by SQLAlchemy, which then replaces every
+    connection of the pool. (tests/test_faults.py restarts the database.)
+    """
+    try:
+        socket = dbapi_connection.fileno()
+    except Exception:  # the driver knows it is closed already (psycopg: OperationalError)
+        raise DisconnectionError("this pooled connection is closed") from None
+    poller = select.poll()
+    poller.register(socket, select.POLLIN)
+    if poller.poll(0):
+        raise DisconnectionError("the database server closed this pooled connection")
 
 
 def _sqlite_app(dbapi_connection, _record) -> None:
@@ -115,6 +148,19 @@ class Database:
         self.url = url
         self.engine = make_engine(url, timeout_seconds=timeout_seconds)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # The phone line's webhooks write one conditional statement at a time and
+        # commit each at once (app/call_log.py). On PostgreSQL in autocommit mode each
+        # is one round trip, instead of three with BEGIN and COMMIT; SQLite keeps the
+        # sqlite3 module's own transactions, which begin at a write (see make_engine).
+        self.statements = (
+            self.engine
+            if url.startswith("sqlite")
+            else self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        )
+
+    def connect(self) -> Connection:
+        """A Core connection for statements that commit one by one (the phone line's)."""
+        return self.statements.connect()
 
     @contextmanager
     def session(self) -> Iterator[Session]:

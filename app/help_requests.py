@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import secrets
+from functools import cache
 
-from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, Insert, Row, Select, bindparam, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from app.database import utcnow
@@ -28,83 +30,143 @@ def new_verification_code() -> str:
     return f"{secrets.randbelow(10_000):04d}"
 
 
-def create_request(
-    session: Session,
+def store_request(
+    connection: Connection,
     *,
     call_sid: str,
     caller_number: str | None,
-    postcode: Postcode,
+    postcode: str,
+    zone_id: int,
     request_type: str,
     language: str,
     voice_message_url: str | None = None,
     voice_message_seconds: int | None = None,
-) -> HelpRequest:
-    """Store the request a call produced, once per call.
+) -> Row:
+    """Store the request a call produced, once per call; its id, reference and code.
 
     Twilio may deliver the same webhook twice, and two app servers may handle
     the two deliveries at once: the unique call_sid makes the database, not a
-    check in Python, decide that only one request exists. A second delivery
-    gets the request the first one stored. The caller's session is committed.
+    check in Python, decide that only one request exists. The INSERT does
+    nothing when the call has its request already (or the random reference is
+    taken), so nothing fails half-way; a second delivery gets the request the
+    first one stored. The caller commits.
     """
-    existing = request_for_call(session, call_sid)
-    if existing is not None:
-        return existing
+    insert = _new_request(connection.dialect.name)
     for _ in range(5):
-        request = HelpRequest(
-            reference=new_reference(),
-            postcode=postcode.code,
-            zone_id=postcode.zone_id,
-            request_type=request_type,
-            language=language,
-            caller_number=caller_number,
-            verification_code=new_verification_code(),
-            status=RequestStatus.OPEN,
-            created_at=utcnow(),
-            call_sid=call_sid,
-            voice_message_url=voice_message_url,
-            voice_message_seconds=voice_message_seconds,
-        )
-        session.add(request)
-        try:
-            session.commit()
-            return request
-        except IntegrityError:
-            session.rollback()
-            existing = request_for_call(session, call_sid)
-            if existing is not None:
-                return existing
-            # Otherwise the random reference collided: draw another.
+        values = {
+            "reference": new_reference(),
+            "postcode": postcode,
+            "zone_id": zone_id,
+            "request_type": request_type,
+            "language": language,
+            "caller_number": caller_number,
+            "verification_code": new_verification_code(),
+            "status": RequestStatus.OPEN,
+            "created_at": utcnow(),
+            "call_sid": call_sid,
+            "voice_message_url": voice_message_url,
+            "voice_message_seconds": voice_message_seconds,
+        }
+        stored = connection.execute(insert, values).first()
+        if stored is None:
+            stored = request_for_call(connection, call_sid)
+        if stored is not None:
+            return stored
+        # Otherwise the random reference collided: draw another.
     raise RuntimeError("could not store the request: reference collisions")
 
 
-def request_for_call(session: Session, call_sid: str) -> HelpRequest | None:
-    return session.scalars(select(HelpRequest).where(HelpRequest.call_sid == call_sid)).first()
+def create_request(session: Session, *, postcode: Postcode, **fields) -> HelpRequest:
+    """store_request() for a session and a Postcode row; the session is committed."""
+    session.flush()
+    stored = store_request(
+        session.connection(), postcode=postcode.code, zone_id=postcode.zone_id, **fields
+    )
+    session.commit()
+    return session.get(HelpRequest, stored.id)
 
 
-def active_request_for_caller(session: Session, caller_number: str | None) -> HelpRequest | None:
+def request_for_call(connection: Connection | Session, call_sid: str) -> Row | None:
+    """The request a call stored (id, reference, type, status, code), if any."""
+    return connection.execute(_for_call_query(), {"call_sid_": call_sid}).first()
+
+
+def active_request(connection: Connection | Session, caller_number: str | None) -> Row | None:
     """The caller's newest open or claimed request, if any (a withheld number has none)."""
     if not caller_number:
         return None
-    query = (
-        select(HelpRequest)
-        .where(HelpRequest.caller_number == caller_number, HelpRequest.status.in_(ACTIVE))
-        .order_by(HelpRequest.created_at.desc())
-        .limit(1)
+    return connection.execute(_active_query(), {"number_": caller_number}).first()
+
+
+def own_request(connection: Connection, reference: str, caller_number: str) -> Row | None:
+    """One of the caller's own requests by its reference (a reference alone proves nothing)."""
+    requests = HelpRequest.__table__
+    query = select(*_info_columns()).where(
+        requests.c.reference == reference, requests.c.caller_number == caller_number
     )
-    return session.scalars(query).first()
+    return connection.execute(query).first()
 
 
-def cancel_request(session: Session, request: HelpRequest) -> bool:
+def active_request_for_caller(session: Session, caller_number: str | None) -> HelpRequest | None:
+    """active_request() as a HelpRequest."""
+    found = active_request(session, caller_number)
+    return session.get(HelpRequest, found.id) if found is not None else None
+
+
+def cancel(connection: Connection | Session, request_id: int) -> bool:
     """Cancel an open or claimed request at the caller's wish; False if it was already closed.
 
     A single conditional UPDATE, so a volunteer marking it done at the same
-    moment cannot be overwritten.
+    moment cannot be overwritten. The caller commits.
     """
-    result = session.execute(
-        update(HelpRequest)
-        .where(HelpRequest.id == request.id, HelpRequest.status.in_(ACTIVE))
+    requests = HelpRequest.__table__
+    result = connection.execute(
+        update(requests)
+        .where(requests.c.id == request_id, requests.c.status.in_(ACTIVE))
         .values(status=RequestStatus.CANCELLED, closed_at=utcnow())
     )
+    return result.rowcount == 1
+
+
+def cancel_request(session: Session, request: HelpRequest) -> bool:
+    """cancel() for a HelpRequest, which is refreshed; the session is committed."""
+    cancelled = cancel(session, request.id)
     session.commit()
     session.refresh(request)
-    return result.rowcount == 1
+    return cancelled
+
+
+# What the phone line reads of a request. The statements are built once, with bound
+# parameters: SQLAlchemy then finds them in its compiled cache on every webhook.
+def _info_columns() -> tuple:
+    requests = HelpRequest.__table__
+    return (
+        requests.c.id,
+        requests.c.reference,
+        requests.c.request_type,
+        requests.c.status,
+        requests.c.verification_code,
+    )
+
+
+@cache
+def _new_request(dialect: str) -> Insert:
+    insert = sqlite_insert if dialect == "sqlite" else postgresql_insert
+    return insert(HelpRequest.__table__).on_conflict_do_nothing().returning(*_info_columns())
+
+
+@cache
+def _for_call_query() -> Select:
+    requests = HelpRequest.__table__
+    return select(*_info_columns()).where(requests.c.call_sid == bindparam("call_sid_"))
+
+
+@cache
+def _active_query() -> Select:
+    requests = HelpRequest.__table__
+    return (
+        select(*_info_columns())
+        .where(requests.c.caller_number == bindparam("number_"), requests.c.status.in_(ACTIVE))
+        .order_by(requests.c.created_at.desc())
+        .limit(1)
+    )

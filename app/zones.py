@@ -11,13 +11,14 @@ from __future__ import annotations
 import csv
 import io
 import re
+import time
 import tomllib
 import unicodedata
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-from sqlalchemy import Select, bindparam, func, select
+from sqlalchemy import Connection, Select, event, func, select
 from sqlalchemy.orm import Session, joinedload
 
 from app.config import PROFILE_DIR
@@ -267,6 +268,10 @@ def import_profile(session: Session, profile: Profile) -> ImportResult:
     The caller commits; on any error it rolls back and nothing has changed.
     """
     result = ImportResult(profile=profile)
+    # The phone line's copies of the postcodes (PostcodePlaces) read them again once
+    # this is committed (and after any later commit of this session: harmless).
+    if not event.contains(session, "after_commit", _import_committed):
+        event.listen(session, "after_commit", _import_committed)
     existing = {z.slug: z for z in session.scalars(select(Zone))}
     zone_ids: dict[str, int] = {}
     for data in profile.zones:
@@ -321,31 +326,64 @@ def zone_for_postcode(session: Session, code: str) -> Postcode | None:
     return session.scalars(query).first()
 
 
-def postcode_place(session: Session, code: str) -> tuple[str, str, int] | None:
-    """(code, name to read back, zone id) for a typed postcode, or None outside every zone.
+# How long the phone line trusts its copy of the postcodes (PostcodePlaces). They
+# change only when zones are imported; an import by this process is seen at once,
+# one by another process (`hotline zones import` beside the running server) within
+# this many seconds. Until then a caller may hear the old neighbourhood, or the
+# old answer "outside our area": harmless for half a minute after a rare import,
+# and what lets most webhooks of a call go without a query for their postcode.
+PLACES_SECONDS = 30
+# The imports this process has committed: a copy read before the last one is stale.
+_imports_committed = 0
 
-    The phone line asks this on most webhooks of a call; plain columns rather
-    than ORM objects, because loading a Postcode with its Zone cost a fifth of
-    a webhook's CPU time (bench/calls.py). The name is the neighbourhood, else
-    the zone's name.
+
+class PostcodePlaces:
+    """Every postcode's place, read in one query and kept for PLACES_SECONDS (one per app).
+
+    The phone line asks for the caller's postcode on most webhooks of a call: one
+    query, about a tenth of a webhook's time (bench/calls.py), for a table of a few
+    hundred rows that hardly ever changes.
     """
-    if not POSTCODE.fullmatch(code or ""):
-        return None
-    row = session.execute(_postcode_place_query(), {"code": code}).first()
-    if row is None:
-        return None
-    return row.code, row.neighbourhood or row.name, row.zone_id
+
+    def __init__(self, seconds: float = PLACES_SECONDS, clock=time.monotonic):
+        self.seconds = seconds
+        self.clock = clock
+        # (when read, imports committed before, {code: (code, name, zone id)}),
+        # replaced as a whole: the threads of a server share it without a lock.
+        self._copy: tuple[float, int, dict[str, tuple[str, str, int]]] | None = None
+
+    def get(self, connection: Connection, code: str) -> tuple[str, str, int] | None:
+        """(code, name to read back, zone id) for a typed postcode, or None outside every zone.
+
+        The name is the neighbourhood, else the zone's name.
+        """
+        if not POSTCODE.fullmatch(code or ""):
+            return None
+        copy = self._copy
+        now = self.clock()
+        if copy is None or copy[1] != _imports_committed or now - copy[0] >= self.seconds:
+            imports = _imports_committed  # before reading: an import meanwhile reads again
+            rows = connection.execute(_places_query())
+            copy = (
+                now,
+                imports,
+                {row.code: (row.code, row.neighbourhood or row.name, row.zone_id) for row in rows},
+            )
+            self._copy = copy
+        return copy[2].get(code)
+
+
+def _import_committed(_session: Session) -> None:
+    global _imports_committed
+    _imports_committed += 1
 
 
 @cache
-def _postcode_place_query() -> Select:
-    # Built once with a bound parameter: SQLAlchemy then finds the compiled
-    # statement in its cache without rebuilding it and its cache key per webhook.
-    return (
-        select(Postcode.code, Postcode.neighbourhood, Postcode.zone_id, Zone.name)
-        .join(Zone, Zone.id == Postcode.zone_id)
-        .where(Postcode.code == bindparam("code"))
-    )
+def _places_query() -> Select:
+    postcodes, zones = Postcode.__table__, Zone.__table__
+    return select(
+        postcodes.c.code, postcodes.c.neighbourhood, postcodes.c.zone_id, zones.c.name
+    ).join(zones, zones.c.id == postcodes.c.zone_id)
 
 
 def zone_counts(session: Session) -> list[tuple[Zone, int]]:

@@ -143,18 +143,30 @@ CONTENT_SECURITY_POLICY = (
 )
 
 
+SECURITY_HEADERS = (
+    ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),  # frame-ancestors, for older browsers
+    # A request's address names its reference: not for the sites its page links to.
+    ("Referrer-Policy", "same-origin"),
+)
+# Served over https: browsers should never try plain http again.
+HTTPS_ONLY = ("Strict-Transport-Security", "max-age=31536000")
+
+
 @bp.after_app_request
 def _security_headers(response):
     """Headers every answer of the app carries (a view may set its own instead)."""
     headers = response.headers
-    headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-    headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("X-Frame-Options", "DENY")  # frame-ancestors, for older browsers
-    # A request's address names its reference: not for the sites its page links to.
-    headers.setdefault("Referrer-Policy", "same-origin")
+    wanted = SECURITY_HEADERS
     if current_app.config["SESSION_COOKIE_SECURE"]:
-        # Served over https: browsers should never try plain http again.
-        headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        wanted += (HTTPS_ONLY,)
+    # One look at the headers there are: Headers.setdefault() reads them three times
+    # and raises (and catches) an exception for each one missing, on every answer.
+    present = {key.lower() for key, _value in headers.items()}
+    for key, value in wanted:
+        if key.lower() not in present:
+            headers.add(key, value)
     return response
 
 

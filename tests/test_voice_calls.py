@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import select, update
 
 from app.database import get_db
-from app.models import Call, HelpRequest, RequestStatus
-from app.zones import import_profile, profile_path, read_profile
+from app.models import Call, HelpRequest, Postcode, RequestStatus
+from app.zones import PLACES_SECONDS, import_profile, profile_path, read_profile
 from tests.conftest import make_test_app
 from voice.flow import spell
 from voice.simulator import Phone
@@ -459,3 +459,46 @@ def test_the_hours_read_as_one_sentence_in_english(phone, db):
         call.press("9")
     assert "You can reach a person Monday to Friday, from 9 a.m. to 6 p.m. Please call" in call.text
     assert ".." not in call.text
+
+
+# -- zones imported while the line runs ---------------------------------------------------
+
+
+def read_back(call) -> str:
+    return next(h.text for h in reversed(call.heard) if h.text.startswith("Sie haben eingegeben"))
+
+
+def test_a_zone_import_is_heard_by_the_next_caller(phone, db):
+    """The phone line keeps the postcodes in memory; an import in this process is
+    followed at once (the CLI's `zones import` in a running app, a test)."""
+    before = phone.call("+4930123456")
+    before.press("1")
+    before.press("80952")  # Gdańsk: not in Berlin's zones
+    assert "liegt leider nicht in unserem Gebiet" in before.text
+    import_profile(db, read_profile(profile_path("trojmiasto")))
+    db.commit()
+    after = phone.call("+4930123457")
+    after.press("1")
+    after.press("80952")
+    assert read_back(after) == "Sie haben eingegeben: 8, 0, 9, 5, 2, Gdańsk."
+
+
+def test_a_change_by_another_process_is_heard_within_half_a_minute(phone, app):
+    """Another process (`hotline zones import` beside the server) changes the postcodes:
+    the line reads them again once its copy is PLACES_SECONDS old."""
+    now = [0.0]
+    app.extensions["hotline_places"].clock = lambda: now[0]
+    first = phone.call("+4930123456")
+    first.press("1")
+    first.press("10115")
+    assert read_back(first) == "Sie haben eingegeben: 1, 0, 1, 1, 5, Mitte."
+    # What an import elsewhere writes, without this process noticing.
+    with get_db(app).engine.begin() as elsewhere:
+        postcodes = Postcode.__table__
+        moved = update(postcodes).where(postcodes.c.code == "10115")
+        elsewhere.execute(moved.values(neighbourhood="Moabit"))
+    now[0] += PLACES_SECONDS
+    later = phone.call("+4930123457")
+    later.press("1")
+    later.press("10115")
+    assert read_back(later) == "Sie haben eingegeben: 1, 0, 1, 1, 5, Moabit."

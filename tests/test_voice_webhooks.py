@@ -6,11 +6,10 @@ import xml.etree.ElementTree as ET
 from urllib.parse import urlsplit
 
 import pytest
-from sqlalchemy import create_engine, func, select
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy import func, select
 from twilio.request_validator import RequestValidator
 
-from app.database import get_db
+from app.database import Database, get_db
 from app.models import Call, HelpRequest
 from tests.conftest import TEST_AUTH_TOKEN, make_test_app
 from voice import flow, views
@@ -270,15 +269,13 @@ def test_an_error_transfers_to_the_operator_when_there_is_one(database_url, tmp_
 
 
 def broken_database(tmp_path):
-    """A session on a database that cannot be opened: every query raises OperationalError."""
-    engine = create_engine(f"sqlite:///{tmp_path / 'missing' / 'dir' / 'x.db'}")
-    return sessionmaker(engine)()
+    """A database that cannot be opened: every connection raises OperationalError."""
+    return Database(f"sqlite:///{tmp_path / 'missing' / 'dir' / 'x.db'}")
 
 
 @pytest.mark.parametrize("route", ["/voice/incoming", "/voice/step?step=postcode&lang=en&turn=2"])
 def test_a_database_that_is_down_still_gets_an_apology(phone, monkeypatch, tmp_path, route):
-    monkeypatch.setattr(views, "db_session", lambda: broken_database(tmp_path))
-    monkeypatch.setattr(views, "get_db", explode)
+    monkeypatch.setattr(views, "get_db", lambda: broken_database(tmp_path))
     response = phone.post(route, {**incoming_params(), "Digits": "10115"})
     assert response.status == 200 and response.content_type == "text/xml"
     [sorry, *_] = says(response)
@@ -293,7 +290,7 @@ def test_a_database_that_is_down_still_gets_an_apology(phone, monkeypatch, tmp_p
 
 
 def test_a_status_callback_during_an_outage_is_acknowledged(phone, monkeypatch, tmp_path):
-    monkeypatch.setattr(views, "db_session", lambda: broken_database(tmp_path))
+    monkeypatch.setattr(views, "get_db", lambda: broken_database(tmp_path))
     response = phone.post("/voice/status", {**incoming_params(), "CallStatus": "completed"})
     assert response.status == 200 and ET.fromstring(response.body).tag == "Response"
 
@@ -305,7 +302,6 @@ def test_the_fallback_apologises_without_the_database(
     database_url, tmp_path, berlin, monkeypatch, operator, dials
 ):
     app = make_test_app(database_url, tmp_path / "fb", operator_phone=operator)
-    monkeypatch.setattr(views, "db_session", explode)
     monkeypatch.setattr(views, "get_db", explode)
     params = {
         **incoming_params(),

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from flask import Blueprint, Flask, current_app
+from flask.sessions import SecureCookieSessionInterface
 
 from app.config import ConfigError, Settings
-from app.zones import ZoneImportError, profile_path, read_profile
+from app.zones import PostcodePlaces, ZoneImportError, profile_path, read_profile
 from voice.flow import Line
 from voice.prompts import load_catalogs
 
@@ -16,9 +17,25 @@ def init_app(app: Flask) -> None:
     """Check the prompts of every phone language, then open the webhooks."""
     settings: Settings = app.config["HOTLINE"]
     app.extensions["hotline_line"] = build_line(settings)
+    app.extensions["hotline_places"] = PostcodePlaces()
     app.register_blueprint(bp)
     # Twilio cannot send a CSRF token; its signature is checked on every route instead.
     app.extensions["csrf"].exempt(bp)
+    app.session_interface = SessionsOffTheLine()
+
+
+class SessionsOffTheLine(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions for the web, none for the phone line's webhooks.
+
+    Twilio sends no cookie and the webhooks keep nothing between requests (the call's
+    state is in the signed action URL); opening a session for each of them (a new
+    signing serializer every time) cost a twentieth of a webhook (bench/calls.py).
+    """
+
+    def open_session(self, app, request):
+        if request.path.startswith(bp.url_prefix + "/"):
+            return None  # Flask's NullSession instead: empty, and never saved
+        return super().open_session(app, request)
 
 
 def build_line(settings: Settings) -> Line:

@@ -1,21 +1,15 @@
-"""The database side of one call: the facts the flow reads, the effects it asks for."""
+"""The database side of one call: the facts the flow reads, the effects it asks for.
+
+Through a Core connection (no ORM session): a webhook reads a few columns and
+writes single statements, each committed at once (app/call_log.py).
+"""
 
 from __future__ import annotations
 
-from functools import cache
+from sqlalchemy import Connection, Row
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
-from app import call_log
-from app.help_requests import (
-    active_request_for_caller,
-    cancel_request,
-    create_request,
-    request_for_call,
-)
-from app.models import HelpRequest
-from app.zones import postcode_place, zone_for_postcode
+from app import call_log, help_requests
+from app.zones import PostcodePlaces
 from voice.flow import (
     CancelRequest,
     CreateRequest,
@@ -30,11 +24,17 @@ from voice.flow import (
 class StoredCall:
     """One call as the database knows it; implements the flow's `Facts`."""
 
-    def __init__(self, session: Session, call_sid: str, caller_number: str | None):
-        self.session = session
+    def __init__(
+        self,
+        connection: Connection,
+        places: PostcodePlaces,
+        call_sid: str,
+        caller_number: str | None,
+    ):
+        self.connection = connection
+        self.places = places
         self.call_sid = call_sid
         self.caller_number = caller_number  # None: withheld
-        self.place = cache(self._place)
 
     # -- facts -----------------------------------------------------------------------
 
@@ -43,24 +43,24 @@ class StoredCall:
         return self.caller_number is None
 
     def active_request(self) -> RequestInfo | None:
-        return _info(active_request_for_caller(self.session, self.caller_number))
+        return _info(help_requests.active_request(self.connection, self.caller_number))
 
     def request(self, reference: str) -> RequestInfo | None:
         return _info(self._own_request(reference))
 
-    def _place(self, postcode: str) -> Place | None:
-        found = postcode_place(self.session, postcode)
+    def place(self, postcode: str) -> Place | None:
+        # From the app's copy of the postcodes: no query, so nothing to keep per call.
+        found = self.places.get(self.connection, postcode)
         if found is None:
             return None
         code, name, zone_id = found
         return Place(postcode=code, name=name, zone_id=zone_id)
 
     def stored_request(self) -> RequestInfo | None:
-        return _info(request_for_call(self.session, self.call_sid))
+        return _info(help_requests.request_for_call(self.connection, self.call_sid))
 
     def callback_number(self) -> str:
-        call = call_log.call_for(self.session, self.call_sid)
-        return (call.callback_number or "") if call else ""
+        return call_log.callback_number(self.connection, self.call_sid)
 
     # -- effects ---------------------------------------------------------------------
 
@@ -71,46 +71,46 @@ class StoredCall:
         """
         match effect:
             case CreateRequest():
-                postcode = zone_for_postcode(self.session, effect.postcode)
-                if postcode is None:
+                place = self.place(effect.postcode)
+                if place is None:
                     raise LookupError(f"postcode {effect.postcode} left the zones mid-call")
                 number = self.caller_number or self.callback_number() or None
-                request = create_request(
-                    self.session,
+                request = help_requests.store_request(
+                    self.connection,
                     call_sid=self.call_sid,
                     caller_number=number,
-                    postcode=postcode,
+                    postcode=place.postcode,
+                    zone_id=place.zone_id,
                     request_type=effect.request_type,
                     language=effect.language,
                     voice_message_url=effect.message_url,
                     voice_message_seconds=effect.message_seconds,
                 )
+                self.connection.commit()
                 return request.reference
             case CancelRequest():
                 request = self._own_request(effect.reference)
                 if request is not None:
-                    cancel_request(self.session, request)
+                    help_requests.cancel(self.connection, request.id)
+                    self.connection.commit()
             case SaveCallbackNumber():
-                call_log.save_callback_number(self.session, self.call_sid, effect.number)
+                call_log.save_callback_number(self.connection, self.call_sid, effect.number)
             case SaveOperatorMessage():
                 call_log.save_operator_message(
-                    self.session, self.call_sid, effect.url, effect.seconds
+                    self.connection, self.call_sid, effect.url, effect.seconds
                 )
             case _:
                 raise TypeError(f"not an effect: {effect!r}")
         return ""
 
-    def _own_request(self, reference: str) -> HelpRequest | None:
+    def _own_request(self, reference: str) -> Row | None:
         # Only the caller's own requests: a reference alone is not proof of anything.
         if not reference or self.caller_number is None:
             return None
-        query = select(HelpRequest).where(
-            HelpRequest.reference == reference, HelpRequest.caller_number == self.caller_number
-        )
-        return self.session.scalars(query).first()
+        return help_requests.own_request(self.connection, reference, self.caller_number)
 
 
-def _info(request: HelpRequest | None) -> RequestInfo | None:
+def _info(request: Row | None) -> RequestInfo | None:
     if request is None:
         return None
     return RequestInfo(

@@ -9,10 +9,10 @@ the next step without remembering anything.
 from __future__ import annotations
 
 import re
-from urllib.parse import urlencode
+from functools import lru_cache
+from urllib.parse import quote_plus
 
 from flask import Response, current_app, request
-from twilio.twiml.voice_response import Gather, VoiceResponse
 
 from app.help_requests import REFERENCE_ALPHABET
 from app.models import CallStep
@@ -48,64 +48,109 @@ ON_ARRIVE = "arrive"  # a <Redirect> into a state that speaks first
 
 def respond(line: Line, verbs: tuple[Verb, ...]) -> Response:
     """The TwiML response for a reply of the flow, as text/xml."""
-    response = VoiceResponse()
-    for verb in verbs:
-        _add(response, line, verb)
-    return twiml_response(response)
+    body = "".join(_verb(line, verb) for verb in verbs)
+    return Response(_document(body), status=200, mimetype="text/xml")
 
 
-def twiml_response(response: VoiceResponse) -> Response:
-    return Response(str(response), status=200, mimetype="text/xml")
+def acknowledge() -> Response:
+    """An empty TwiML response: for Twilio's status callbacks, which nobody hears."""
+    return Response(_document(""), status=200, mimetype="text/xml")
 
 
-def _add(parent, line: Line, verb: Verb) -> None:
+# The TwiML is written as text, exactly as the twilio library's VoiceResponse writes it
+# (its attributes in alphabetical order, an empty element as <Hangup />, the same
+# escaping as xml.etree's; tests/test_twiml.py compares the two). Building the
+# library's element tree and serialising it was a tenth of a webhook's time.
+def _document(body: str) -> str:
+    if not body:
+        return '<?xml version="1.0" encoding="UTF-8"?><Response />'
+    return f'<?xml version="1.0" encoding="UTF-8"?><Response>{body}</Response>'
+
+
+def _verb(line: Line, verb: Verb) -> str:
     match verb:
         case Say(text=text, language=language):
-            parent.say(text, voice=line.voices[language], language=line.catalogs[language].locale)
+            return _say(text, line.voices[language], line.catalogs[language].locale)
         case Pause(seconds=seconds):
-            parent.pause(length=seconds)
+            return _element("Pause", {"length": seconds})
         case Ask():
-            gather = Gather(
-                input="dtmf",
-                action=action_url(verb.state),
-                method="POST",
-                timeout=verb.timeout,
-                finish_on_key="#",
-                **({"num_digits": verb.max_digits} if verb.max_digits else {}),
-            )
-            for prompt in verb.prompts:
-                _add(gather, line, prompt)
-            parent.append(gather)
+            attributes = {
+                "action": action_url(verb.state),
+                "finishOnKey": "#",
+                "input": "dtmf",
+                "method": "POST",
+                "timeout": verb.timeout,
+            }
+            if verb.max_digits:
+                attributes["numDigits"] = verb.max_digits
+            prompts = "".join(_verb(line, prompt) for prompt in verb.prompts)
+            gather = _element("Gather", attributes, inside=prompts)
             if verb.otherwise is None:
-                parent.redirect(action_url(verb.state, on=ON_NO_ANSWER), method="POST")
-            else:
-                for after in verb.otherwise:
-                    _add(parent, line, after)
+                return gather + _redirect(action_url(verb.state, on=ON_NO_ANSWER))
+            return gather + "".join(_verb(line, after) for after in verb.otherwise)
         case Record():
-            options = {"finish_on_key": verb.finish_on_key} if verb.finish_on_key else {}
-            parent.record(
-                action=action_url(verb.state),
-                method="POST",
-                max_length=verb.max_seconds,
-                timeout=RECORDING_SILENCE,
-                play_beep=True,
-                trim="trim-silence",
-                **options,
-            )
+            attributes = {
+                "action": action_url(verb.state),
+                "maxLength": verb.max_seconds,
+                "method": "POST",
+                "playBeep": "true",
+                "timeout": RECORDING_SILENCE,
+                "trim": "trim-silence",
+            }
+            if verb.finish_on_key:
+                attributes["finishOnKey"] = verb.finish_on_key
             # Twilio does not request the action for an empty recording: it goes on here.
-            parent.redirect(action_url(verb.state, on=ON_NO_ANSWER), method="POST")
+            record = _element("Record", attributes)
+            return record + _redirect(action_url(verb.state, on=ON_NO_ANSWER))
         case Dial(number=number, state=state):
-            if state is None:
-                parent.dial(number, timeout=OPERATOR_RING_SECONDS)
-            else:
-                action = action_url(state)
-                parent.dial(number, action=action, method="POST", timeout=OPERATOR_RING_SECONDS)
+            attributes = {"timeout": OPERATOR_RING_SECONDS}
+            if state is not None:
+                attributes.update(action=action_url(state), method="POST")
+            return _element("Dial", attributes, text=number)
         case GoTo(state=state):
-            parent.redirect(action_url(state, on=ON_ARRIVE), method="POST")
+            return _redirect(action_url(state, on=ON_ARRIVE))
         case Hangup():
-            parent.hangup()
+            return "<Hangup />"
         case _:
             raise TypeError(f"not a TwiML verb: {verb!r}")
+
+
+def _redirect(url: str) -> str:
+    return _element("Redirect", {"method": "POST"}, text=url)
+
+
+@lru_cache(maxsize=4096)
+def _say(text: str, voice: str, locale: str) -> str:
+    # The same sentences come again and again (a postcode or a code varies some):
+    # each is escaped once.
+    return _element("Say", {"language": locale, "voice": voice}, text=text)
+
+
+def _element(name: str, attributes: dict, text: str = "", inside: str = "") -> str:
+    """<name a="1" b="2">text or inside</name>, or <name a="1" /> when empty."""
+    written = "".join(
+        f' {key}="{_attribute_text(str(value))}"' for key, value in sorted(attributes.items())
+    )
+    if text:
+        return f"<{name}{written}>{_text(text)}</{name}>"
+    if inside:
+        return f"<{name}{written}>{inside}</{name}>"
+    return f"<{name}{written} />"
+
+
+def _text(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _attribute_text(text: str) -> str:
+    # As xml.etree writes attributes: line breaks and tabs as character references.
+    return (
+        _text(text)
+        .replace('"', "&quot;")
+        .replace("\r", "&#13;")
+        .replace("\n", "&#10;")
+        .replace("\t", "&#09;")
+    )
 
 
 # -- states in URLs --------------------------------------------------------------------
@@ -161,6 +206,9 @@ def state_from_query(args, line: Line) -> State:
     return state
 
 
+_quoted = lru_cache(maxsize=4096)(quote_plus)
+
+
 def _whole_number(text: str, largest: int) -> int:
     # Not int(text) alone: it also reads " 7", "+7", "1_000" and "٧".
     if not (text.isascii() and text.isdigit() and len(text) <= len(str(largest))):
@@ -179,6 +227,8 @@ def action_url(state: State, on: str | None = None) -> str:
     query = state_query(state)
     if on:
         query["on"] = on
-    path = "/voice/step?" + urlencode(query)
+    # What urlencode() writes, with each value quoted once per process: the same few
+    # (steps, languages, small numbers) come on every webhook.
+    path = "/voice/step?" + "&".join(f"{key}={_quoted(value)}" for key, value in query.items())
     base = current_app.config["HOTLINE"].public_base_url
     return base + path if base else request.script_root + path

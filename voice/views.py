@@ -14,16 +14,16 @@ from email.utils import parsedate_to_datetime
 from urllib.parse import parse_qs, urlsplit
 
 from flask import abort, current_app, request
-from twilio.twiml.voice_response import VoiceResponse
+from sqlalchemy import Connection
 from werkzeug.exceptions import BadRequest, HTTPException
 
 from app import call_log
-from app.database import db_session, get_db, utcnow
+from app.database import get_db, utcnow
 from app.models import CallStep
 from voice import bp, current_line, flow
 from voice.signature import is_from_twilio
 from voice.stored_call import StoredCall
-from voice.twiml import ON_ARRIVE, ON_NO_ANSWER, respond, state_from_query, twiml_response
+from voice.twiml import ON_ARRIVE, ON_NO_ANSWER, acknowledge, respond, state_from_query
 
 # Twilio's CallSids are "CA" and 32 hex digits. Anything that is not a short word of
 # ASCII letters and digits cannot be the call log's key: too long for its column, or
@@ -43,47 +43,58 @@ def only_twilio():
 def incoming():
     """A call comes in: log it, then greet the caller."""
     line = current_line()
-    session = db_session()
-    call_sid = _call_sid()
-    number = call_log.caller_number(request.form.get("From"))
-    call_log.start_call(
-        session, call_sid=call_sid, from_number=number, to_number=request.form.get("To", "")
-    )
-    call = StoredCall(session, call_sid, number)
-    return _reply(call, flow.start(line, call))
+    form = request.form.to_dict()
+    call_sid = _call_sid(form)
+    number = call_log.caller_number(form.get("From"))
+    with get_db().connect() as connection:
+        call_log.start_call(
+            connection, call_sid=call_sid, from_number=number, to_number=form.get("To", "")
+        )
+        call = _stored_call(connection, call_sid, number)
+        reply = _play(call, flow.start(line, call))
+    return respond(line, reply)
 
 
 @bp.post("/step")
 def step():
     """Every later step of a call: the state is in the (signed) URL, the answer in the form."""
     line = current_line()
-    state = state_from_query(request.args, line)
-    number = call_log.caller_number(request.form.get("From"))
-    call = StoredCall(db_session(), _call_sid(), number)
-    return _reply(call, flow.advance(line, state, _event(), call))
+    # Plain dicts: werkzeug's get() raises and catches an exception (a whole HTTP 400
+    # error object) for every parameter that is not there, and a step asks for several.
+    query, form = request.args.to_dict(), request.form.to_dict()
+    state = state_from_query(query, line)
+    number = call_log.caller_number(form.get("From"))
+    call_sid = _call_sid(form)
+    event = _event(query, form)
+    with get_db().connect() as connection:
+        call = _stored_call(connection, call_sid, number)
+        reply = _play(call, flow.advance(line, state, event, call))
+    return respond(line, reply)
 
 
 @bp.post("/status")
 def status():
     """Twilio's status callback: the call's progress, its end and its duration."""
-    form = request.form
-    applied = call_log.record_status(
-        db_session(),
-        _call_sid(),
-        status=form.get("CallStatus", ""),
-        sequence=_whole_number(form.get("SequenceNumber")),
-        duration_seconds=_whole_number(form.get("CallDuration")),
-        at=_timestamp(form.get("Timestamp")),
-        from_number=call_log.caller_number(form.get("From")),
-        to_number=form.get("To", ""),
-    )
+    form = request.form.to_dict()
+    call_sid = _call_sid(form)
+    with get_db().connect() as connection:
+        applied = call_log.record_status(
+            connection,
+            call_sid,
+            status=form.get("CallStatus", ""),
+            sequence=_whole_number(form.get("SequenceNumber")),
+            duration_seconds=_whole_number(form.get("CallDuration")),
+            at=_timestamp(form.get("Timestamp")),
+            from_number=call_log.caller_number(form.get("From")),
+            to_number=form.get("To", ""),
+        )
     if not applied:
         current_app.logger.warning(
             "Ignored a status callback for call %s with an unknown CallStatus %r",
             form["CallSid"],
             form.get("CallStatus"),
         )
-    return twiml_response(VoiceResponse())
+    return acknowledge()
 
 
 @bp.post("/fallback")
@@ -114,19 +125,24 @@ def apologise(error: Exception):
     _log_error(call_sid)
     if request.endpoint == "voice.status":
         # Nobody listens to a status callback: acknowledge it, the error is logged.
-        return twiml_response(VoiceResponse())
+        return acknowledge()
     language = request.args.get("lang", "")
     return respond(current_line(), _apology(language, request.args.get("step", "")))
 
 
-def _reply(call: StoredCall, turn: flow.Turn):
+def _stored_call(connection: Connection, call_sid: str, number: str | None) -> StoredCall:
+    return StoredCall(connection, current_app.extensions["hotline_places"], call_sid, number)
+
+
+def _play(call: StoredCall, turn: flow.Turn) -> tuple[flow.Verb, ...]:
+    """Store what the turn asks for and log the step; what the caller hears next."""
     reference = ""
     for effect in turn.effects:
         reference = call.perform(effect) or reference
     state = turn.state
     place = call.place(state.postcode) if state.postcode else None
     call_log.record_step(
-        call.session,
+        call.connection,
         call.call_sid,
         turn=state.turn,
         step=state.step,
@@ -137,24 +153,23 @@ def _reply(call: StoredCall, turn: flow.Turn):
         outcome=turn.outcome,
         request_reference=reference,
     )
-    return respond(current_line(), turn.reply)
+    return turn.reply
 
 
-def _call_sid() -> str:
+def _call_sid(form: dict[str, str]) -> str:
     """The request's CallSid; a 400 (which the caller hears as the apology) if it has none."""
-    call_sid = request.form.get("CallSid", "")
+    call_sid = form.get("CallSid", "")
     if not CALL_SID.fullmatch(call_sid):
         raise BadRequest("the request has no valid CallSid")
     return call_sid
 
 
-def _event() -> flow.Event:
-    on = request.args.get("on")
+def _event(query: dict[str, str], form: dict[str, str]) -> flow.Event:
+    on = query.get("on")
     if on == ON_ARRIVE:
         return flow.Arrive()
     if on == ON_NO_ANSWER:
         return flow.NoAnswer()
-    form = request.form
     if "DialCallStatus" in form:
         return flow.DialEnded(answered=form["DialCallStatus"] in ("completed", "answered"))
     if "RecordingUrl" in form:
@@ -181,9 +196,8 @@ def _log_error(call_sid: str) -> None:
     if not call_sid or request.endpoint in ("voice.status", "voice.fallback"):
         return
     try:
-        db_session().rollback()
-        with get_db().session() as session:
-            call_log.record_error(session, call_sid)
+        with get_db().connect() as connection:
+            call_log.record_error(connection, call_sid)
     except Exception:
         current_app.logger.warning("Could not log the error of call %s", call_sid, exc_info=True)
 
