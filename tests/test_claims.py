@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.audit import Action
+from app.board_counts import RememberedCounts
 from app.claims import (
     Access,
     BoardFilters,
@@ -124,6 +125,52 @@ def test_operators_see_every_zone(berlin, make_person):
     zones = zones_served_by(berlin, user(berlin, operator))
     assert len(zones) == 12
     assert open_requests(berlin, zones).total == 1
+
+
+class Clock:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_large_counts_are_remembered_for_half_a_minute_the_requests_never(berlin, volunteer):
+    clock = Clock()
+    remembered = RememberedCounts(remember_from=2, clock=clock)
+    zones = zones_served_by(berlin, user(berlin, volunteer))
+    first, second = store_request(berlin), store_request(berlin, postcode="12043")
+    board = open_requests(berlin, zones, remembered=remembered)
+    assert board.total == 2 and board.counted_at is not None
+
+    third = store_request(berlin)
+    clock.now += 29
+    board = open_requests(berlin, zones, remembered=remembered)
+    assert board.total == 2 and sum(count for _, count in board.counts) == 2
+    assert [r.id for r in board.requests] == [first.id, second.id, third.id]
+    # Other filters are other counts, counted now.
+    pharmacy = open_requests(
+        berlin, zones, BoardFilters(request_type="pharmacy"), remembered=remembered
+    )
+    assert pharmacy.total == 0 and pharmacy.counted_at is None
+
+    clock.now += 1
+    board = open_requests(berlin, zones, remembered=remembered)
+    assert board.total == 3 and board.counted_at is not None
+
+
+def test_small_counts_are_exact_at_once(berlin, volunteer):
+    remembered = RememberedCounts(remember_from=3, clock=Clock())
+    ada = user(berlin, volunteer)
+    zones = zones_served_by(berlin, ada)
+    requests = [store_request(berlin), store_request(berlin)]
+    assert open_requests(berlin, zones, remembered=remembered).total == 2
+    claim_request(berlin, requests[0], ada, max_open_claims=LIMIT)
+    board = open_requests(berlin, zones, remembered=remembered)
+    assert board.total == 1 and board.counted_at is None
+    assert [r.id for r in board.requests] == [requests[1].id]
 
 
 # --- Who sees what ----------------------------------------------------------------------
