@@ -4,11 +4,13 @@ Counting is the dearest part of a board: with 100,000 open requests it reads
 every one of them on each load, and every open board loads itself again
 every 30 seconds. A backlog that large changes by a few requests a minute
 and nobody acts on its last digit, so its counts are remembered for
-REMEMBER_SECONDS, in each app process, and the board says when they were
-counted. Smaller counts (under REMEMBER_FROM in all) cost well under a
-millisecond and are counted on every load: on a board of a few dozen
-requests a volunteer sees their claim leave the count at once. The list of
-requests itself is never remembered, so a claimed request leaves it at once.
+REMEMBER_SECONDS, in each app process, for every zone at once (one count
+serves every board with the same filters, whoever looks), and the board says
+when they were counted. A board whose own counts are small (under
+REMEMBER_FROM in all) is counted on every load, which costs well under a
+millisecond: there a volunteer sees their claim leave the count at once.
+The list of requests itself is never remembered, so a claimed request
+leaves it at once.
 """
 
 from __future__ import annotations
@@ -70,6 +72,29 @@ class RememberedCounts:
             self._counts[key] = (now, counts)
             self._forget_old(now)
         return counts
+
+    def for_zones(
+        self,
+        zone_ids: list[int],
+        key: Hashable,
+        count_every_zone: Callable[[], dict[int, int]],
+        count_these_zones: Callable[[], dict[int, int]],
+    ) -> ZoneCounts:
+        """The counts of `zone_ids`, taken from the remembered counts of every zone if large.
+
+        Remembered for every zone rather than for each person's zones: people
+        serve many different sets of zones, and one count then serves the
+        boards of all of them. A board whose own zones hold fewer than
+        `remember_from` requests is counted now, exact (that is cheap).
+        """
+        every = self.get(key, count_every_zone)
+        wanted = set(zone_ids)
+        mine = {zone: n for zone, n in every.by_zone.items() if zone in wanted}
+        if every.counted_at is None:  # counted just now
+            return ZoneCounts(mine, None)
+        if sum(mine.values()) >= self.remember_from:
+            return ZoneCounts(mine, every.counted_at)
+        return ZoneCounts(count_these_zones(), None)
 
     def _forget_old(self, now: float) -> None:
         for key in [k for k, (at, _) in self._counts.items() if now - at >= self.seconds]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 from sqlalchemy import case, func, literal, select, update
 from sqlalchemy.orm import Session, aliased, joinedload
@@ -115,34 +116,34 @@ def open_requests(
 
     Oldest first so that nobody waits longest by accident. A zone filter
     outside `zones` matches nothing: the caller cannot widen what it may see.
-    With `remembered`, large counts may be up to its half minute old (the
-    requests never are); without, they are counted now.
+    With `remembered`, large counts may be up to half a minute old (the
+    requests never are; app.board_counts); without, they are counted now.
     """
     filters = filters or BoardFilters()
     zone_ids = [z.id for z in zones]
-    conditions = [OPEN_ONLY, HelpRequest.zone_id.in_(zone_ids)]
+    matching = [OPEN_ONLY]
     if filters.postcode_prefix:
-        conditions.append(HelpRequest.postcode.startswith(filters.postcode_prefix, autoescape=True))
+        matching.append(HelpRequest.postcode.startswith(filters.postcode_prefix, autoescape=True))
     if filters.request_type:
-        conditions.append(HelpRequest.request_type == filters.request_type)
+        matching.append(HelpRequest.request_type == filters.request_type)
     if filters.language:
-        conditions.append(HelpRequest.language == filters.language)
+        matching.append(HelpRequest.language == filters.language)
+    conditions = [*matching, HelpRequest.zone_id.in_(zone_ids)]
 
-    def count() -> dict[int, int]:
-        return dict(
-            session.execute(
-                select(HelpRequest.zone_id, func.count())
-                .where(*conditions)
-                .group_by(HelpRequest.zone_id)
-            ).all()
-        )
+    def count(*where) -> dict[int, int]:
+        query = select(HelpRequest.zone_id, func.count()).where(*where)
+        return dict(session.execute(query.group_by(HelpRequest.zone_id)).all())
 
     if remembered is None:
-        by_zone, counted_at = count(), None
+        by_zone, counted_at = count(*conditions), None
     else:
-        # Everything the counts depend on: the zone filter only picks one of them.
-        key = (tuple(zone_ids), filters.postcode_prefix, filters.request_type, filters.language)
-        remembered_counts = remembered.get(key, count)
+        # Remembered for every zone, so that all boards with these filters share one count.
+        remembered_counts = remembered.for_zones(
+            zone_ids,
+            key=(filters.postcode_prefix, filters.request_type, filters.language),
+            count_every_zone=partial(count, *matching),
+            count_these_zones=partial(count, *conditions),
+        )
         by_zone, counted_at = remembered_counts.by_zone, remembered_counts.counted_at
     counts = [(zone, by_zone.get(zone.id, 0)) for zone in zones]
     if filters.zone_id is not None:

@@ -161,6 +161,28 @@ def test_large_counts_are_remembered_for_half_a_minute_the_requests_never(berlin
     assert board.total == 3 and board.counted_at is not None
 
 
+def test_counts_remembered_for_every_zone_serve_every_board(berlin, volunteer, make_person):
+    """One count per half minute serves all boards; a quiet board of one's own stays exact."""
+    clock = Clock()
+    remembered = RememberedCounts(remember_from=3, clock=clock)
+    ada = user(berlin, volunteer)  # Mitte and Neukölln
+    operator = user(berlin, make_person("op@example.org", zones=[], role=Role.OPERATOR))
+    for postcode in ("13187", "13189", "10115"):  # Pankow twice, Mitte once
+        store_request(berlin, postcode=postcode)
+    everywhere = open_requests(berlin, zones_served_by(berlin, operator), remembered=remembered)
+    assert everywhere.total == 3 and everywhere.counted_at is not None
+
+    store_request(berlin, postcode="10115")
+    mine = open_requests(berlin, zones_served_by(berlin, ada), remembered=remembered)
+    assert mine.total == 2 and mine.counted_at is None  # under 3: counted now
+    bea = user(berlin, make_person("bea@example.org", zones=["pankow", "mitte"]))
+    theirs = open_requests(berlin, zones_served_by(berlin, bea), remembered=remembered)
+    assert theirs.total == 3 and theirs.counted_at == everywhere.counted_at
+    assert len(theirs.requests) == 4
+    everywhere = open_requests(berlin, zones_served_by(berlin, operator), remembered=remembered)
+    assert everywhere.total == 3 and len(everywhere.requests) == 4
+
+
 def test_small_counts_are_exact_at_once(berlin, volunteer):
     remembered = RememberedCounts(remember_from=3, clock=Clock())
     ada = user(berlin, volunteer)
