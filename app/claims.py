@@ -36,6 +36,10 @@ BOARD_LIMIT = 50
 # queries fit the partial indexes over open requests (see HelpRequest), which
 # keep a board fast when the table holds a million requests.
 OPEN_ONLY = HelpRequest.status == literal(RequestStatus.OPEN.value, literal_execute=True)
+# The claims a volunteer holds, counted inside a claim's UPDATE: an alias, so that the
+# count is not correlated with the row being updated. Made once: an alias copies
+# every column, which every claim paid for.
+_HELD = aliased(HelpRequest, name="held")
 
 
 class ClaimResult(enum.StrEnum):
@@ -304,8 +308,7 @@ def _claim(
         # a claim. SQLite needs no lock: it runs one writer at a time, and the
         # UPDATE below is one statement.
         session.execute(select(User.id).where(User.id == user.id).with_for_update(key_share=True))
-    # An alias, so that the count is not correlated with the row being updated.
-    held = aliased(HelpRequest)
+    held = _HELD
     claims_held = (
         select(func.count())
         .select_from(held)
