@@ -4,7 +4,7 @@ import threading
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from app.audit import Action
 from app.board_counts import RememberedCounts
@@ -125,6 +125,34 @@ def test_operators_see_every_zone(berlin, make_person):
     zones = zones_served_by(berlin, user(berlin, operator))
     assert len(zones) == 12
     assert open_requests(berlin, zones).total == 1
+
+
+def test_the_board_walks_the_index_of_open_requests_without_statistics(app, berlin, volunteer):
+    """SQLite as the app leaves it (no ANALYZE) reads the oldest open requests in index
+    order and stops at a page's worth, rather than sorting all of them."""
+    if berlin.get_bind().dialect.name != "sqlite":
+        pytest.skip("PostgreSQL keeps statistics of its own")
+    for postcode in ("10115", "12043", "13187"):
+        store_request(berlin, postcode=postcode)
+    zones = zones_served_by(berlin, user(berlin, volunteer))
+    statements = []
+    engine = get_db(app).engine
+
+    def capture(conn, cursor, statement, parameters, context, executemany):
+        statements.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        open_requests(berlin, zones)
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+    listing, parameters = statements[-1]
+    plan = [
+        row[-1]
+        for row in berlin.connection().exec_driver_sql("EXPLAIN QUERY PLAN " + listing, parameters)
+    ]
+    assert "SCAN help_requests USING INDEX ix_help_requests_open_created" in plan
+    assert not any("TEMP B-TREE" in step for step in plan), plan
 
 
 class Clock:
