@@ -36,6 +36,7 @@ BOARD_LIMIT = 50
 # queries fit the partial indexes over open requests (see HelpRequest), which
 # keep a board fast when the table holds a million requests.
 OPEN_ONLY = HelpRequest.status == literal(RequestStatus.OPEN.value, literal_execute=True)
+OPEN_CREATED_INDEX = "INDEXED BY ix_help_requests_open_created"
 # The claims a volunteer holds, counted inside a claim's UPDATE: an alias, so that the
 # count is not correlated with the row being updated. Made once: an alias copies
 # every column, which every claim paid for.
@@ -136,6 +137,11 @@ def open_requests(
 
     def count(*where) -> dict[int, int]:
         query = select(HelpRequest.zone_id, func.count()).where(*where)
+        if len(matching) > 1:
+            # Narrowed by postcode, kind or language: this index holds those columns,
+            # where SQLite would otherwise read every open request's row for them
+            # (15 ms instead of 250 for 100,000 open requests, bench/board.py's database).
+            query = query.with_hint(HelpRequest.__table__, OPEN_CREATED_INDEX, "sqlite")
         return dict(session.execute(query.group_by(HelpRequest.zone_id)).all())
 
     if remembered is None:
@@ -165,7 +171,7 @@ def open_requests(
             # SQLite without ANALYZE statistics (how the app leaves it) would sort
             # every open request of the zones instead (24 ms for 100,000 of them,
             # bench/board.py); walking this index costs at most one pass over it.
-            .with_hint(HelpRequest, "INDEXED BY ix_help_requests_open_created", "sqlite")
+            .with_hint(HelpRequest, OPEN_CREATED_INDEX, "sqlite")
         )
     )
     return OpenRequests(requests=requests, counts=counts, total=total, counted_at=counted_at)
