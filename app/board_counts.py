@@ -28,8 +28,8 @@ from app.database import utcnow
 REMEMBER_SECONDS = 30.0
 # Counts below this many open requests in all are always exact.
 REMEMBER_FROM = 1000
-# Every combination of zones and filters is counted on its own; filters are
-# typed by people, so the memory is bounded.
+# Every combination of filters is counted on its own; filters are typed
+# by people, so the memory is bounded.
 MAX_REMEMBERED = 256
 
 
