@@ -15,13 +15,15 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 from sqlalchemy import case, func, literal, select, update
 from sqlalchemy.orm import Session, aliased, joinedload
 
 from app.audit import Action, record
+from app.board_counts import RememberedCounts
 from app.database import utcnow
-from app.models import HelpRequest, RequestStatus, User, Zone
+from app.models import HelpRequest, RequestStatus, User, Zone, user_zones
 
 # After this many "could not reach" reports the request is flagged for the operators.
 UNREACHABLE_FLAG_AFTER = 3
@@ -34,6 +36,11 @@ BOARD_LIMIT = 50
 # queries fit the partial indexes over open requests (see HelpRequest), which
 # keep a board fast when the table holds a million requests.
 OPEN_ONLY = HelpRequest.status == literal(RequestStatus.OPEN.value, literal_execute=True)
+OPEN_CREATED_INDEX = "INDEXED BY ix_help_requests_open_created"
+# The claims a volunteer holds, counted inside a claim's UPDATE: an alias, so that the
+# count is not correlated with the row being updated. Made once: an alias copies
+# every column, which every claim paid for.
+_HELD = aliased(HelpRequest, name="held")
 
 
 class ClaimResult(enum.StrEnum):
@@ -82,6 +89,8 @@ class OpenRequests:
     requests: list[HelpRequest]
     counts: list[tuple[Zone, int]]  # every zone served, with its open requests (filters applied)
     total: int  # open requests matching the filters, in all zones served
+    # When `counts` and `total` were counted, if remembered (app.board_counts); None: just now.
+    counted_at: datetime | None = None
 
 
 def zones_served_by(session: Session, user: User) -> list[Zone]:
@@ -106,29 +115,46 @@ def open_requests(
     zones: list[Zone],
     filters: BoardFilters | None = None,
     limit: int = BOARD_LIMIT,
+    remembered: RememberedCounts | None = None,
 ) -> OpenRequests:
     """Open requests in `zones`, oldest first, narrowed by `filters`, with counts per zone.
 
     Oldest first so that nobody waits longest by accident. A zone filter
     outside `zones` matches nothing: the caller cannot widen what it may see.
+    With `remembered`, large counts may be up to half a minute old (the
+    requests never are; app.board_counts); without, they are counted now.
     """
     filters = filters or BoardFilters()
     zone_ids = [z.id for z in zones]
-    conditions = [OPEN_ONLY, HelpRequest.zone_id.in_(zone_ids)]
+    matching = [OPEN_ONLY]
     if filters.postcode_prefix:
-        conditions.append(HelpRequest.postcode.startswith(filters.postcode_prefix, autoescape=True))
+        matching.append(HelpRequest.postcode.startswith(filters.postcode_prefix, autoescape=True))
     if filters.request_type:
-        conditions.append(HelpRequest.request_type == filters.request_type)
+        matching.append(HelpRequest.request_type == filters.request_type)
     if filters.language:
-        conditions.append(HelpRequest.language == filters.language)
+        matching.append(HelpRequest.language == filters.language)
+    conditions = [*matching, HelpRequest.zone_id.in_(zone_ids)]
 
-    by_zone = dict(
-        session.execute(
-            select(HelpRequest.zone_id, func.count())
-            .where(*conditions)
-            .group_by(HelpRequest.zone_id)
-        ).all()
-    )
+    def count(*where) -> dict[int, int]:
+        query = select(HelpRequest.zone_id, func.count()).where(*where)
+        if len(matching) > 1:
+            # Narrowed by postcode, kind or language: this index holds those columns,
+            # where SQLite would otherwise read every open request's row for them
+            # (15 ms instead of 250 for 100,000 open requests, bench/board.py's database).
+            query = query.with_hint(HelpRequest.__table__, OPEN_CREATED_INDEX, "sqlite")
+        return dict(session.execute(query.group_by(HelpRequest.zone_id)).all())
+
+    if remembered is None:
+        by_zone, counted_at = count(*conditions), None
+    else:
+        # Remembered for every zone, so that all boards with these filters share one count.
+        remembered_counts = remembered.for_zones(
+            zone_ids,
+            key=(filters.postcode_prefix, filters.request_type, filters.language),
+            count_every_zone=partial(count, *matching),
+            count_these_zones=partial(count, *conditions),
+        )
+        by_zone, counted_at = remembered_counts.by_zone, remembered_counts.counted_at
     counts = [(zone, by_zone.get(zone.id, 0)) for zone in zones]
     if filters.zone_id is not None:
         conditions.append(HelpRequest.zone_id == filters.zone_id)
@@ -145,10 +171,10 @@ def open_requests(
             # SQLite without ANALYZE statistics (how the app leaves it) would sort
             # every open request of the zones instead (24 ms for 100,000 of them,
             # bench/board.py); walking this index costs at most one pass over it.
-            .with_hint(HelpRequest, "INDEXED BY ix_help_requests_open_created", "sqlite")
+            .with_hint(HelpRequest, OPEN_CREATED_INDEX, "sqlite")
         )
     )
-    return OpenRequests(requests=requests, counts=counts, total=total)
+    return OpenRequests(requests=requests, counts=counts, total=total, counted_at=counted_at)
 
 
 def claims_held_by(session: Session, user: User) -> list[HelpRequest]:
@@ -201,7 +227,7 @@ def claim_request(
 ) -> ClaimResult:
     """Claim an open request for `user`; exactly one of any number of racing claims wins.
 
-    The session is committed (or rolled back) and `request` refreshed.
+    The session is committed (or rolled back) and `request` up to date.
     """
     zones = zones_served_by(session, user)
     access = access_to(request, user, zones)
@@ -216,44 +242,8 @@ def claim_request(
         return ClaimResult.TAKEN
     if access != Access.CARD:
         return ClaimResult.CLOSED
-    now = now or utcnow()
-    if session.get_bind().dialect.name == "postgresql":
-        # The claim limit must hold when one volunteer claims from two tabs or
-        # two app servers at once. In PostgreSQL's READ COMMITTED each claim's
-        # count below would see only committed claims and both could pass, so
-        # claims by one volunteer queue on a lock of their user row; the next
-        # statement then counts with a fresh snapshot. FOR NO KEY UPDATE: it
-        # excludes other claims by this volunteer but not the key-share locks
-        # that inserting their audit events (a foreign key to users) takes
-        # elsewhere, so the expiry job can never deadlock against a claim.
-        # SQLite needs no lock: it runs one writer at a time, and the UPDATE
-        # below is one statement.
-        session.execute(select(User.id).where(User.id == user.id).with_for_update(key_share=True))
-    # An alias, so that the count is not correlated with the row being updated.
-    held = aliased(HelpRequest)
-    claims_held = (
-        select(func.count())
-        .select_from(held)
-        .where(held.claimed_by_id == user.id, held.status == RequestStatus.CLAIMED)
-        .scalar_subquery()
-    )
-    # The race between volunteers is decided here: only one UPDATE can find
-    # the row still open (PostgreSQL re-checks the WHERE clause after waiting
-    # for the winner's row lock; SQLite serialises the writers).
-    result = session.execute(
-        update(HelpRequest)
-        .where(
-            HelpRequest.id == request.id,
-            HelpRequest.status == RequestStatus.OPEN,
-            claims_held < max_open_claims,
-        )
-        .values(status=RequestStatus.CLAIMED, claimed_by_id=user.id, claimed_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount == 1:
-        record(session, Action.CLAIMED, user=user, request=request)
-        session.commit()
-        session.refresh(request)
+    if _claim(session, user, [HelpRequest.id == request.id], max_open_claims, now) is not None:
+        # `request` was updated in place from the row the UPDATE returned: no refresh.
         return ClaimResult.CLAIMED
     session.rollback()
     session.refresh(request)
@@ -265,6 +255,91 @@ def claim_request(
         return ClaimResult.LIMIT_REACHED
     # Open again by now: taken and released in between. Tell it as taken.
     return ClaimResult.TAKEN
+
+
+def claim_by_reference(
+    session: Session,
+    reference: str,
+    user: User,
+    *,
+    max_open_claims: int,
+    now: datetime | None = None,
+) -> HelpRequest | None:
+    """Claim the request `reference` for `user` without looking it up first; None if not claimed.
+
+    The board's "take it" button nearly always finds its request open, so the
+    conditional UPDATE goes first and itself states everything claim_request
+    checks beforehand: open, in one of the user's zones, under the claim limit.
+    When it claims nothing (taken, closed, outside the zones, a stale claim in
+    the way, no such reference) the caller looks the request up and asks
+    claim_request, which tries again and tells why.
+    """
+    if not user.approved:
+        return None
+    conditions = [HelpRequest.reference == reference.strip().upper()]
+    if not user.is_operator:  # operators serve every zone (zones_served_by)
+        conditions.append(
+            HelpRequest.zone_id.in_(
+                select(user_zones.c.zone_id).where(user_zones.c.user_id == user.id)
+            )
+        )
+    claimed = _claim(session, user, conditions, max_open_claims, now)
+    if claimed is None:
+        session.rollback()  # and with it the lock of the user row (PostgreSQL)
+    return claimed
+
+
+def _claim(
+    session: Session,
+    user: User,
+    conditions: list,
+    max_open_claims: int,
+    now: datetime | None,
+) -> HelpRequest | None:
+    """The claim itself: the request matching `conditions` if this call claimed it (committed).
+
+    On None nothing was written, and the transaction is left to the caller.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        # The claim limit must hold when one volunteer claims from two tabs or
+        # two app servers at once. In PostgreSQL's READ COMMITTED each claim's
+        # count below would see only committed claims and both could pass, so
+        # claims by one volunteer queue on a lock of their user row; the next
+        # statement then counts with a fresh snapshot (which is why the lock
+        # cannot be folded into the UPDATE: a statement keeps the snapshot it
+        # started with, however long it waited for the lock). FOR NO KEY
+        # UPDATE: it excludes other claims by this volunteer but not the
+        # key-share locks that inserting their audit events (a foreign key to
+        # users) takes elsewhere, so the expiry job can never deadlock against
+        # a claim. SQLite needs no lock: it runs one writer at a time, and the
+        # UPDATE below is one statement.
+        session.execute(select(User.id).where(User.id == user.id).with_for_update(key_share=True))
+    held = _HELD
+    claims_held = (
+        select(func.count())
+        .select_from(held)
+        .where(held.claimed_by_id == user.id, held.status == RequestStatus.CLAIMED)
+        .scalar_subquery()
+    )
+    # The race between volunteers is decided here: only one UPDATE can find
+    # the row still open (PostgreSQL re-checks the WHERE clause after waiting
+    # for the winner's row lock; SQLite serialises the writers). RETURNING
+    # hands back the claimed row, so that nobody reads it again after the commit.
+    claimed = session.scalars(
+        update(HelpRequest)
+        .where(
+            *conditions,
+            HelpRequest.status == RequestStatus.OPEN,
+            claims_held < max_open_claims,
+        )
+        .values(status=RequestStatus.CLAIMED, claimed_by_id=user.id, claimed_at=now or utcnow())
+        .returning(HelpRequest)
+        .execution_options(synchronize_session=False, populate_existing=True)
+    ).one_or_none()
+    if claimed is not None:
+        record(session, Action.CLAIMED, user=user, request=claimed)
+        session.commit()
+    return claimed
 
 
 def open_claim_count(session: Session, user: User) -> int:

@@ -8,6 +8,7 @@ from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from app.board_counts import RememberedCounts
 from app.database import db_session
 from app.models import User
 
@@ -34,6 +35,7 @@ def _setup(state) -> None:
 
     login_manager.init_app(state.app)
     formatting.init_app(state.app)
+    state.app.extensions["hotline_board_counts"] = RememberedCounts()
 
 
 @login_manager.user_loader

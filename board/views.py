@@ -15,12 +15,14 @@ from flask_babel import ngettext
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
+from app.board_counts import RememberedCounts
 from app.claims import UNREACHABLE_FLAG_AFTER as UNREACHABLE_LIMIT
 from app.claims import (
     Access,
     BoardFilters,
     ClaimResult,
     access_to,
+    claim_by_reference,
     claim_deadline,
     claim_request,
     claims_held_by,
@@ -52,6 +54,11 @@ REFUSALS = {
 
 def settings() -> Settings:
     return current_app.config["HOTLINE"]
+
+
+def remembered_counts() -> RememberedCounts:
+    """This process's remembered board counts (app.board_counts)."""
+    return current_app.extensions["hotline_board_counts"]
 
 
 def _session_with_fresh_claims():
@@ -97,7 +104,7 @@ def _board_page(template: str):
     session = _session_with_fresh_claims()
     zones = zones_served_by(session, current_user)
     form, filters = _filters(zones)
-    board = open_requests(session, zones, filters)
+    board = open_requests(session, zones, filters, remembered=remembered_counts())
     return render_template(
         template,
         form=form,
@@ -187,12 +194,21 @@ def _claimed_page(session, help_request: HelpRequest, status: int = 200, **forms
 @bp.post("/requests/<reference>/claim")
 @approved_required
 def claim(reference: str):
-    session = _session_with_fresh_claims()
+    session = db_session()
+    limit = settings().max_open_claims
+    # Claim first, look afterwards: the usual press of "take it" is one UPDATE,
+    # and stale claims are returned to the board by the page it leads to. Only
+    # when it claimed nothing are stale claims returned here (one of them may
+    # be the request itself, or count against the limit) and the claim tried
+    # again, so that it ends as if the expiry had run first.
+    claimed = claim_by_reference(session, reference, current_user, max_open_claims=limit)
+    if claimed is not None:
+        flash(_("It is yours. Please call back soon."), "success")
+        return redirect(url_for("board.request_page", reference=claimed.reference))
+    expire_stale_claims(session, settings().claim_timeout_hours)
     help_request = _request_or_404(session, reference)
     board_url = local_path(request.form.get("next"), url_for("board.requests"))
-    result = claim_request(
-        session, help_request, current_user, max_open_claims=settings().max_open_claims
-    )
+    result = claim_request(session, help_request, current_user, max_open_claims=limit)
     if result in (ClaimResult.CLAIMED, ClaimResult.ALREADY_YOURS):
         if result == ClaimResult.CLAIMED:
             flash(_("It is yours. Please call back soon."), "success")

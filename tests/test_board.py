@@ -8,10 +8,12 @@ import pytest
 from sqlalchemy import select
 
 from app.audit import Action
+from app.board_counts import RememberedCounts
 from app.database import utcnow
 from app.help_requests import cancel_request
 from app.models import AuditEvent, HelpRequest, RequestStatus
-from tests.conftest import AuthActions, store_request
+from tests.conftest import AuthActions, csrf_token, store_request
+from tests.test_claims import Clock
 
 NUMBER = "+4930111222"
 EN = {"Accept-Language": "en"}
@@ -66,6 +68,7 @@ def test_the_board_shows_open_requests_in_my_zones_oldest_first(client, berlin, 
     assert re.search(r"Mitte <span class=\"count\">1</span>", page)
     assert re.search(r"Neukölln <span class=\"count\">1</span>", page)
     assert "Pankow" not in page
+    assert "Counts as of" not in page  # a short board is counted on every load
     # The card: postcode and neighbourhood, zone, type, language, age, voice message.
     assert "12043 Neukölln" not in page  # the neighbourhood is not repeated as the zone
     assert "10115" in page and "Pharmacy" in page and "Shopping" in page
@@ -321,6 +324,99 @@ def test_a_claim_race_through_http_has_one_winner(app, berlin, make_person):
     for _, page in losers:
         assert "Another volunteer has just taken this request." in page
         assert NUMBER not in page
+
+
+def test_a_stale_claim_in_the_way_is_returned_before_the_claim(
+    client, auth, berlin, signed_in, make_person
+):
+    """Taken by someone whose time ran out: the press of "take it" returns it and takes it."""
+    request = store_request(berlin)
+    bea = make_person("bea@example.org")
+    other = browser(client.application)
+    other.login(bea.email, bea.password)
+    claim(other, request)
+    stale = fresh(berlin, request)
+    stale.claimed_at = utcnow() - timedelta(hours=24, minutes=1)
+    berlin.commit()
+
+    assert claim(auth, request).headers["Location"] == f"/requests/{request.reference}"
+    request = fresh(berlin, request)
+    assert request.status == RequestStatus.CLAIMED and request.claimed_by_id == signed_in.id
+    assert [e.user_id for e in audit(berlin, Action.EXPIRED, request)] == [bea.id]
+    assert [e.user_id for e in audit(berlin, Action.CLAIMED, request)] == [bea.id, signed_in.id]
+
+
+def test_ones_own_stale_claims_do_not_count_against_the_limit(client, auth, berlin, signed_in):
+    requests = [store_request(berlin) for _ in range(4)]
+    for request in requests[:3]:
+        claim(auth, request)
+        stale = fresh(berlin, request)
+        stale.claimed_at = utcnow() - timedelta(hours=24, minutes=1)
+        berlin.commit()
+
+    assert claim(auth, requests[3]).headers["Location"] == f"/requests/{requests[3].reference}"
+    assert [fresh(berlin, r).status for r in requests] == ["open"] * 3 + ["claimed"]
+
+
+def test_an_operator_can_claim_in_any_zone(client, berlin, operator, login):
+    request = store_request(berlin, postcode="13187")  # Pankow
+    login(operator)
+    token = csrf_token(client, "/requests")
+    response = client.post(f"/requests/{request.reference}/claim", data={"csrf_token": token})
+    assert response.headers["Location"] == f"/requests/{request.reference}"
+    assert fresh(berlin, request).claimed_by_id == operator.id
+
+
+def test_one_volunteers_tabs_claiming_at_once_respect_the_limit(app, berlin, volunteer):
+    """Six tabs (or app servers) of one volunteer post "take it" for six requests at once."""
+    requests = [store_request(berlin) for _ in range(6)]
+    tabs = []
+    for _ in requests:
+        tab = browser(app)
+        tab.login_without_password(volunteer.id)
+        tabs.append((tab, tab.csrf_token("/requests")))
+    barrier = threading.Barrier(len(tabs))
+    places = [None] * len(tabs)
+
+    def press(i):
+        tab, token = tabs[i]
+        barrier.wait()
+        response = tab.client.post(
+            f"/requests/{requests[i].reference}/claim", data={"csrf_token": token}
+        )
+        places[i] = response.headers["Location"]
+
+    threads = [threading.Thread(target=press, args=(i,)) for i in range(len(tabs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert places.count("/my-requests") == 3
+    claimed = [r for r in requests if fresh(berlin, r).status == RequestStatus.CLAIMED]
+    assert len(claimed) == 3
+    assert sorted(places) == sorted(
+        ["/my-requests"] * 3 + [f"/requests/{r.reference}" for r in claimed]
+    )
+    assert len(audit(berlin, Action.CLAIMED)) == 3
+
+
+def test_large_counts_say_when_they_were_counted(app, client, auth, berlin, signed_in):
+    """A long backlog is counted every half minute; the list itself is always current."""
+    clock = Clock()
+    app.extensions["hotline_board_counts"] = RememberedCounts(remember_from=2, clock=clock)
+    requests = [store_request(berlin), store_request(berlin)]
+    page = client.get("/requests").text
+    assert "2 open requests" in page
+    counted_at = re.search(r"Counts as of (\d\d?:\d\d\s?[AP]M)\.", page)
+    assert counted_at, page
+
+    claim(auth, requests[0])
+    page = client.get("/requests").text
+    assert card_references(page) == [requests[1].reference]
+    assert "2 open requests" in page and counted_at.group(0) in page
+    clock.now += 30
+    page = client.get("/requests").text
+    assert "1 open request" in page and "Counts as of" not in page
 
 
 # --- My requests, and what follows the claim --------------------------------------------

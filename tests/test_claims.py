@@ -4,9 +4,10 @@ import threading
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from app.audit import Action
+from app.board_counts import RememberedCounts
 from app.claims import (
     Access,
     BoardFilters,
@@ -124,6 +125,107 @@ def test_operators_see_every_zone(berlin, make_person):
     zones = zones_served_by(berlin, user(berlin, operator))
     assert len(zones) == 12
     assert open_requests(berlin, zones).total == 1
+
+
+def test_the_board_walks_the_index_of_open_requests_without_statistics(app, berlin, volunteer):
+    """SQLite as the app leaves it (no ANALYZE) reads the oldest open requests in index
+    order and stops at a page's worth, rather than sorting all of them."""
+    if berlin.get_bind().dialect.name != "sqlite":
+        pytest.skip("PostgreSQL keeps statistics of its own")
+    for postcode in ("10115", "12043", "13187"):
+        store_request(berlin, postcode=postcode)
+    zones = zones_served_by(berlin, user(berlin, volunteer))
+    statements = []
+    engine = get_db(app).engine
+
+    def capture(conn, cursor, statement, parameters, context, executemany):
+        statements.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        open_requests(berlin, zones)
+        open_requests(berlin, zones, BoardFilters(postcode_prefix="1", language="de"))
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+
+    def plan(statement, parameters) -> list[str]:
+        connection = berlin.connection()
+        explained = connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
+        return [row[-1] for row in explained]
+
+    listing = plan(*statements[1])
+    assert "SCAN help_requests USING INDEX ix_help_requests_open_created" in listing
+    assert not any("TEMP B-TREE" in step for step in listing), listing
+    # The counts narrowed by postcode or language read the columns from the index too.
+    assert "ix_help_requests_open_created" in " ".join(plan(*statements[2]))
+
+
+class Clock:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_large_counts_are_remembered_for_half_a_minute_the_requests_never(berlin, volunteer):
+    clock = Clock()
+    remembered = RememberedCounts(remember_from=2, clock=clock)
+    zones = zones_served_by(berlin, user(berlin, volunteer))
+    first, second = store_request(berlin), store_request(berlin, postcode="12043")
+    board = open_requests(berlin, zones, remembered=remembered)
+    assert board.total == 2 and board.counted_at is not None
+
+    third = store_request(berlin)
+    clock.now += 29
+    board = open_requests(berlin, zones, remembered=remembered)
+    assert board.total == 2 and sum(count for _, count in board.counts) == 2
+    assert [r.id for r in board.requests] == [first.id, second.id, third.id]
+    # Other filters are other counts, counted now.
+    pharmacy = open_requests(
+        berlin, zones, BoardFilters(request_type="pharmacy"), remembered=remembered
+    )
+    assert pharmacy.total == 0 and pharmacy.counted_at is None
+
+    clock.now += 1
+    board = open_requests(berlin, zones, remembered=remembered)
+    assert board.total == 3 and board.counted_at is not None
+
+
+def test_counts_remembered_for_every_zone_serve_every_board(berlin, volunteer, make_person):
+    """One count per half minute serves all boards; a quiet board of one's own stays exact."""
+    clock = Clock()
+    remembered = RememberedCounts(remember_from=3, clock=clock)
+    ada = user(berlin, volunteer)  # Mitte and Neukölln
+    operator = user(berlin, make_person("op@example.org", zones=[], role=Role.OPERATOR))
+    for postcode in ("13187", "13189", "10115"):  # Pankow twice, Mitte once
+        store_request(berlin, postcode=postcode)
+    everywhere = open_requests(berlin, zones_served_by(berlin, operator), remembered=remembered)
+    assert everywhere.total == 3 and everywhere.counted_at is not None
+
+    store_request(berlin, postcode="10115")
+    mine = open_requests(berlin, zones_served_by(berlin, ada), remembered=remembered)
+    assert mine.total == 2 and mine.counted_at is None  # under 3: counted now
+    bea = user(berlin, make_person("bea@example.org", zones=["pankow", "mitte"]))
+    theirs = open_requests(berlin, zones_served_by(berlin, bea), remembered=remembered)
+    assert theirs.total == 3 and theirs.counted_at == everywhere.counted_at
+    assert len(theirs.requests) == 4
+    everywhere = open_requests(berlin, zones_served_by(berlin, operator), remembered=remembered)
+    assert everywhere.total == 3 and len(everywhere.requests) == 4
+
+
+def test_small_counts_are_exact_at_once(berlin, volunteer):
+    remembered = RememberedCounts(remember_from=3, clock=Clock())
+    ada = user(berlin, volunteer)
+    zones = zones_served_by(berlin, ada)
+    requests = [store_request(berlin), store_request(berlin)]
+    assert open_requests(berlin, zones, remembered=remembered).total == 2
+    claim_request(berlin, requests[0], ada, max_open_claims=LIMIT)
+    board = open_requests(berlin, zones, remembered=remembered)
+    assert board.total == 1 and board.counted_at is None
+    assert [r.id for r in board.requests] == [requests[1].id]
 
 
 # --- Who sees what ----------------------------------------------------------------------
