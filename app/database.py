@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from flask import Flask, current_app, g
-from sqlalchemy import Connection, DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import Connection, DateTime, Engine, MetaData, create_engine, event, make_url
 from sqlalchemy.dialects.sqlite.base import SQLiteCompiler
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -65,9 +65,11 @@ def utcnow() -> datetime:
 def make_engine(url: str, for_migrations: bool = False, timeout_seconds: float = 15) -> Engine:
     """An engine with the settings each database needs to behave the same.
 
-    `timeout_seconds`: how long to wait for another writer's lock (SQLite) or for a
-    connection (PostgreSQL) before failing. The app's is short (database_timeout_seconds):
-    a caller must hear the apology before Twilio gives up on the webhook.
+    `timeout_seconds`: how long to wait for another writer's lock (SQLite), for a
+    database host to answer (PostgreSQL), and for a free connection of the pool
+    (both) before failing. The app's is short (database_timeout_seconds): a caller
+    must hear the apology before Twilio gives up on the webhook after 15 s, and
+    the pool's own default wait is 30 s.
     """
     if not url.startswith("sqlite"):
         # connect_timeout: a database host that has gone away (no answer at all)
@@ -81,13 +83,17 @@ def make_engine(url: str, for_migrations: bool = False, timeout_seconds: float =
             pool_pre_ping=not check_socket,
             pool_size=10,
             max_overflow=20,
+            pool_timeout=timeout_seconds,
             connect_args=connect,
         )
         if check_socket:
             event.listen(engine, "checkout", _discard_dropped_connection)
         return engine
     # timeout: wait for another writer this long instead of failing at once.
-    engine = create_engine(url, connect_args={"timeout": timeout_seconds})
+    # An in-memory database has one connection per thread and no pool to wait for.
+    in_memory = make_url(url).database in (None, "", ":memory:")
+    pool = {} if in_memory else {"pool_timeout": timeout_seconds}
+    engine = create_engine(url, connect_args={"timeout": timeout_seconds}, **pool)
     # The app keeps the sqlite3 module's own transaction handling: a
     # transaction begins at the first write, so reads never hold a snapshot
     # that would make a later write fail with "database is locked" instead of

@@ -18,11 +18,13 @@ again; the call log and the requests are consistent afterwards.
 from __future__ import annotations
 
 import sqlite3
+import time
 import xml.etree.ElementTree as ET
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from app.database import get_db
 from app.models import Call, HelpRequest
@@ -165,8 +167,9 @@ def test_the_call_in_progress_goes_on_when_the_database_is_back(outage, berlin):
 
 
 def test_a_database_restart_between_two_webhooks_goes_unnoticed(outage, berlin):
-    """Every pooled connection dies with a PostgreSQL restart; pool_pre_ping replaces
-    them before use, so the first caller after the restart hears no apology."""
+    """Every pooled connection dies with a PostgreSQL restart; the pool replaces them
+    before use (app.database._discard_dropped_connection), so the first caller after
+    the restart hears no apology."""
     if isinstance(outage, SqliteLocked):
         pytest.skip("SQLite has no server to restart; its recovery is tested above")
     phone = Phone.for_app(outage.app)
@@ -180,3 +183,38 @@ def test_a_database_restart_between_two_webhooks_goes_unnoticed(outage, berlin):
     call.press("#")
     assert SORRY not in call.text
     assert berlin.scalar(select(func.count()).select_from(HelpRequest)) == 1
+
+
+# Twilio gives up on a webhook after 15 s and the caller hears its "application error".
+TWILIO_TIMEOUT_SECONDS = 15
+
+
+def test_a_caller_hears_the_apology_in_time_when_every_connection_is_busy(
+    database_url, tmp_path, berlin
+):
+    """The pool's own wait for a free connection (30 s) would outlast Twilio's patience:
+    the app waits database_timeout_seconds instead, and then apologises."""
+    app = make_test_app(
+        database_url, tmp_path / "busy", operator_phone=OPERATOR, database_timeout_seconds=1
+    )
+    engine = get_db(app).engine
+    held = []
+    try:
+        while True:  # every connection the pool will give, then one more that it cannot
+            held.append(engine.connect())
+    except PoolTimeout:
+        pass
+    try:
+        phone = Phone.for_app(app)
+        started = time.monotonic()
+        call = phone.call("+4930123456")
+        waited = time.monotonic() - started
+        assert [h.text for h in call.heard[:2]] == [SORRY, CONNECTING]
+        assert waited < TWILIO_TIMEOUT_SECONDS
+    finally:
+        for connection in held:
+            connection.close()
+    after = request_help(phone, "+4930123458")
+    [stored] = stored_requests(berlin)
+    assert after.text.count(spell(stored.verification_code)) == 2
+    engine.dispose()
