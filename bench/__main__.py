@@ -119,6 +119,7 @@ def run_board(args) -> bool:
         claims=args.claims or (100 if args.full else 40),
         reseed=args.reseed,
         postgresql_server=args.postgresql,
+        repeat=args.repeat or 1,
     )
     print(f"-- board, {options.requests} requests", flush=True)
     before = machine()
