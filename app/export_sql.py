@@ -130,7 +130,11 @@ class Dialect:
 
     def line(self, cells: Sequence[Sequence[str]]) -> str:
         """The cells as one line of text: SEP between them, END after the last."""
-        raise NotImplementedError
+        pieces = []
+        for i, cell in enumerate(cells):
+            pieces.extend(cell)
+            pieces.append(Text(SEP if i < len(cells) - 1 else END))
+        return self.concat(pieces)
 
     def concat(self, pieces: Sequence[str]) -> str:
         """Pieces joined into one expression; a NULL piece counts as empty text."""
@@ -186,13 +190,6 @@ class SQLiteDialect(Dialect):
     """SQLite keeps timestamps as UTC text, "YYYY-MM-DD HH:MM:SS.ffffff" (26 characters)."""
 
     name = "sqlite"
-
-    def line(self, cells):
-        pieces = []
-        for i, cell in enumerate(cells):
-            pieces.extend(cell)
-            pieces.append(Text(SEP if i < len(cells) - 1 else END))
-        return self.concat(pieces)
 
     def concat(self, pieces):
         # One printf instead of a chain of ||: each || copies the whole string.
@@ -263,13 +260,6 @@ class SQLiteDialect(Dialect):
 
 class PostgreSQLDialect(Dialect):
     name = "postgresql"
-
-    def line(self, cells):
-        pieces = []
-        for i, cell in enumerate(cells):
-            pieces.extend(cell)
-            pieces.append(Text(SEP if i < len(cells) - 1 else END))
-        return self.concat(pieces)
 
     def concat(self, pieces):
         # concat() reads NULL as empty text, as SQLite's printf does.
