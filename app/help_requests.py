@@ -107,12 +107,6 @@ def own_request(connection: Connection, reference: str, caller_number: str) -> R
     return connection.execute(query).first()
 
 
-def active_request_for_caller(session: Session, caller_number: str | None) -> HelpRequest | None:
-    """active_request() as a HelpRequest."""
-    found = active_request(session, caller_number)
-    return session.get(HelpRequest, found.id) if found is not None else None
-
-
 def cancel(connection: Connection | Session, request_id: int) -> bool:
     """Cancel an open or claimed request at the caller's wish; False if it was already closed.
 

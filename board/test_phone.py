@@ -34,7 +34,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from app import call_log
 from app.database import db_session
-from app.help_requests import active_request_for_caller
+from app.help_requests import active_request
 from app.models import CallOutcome
 from voice import key_script
 from voice.flow import MESSAGE_SECONDS
@@ -193,7 +193,7 @@ def _result(call_sid: str) -> dict:
 
 
 def _has_open_request(number: str) -> bool:
-    return active_request_for_caller(db_session(), number) is not None
+    return active_request(db_session(), number) is not None
 
 
 def _json_object() -> dict:

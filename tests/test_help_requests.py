@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from app.database import get_db
 from app.help_requests import (
     REFERENCE_ALPHABET,
-    active_request_for_caller,
+    active_request,
     cancel_request,
     create_request,
     new_reference,
@@ -63,12 +63,12 @@ def test_concurrent_deliveries_make_one_request(app, berlin):
 
 def test_a_repeat_caller_is_recognised_until_the_request_closes(berlin):
     request = store(berlin)
-    assert active_request_for_caller(berlin, "+4930123456").id == request.id
-    assert active_request_for_caller(berlin, "+4930999999") is None
-    assert active_request_for_caller(berlin, None) is None
+    assert active_request(berlin, "+4930123456").id == request.id
+    assert active_request(berlin, "+4930999999") is None
+    assert active_request(berlin, None) is None
     assert cancel_request(berlin, request)
     assert request.status == RequestStatus.CANCELLED and request.closed_at is not None
-    assert active_request_for_caller(berlin, "+4930123456") is None
+    assert active_request(berlin, "+4930123456") is None
     assert not cancel_request(berlin, request)  # already closed
 
 

@@ -31,7 +31,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from app import call_log, migrations_runner, zones
 from app.cli import LOCAL_BASE_URL
 from app.database import get_db
-from app.help_requests import active_request_for_caller
+from app.help_requests import active_request
 from app.models import Call as LoggedCall
 from app.models import CallOutcome
 from voice import key_script
@@ -306,7 +306,7 @@ def _has_open_request(number: str) -> bool:
         return False
     try:
         with get_db().session() as session:
-            return active_request_for_caller(session, number) is not None
+            return active_request(session, number) is not None
     except SQLAlchemyError:
         return False
 
