@@ -85,7 +85,12 @@ def core_app(test_config: dict | None = None, instance_path: str | None = None) 
 
     from app import database, i18n
 
-    database.init_app(app, settings.database_url, settings.database_timeout_seconds)
+    database.init_app(
+        app,
+        settings.database_url,
+        settings.database_timeout_seconds,
+        settings.database_max_waiting,
+    )
     i18n.init_app(app)
     return app
 

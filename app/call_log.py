@@ -14,11 +14,21 @@ statements themselves on every webhook.
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cache
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Connection, Insert, Select, Update, bindparam, case, select, update
+from sqlalchemy import (
+    Connection,
+    Insert,
+    Select,
+    Update,
+    bindparam,
+    case,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -158,15 +168,111 @@ def save_operator_message(connection: Connection, call_sid: str, url: str, secon
     connection.commit()
 
 
-def record_error(connection: Connection, call_sid: str) -> None:
-    """Mark a call that met an error, unless it already ended some other way."""
+def record_error(
+    connection: Connection,
+    call_sid: str,
+    *,
+    step: str = "",
+    language: str = "",
+    at: datetime | None = None,
+) -> None:
+    """Mark a call that met an error, unless it already ended some other way.
+
+    A call the log has no row for yet (its first webhook met the error) gets one,
+    at the step and in the language the caller had reached, if known.
+    """
     calls = Call.__table__
-    connection.execute(
+    changed = connection.execute(
         update(calls)
         .where(calls.c.call_sid == call_sid, calls.c.outcome == "")
         .values(outcome=CallOutcome.ERROR)
+    ).rowcount
+    if not changed:
+        row = {"call_sid": call_sid, "outcome": CallOutcome.ERROR}
+        row.update({"last_step": step} if step else {})
+        row.update({"language": language} if language else {})
+        row.update({"started_at": at} if at else {})
+        _insert_call(connection, row)
+    connection.commit()
+
+
+def record_start(
+    connection: Connection,
+    *,
+    call_sid: str,
+    from_number: str | None,
+    to_number: str,
+    started_at: datetime,
+) -> None:
+    """A call's start as it really was, kept while the database was away (app/call_spool.py).
+
+    The row may exist already, made by a later webhook or status callback once
+    the database was back: it then gets the earlier start and the numbers it
+    lacked (never after the retention purge erased them).
+    """
+    calls = Call.__table__
+    insert = sqlite_insert if connection.dialect.name == "sqlite" else postgresql_insert
+    statement = insert(calls).values(
+        call_sid=call_sid,
+        from_number=from_number,
+        to_number=dialled_number(to_number),
+        started_at=started_at,
+    )
+    new = statement.excluded
+    connection.execute(
+        statement.on_conflict_do_update(
+            index_elements=[calls.c.call_sid],
+            set_={
+                "started_at": case(
+                    (new.started_at < calls.c.started_at, new.started_at),
+                    else_=calls.c.started_at,
+                ),
+                "from_number": func.coalesce(calls.c.from_number, new.from_number),
+                "to_number": case(
+                    (calls.c.to_number == "", new.to_number), else_=calls.c.to_number
+                ),
+            },
+            where=calls.c.numbers_erased_at.is_(None),
+        )
     )
     connection.commit()
+
+
+def apply_spooled(connection: Connection, fact: dict) -> None:
+    """Write one fact the phone line kept while the database was away (app/call_spool.py)."""
+    at = datetime.fromisoformat(fact["at"]).astimezone(UTC)
+    call_sid = fact["call_sid"]
+    match fact["kind"]:
+        case "start":
+            record_start(
+                connection,
+                call_sid=call_sid,
+                from_number=fact.get("from_number"),
+                to_number=fact.get("to_number", ""),
+                started_at=at,
+            )
+        case "error":
+            record_error(
+                connection,
+                call_sid,
+                step=fact.get("step", ""),
+                language=fact.get("language", ""),
+                at=at,
+            )
+        case "status":
+            ended = fact.get("ended_at")
+            record_status(
+                connection,
+                call_sid,
+                status=fact["status"],
+                sequence=fact.get("sequence"),
+                duration_seconds=fact.get("duration_seconds"),
+                at=datetime.fromisoformat(ended).astimezone(UTC) if ended else at,
+                from_number=fact.get("from_number"),
+                to_number=fact.get("to_number", ""),
+            )
+        case kind:
+            raise ValueError(f"not a call spool fact: {kind!r}")
 
 
 def record_status(

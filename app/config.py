@@ -19,7 +19,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 PROFILE_DIR = Path(__file__).parent / "data" / "profiles"
-MAX_DATABASE_TIMEOUT = 7.0
+MAX_DATABASE_TIMEOUT = 10.0
 TRANSLATIONS_DIR = Path(__file__).parent / "translations"
 # What Twilio's <Dial> takes as a phone number: +, country code, up to 15 digits.
 E164 = re.compile(r"\+[1-9][0-9]{6,14}")
@@ -38,7 +38,9 @@ DEFAULTS: dict = {
     "timezone": "Europe/Berlin",
     "public_base_url": "",
     "trusted_proxies": 0,
-    "database_timeout_seconds": 5.0,
+    "database_timeout_seconds": 6.0,
+    "database_max_waiting": 2,
+    "call_spool_dir": "",
     "zone_profile": "berlin",
     "retention_days": 30,
     "claim_timeout_hours": 24,
@@ -153,6 +155,8 @@ class Settings:
     public_base_url: str
     trusted_proxies: int
     database_timeout_seconds: float
+    database_max_waiting: int
+    call_spool_dir: str
     zone_profile: str
     retention_days: int
     claim_timeout_hours: int
@@ -268,10 +272,12 @@ def _check(raw: dict, source: str) -> Settings:
     ):
         if raw[key] < 1:
             raise fail(key, f"must be at least 1, got {raw[key]}")
+    if raw["database_max_waiting"] < 1:
+        raise fail("database_max_waiting", f"must be at least 1, got {raw['database_max_waiting']}")
     if raw["trusted_proxies"] < 0:
         raise fail("trusted_proxies", "must be 0 or more")
-    # The phone line may wait twice (the step, then noting the error) and must still
-    # answer within Twilio's 15 seconds, or the caller never hears the apology.
+    # The deadline of a request's database work: the phone line must still answer
+    # within Twilio's 15 seconds, or the caller never hears the apology.
     if not 0 < raw["database_timeout_seconds"] <= MAX_DATABASE_TIMEOUT:
         raise fail(
             "database_timeout_seconds",
@@ -331,6 +337,8 @@ def _check(raw: dict, source: str) -> Settings:
         public_base_url=base,
         trusted_proxies=raw["trusted_proxies"],
         database_timeout_seconds=raw["database_timeout_seconds"],
+        database_max_waiting=raw["database_max_waiting"],
+        call_spool_dir=raw["call_spool_dir"],
         zone_profile=raw["zone_profile"],
         retention_days=raw["retention_days"],
         claim_timeout_hours=raw["claim_timeout_hours"],

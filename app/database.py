@@ -11,12 +11,23 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
-from flask import Flask, current_app, g
-from sqlalchemy import Connection, DateTime, Engine, MetaData, create_engine, event, make_url
+from flask import Flask, current_app, g, request
+from sqlalchemy import (
+    Connection,
+    DateTime,
+    Engine,
+    MetaData,
+    create_engine,
+    event,
+    make_url,
+    text,
+)
 from sqlalchemy.dialects.sqlite.base import SQLiteCompiler
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
+
+from app.database_guard import DatabaseGuard, budget, end_budget, start_budget
 
 # One naming convention, so that Alembic's batch mode on SQLite can find and
 # rename constraints, and migrations name them the same on every database.
@@ -161,11 +172,17 @@ def _pragmas(dbapi_connection, foreign_keys: bool) -> None:
 
 
 class Database:
-    """The engine and session factory of one app."""
+    """The engine and session factory of one app.
 
-    def __init__(self, url: str, timeout_seconds: float = 15):
+    Requests (webhooks, pages) have a deadline for their database work
+    (app/database_guard.py); commands and jobs without one are not limited.
+    """
+
+    def __init__(self, url: str, timeout_seconds: float = 15, max_waiting: int = 2):
         self.url = url
+        self.timeout_seconds = timeout_seconds
         self.engine = make_engine(url, timeout_seconds=timeout_seconds)
+        self.guard = DatabaseGuard(self.engine, timeout_seconds, max_waiting)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         # The phone line's webhooks write one conditional statement at a time and
         # commit each at once (app/call_log.py). On PostgreSQL in autocommit mode each
@@ -187,10 +204,37 @@ class Database:
         with self.sessions() as session:
             yield session
 
+    @contextmanager
+    def unhurried_session(self) -> Iterator[Session]:
+        """A session without the request's deadline, for a long read a page streams (an export).
 
-def init_app(app: Flask, url: str, timeout_seconds: float = 15) -> None:
-    app.extensions["hotline_db"] = Database(url, timeout_seconds)
+        A pooled PostgreSQL connection that serves requests carries the deadline as
+        its statement_timeout (app/database_guard.py); this transaction lifts it.
+        """
+        with budget(None), self.sessions() as session:
+            if session.get_bind().dialect.name == "postgresql":
+                session.execute(text("SET LOCAL statement_timeout = 0"))
+                session.execute(text("SET LOCAL lock_timeout = 0"))
+            yield session
+
+
+def init_app(app: Flask, url: str, timeout_seconds: float = 15, max_waiting: int = 2) -> None:
+    database = Database(url, timeout_seconds, max_waiting)
+    app.extensions["hotline_db"] = database
     app.teardown_appcontext(_close_session)
+
+    @app.before_request
+    def _deadline() -> None:
+        # From here the request has timeout_seconds for all of its database work.
+        request.environ["hotline.budget"] = start_budget(database.timeout_seconds)
+
+    @app.teardown_request
+    def _no_deadline(_exc: BaseException | None) -> None:
+        # A server thread serves one request after another: the next starts afresh.
+        # (The test phone runs webhooks inside its own request: that one's comes back.)
+        token = request.environ.pop("hotline.budget", None)
+        if token is not None:
+            end_budget(token)
 
 
 def get_db(app: Flask | None = None) -> Database:

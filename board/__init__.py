@@ -6,10 +6,13 @@ from flask import Blueprint, current_app, redirect, render_template, request, se
 from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from app.board_counts import RememberedCounts
 from app.database import db_session
+from app.database_guard import DatabaseUnavailable, database_failed, mark_failed
 from app.models import User
 
 # The board's own static URL: the app's /static/<path> route would shadow a
@@ -41,7 +44,10 @@ def _setup(state) -> None:
 @login_manager.user_loader
 def _load_user(user_id: str) -> User | None:
     # Loaded from the database on every request: a suspension takes effect at once.
-    return db_session().get(User, int(user_id)) if user_id.isdigit() else None
+    # Not when the database has just failed this request: its error page shows no account.
+    if database_failed() or not user_id.isdigit():
+        return None
+    return db_session().get(User, int(user_id))
 
 
 @bp.app_errorhandler(CSRFError)
@@ -109,6 +115,26 @@ ERROR_TEXTS = {
 def _http_error(error: HTTPException):
     title, message = ERROR_TEXTS.get(error.code or 500, (error.name, error.description))
     return render_template("board/error.html", title=title, message=message), error.code
+
+
+@bp.app_errorhandler(DatabaseUnavailable)
+@bp.app_errorhandler(OperationalError)
+@bp.app_errorhandler(InterfaceError)
+@bp.app_errorhandler(PoolTimeout)
+def _database_unavailable(error: Exception):
+    """The database is away, locked or too slow: say so within the deadline, and that
+    nothing was lost, rather than hang or show a bare 500 (app/database_guard.py)."""
+    mark_failed()  # the page itself must not wait on it again
+    current_app.logger.error("%s %s: the database failed (%s)", request.method, request.path, error)
+    page = render_template(
+        "board/error.html",
+        title=_l("Temporarily unavailable"),
+        message=_l(
+            "The board cannot reach its database at the moment, so what you just did was not "
+            "saved. The phone line still answers callers. Please try again in a minute."
+        ),
+    )
+    return page, 503, {"Retry-After": "30"}
 
 
 @bp.app_errorhandler(InternalServerError)

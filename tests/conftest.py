@@ -115,14 +115,35 @@ def make_test_app(database_url: str, tmp_path, **config):
     test_config.update(config)
     app = create_app(test_config, instance_path=str(tmp_path / "instance"))
     app.test_client_class = ServerLikeClient
+    _made_apps.append(app)
     return app
+
+
+# Every app a test made, closed after the test: a thread one leaves behind (the call
+# spool's) must not write into the next test's database.
+_made_apps: list = []
+
+
+@pytest.fixture(autouse=True)
+def _close_made_apps():
+    yield
+    while _made_apps:
+        close_test_app(_made_apps.pop())
+
+
+def close_test_app(app) -> None:
+    """Stop what the app runs in the background, then close its connections."""
+    if "hotline_call_spool" in app.extensions:
+        app.extensions["hotline_call_spool"].stop()
+    get_db(app).guard.close()
+    get_db(app).engine.dispose()
 
 
 @pytest.fixture
 def app(database_url, tmp_path):
     app = make_test_app(database_url, tmp_path)
     yield app
-    get_db(app).engine.dispose()
+    close_test_app(app)
 
 
 @pytest.fixture

@@ -1,10 +1,13 @@
 """A TCP forwarder a test can cut and restore: PostgreSQL going away, as the app sees it.
 
 The tests share one PostgreSQL server, so they cannot stop it. Pointing the app at
-this proxy instead gives the same two faults on the test's own port and nobody
+this proxy instead gives the same faults on the test's own port and nobody
 else's connections: `stop()` cuts every open connection (what the app's pool sees
 when the server dies or restarts) and refuses new ones (the server is down);
-`start()` listens on the same port again (the server is back).
+`start()` listens on the same port again (the server is back). `silence()` is a
+network that swallows everything: connections stay open and new ones are
+accepted, but nothing arrives on the other side and no answer comes back, so
+neither the server's timeouts nor a closed socket ever end the app's wait.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ class TcpProxy:
         self._acceptor: threading.Thread | None = None
         self._sockets: set[socket.socket] = set()
         self._lock = threading.Lock()
+        self.silent = False
 
     def start(self) -> None:
         if self._listener is not None:
@@ -39,8 +43,12 @@ class TcpProxy:
         self._acceptor = threading.Thread(target=self._accept, args=(listener,), daemon=True)
         self._acceptor.start()
 
+    def silence(self) -> None:
+        """From now on forward nothing, either way, and connect new clients to nothing."""
+        self.silent = True
+
     def stop(self) -> None:
-        """Cut every connection and refuse new ones."""
+        """Cut every connection and refuse new ones (and end a silence)."""
         listener, self._listener = self._listener, None
         if listener is not None:
             # The accepting thread closes the listener when it sees the stop: a socket
@@ -51,6 +59,7 @@ class TcpProxy:
             sockets, self._sockets = self._sockets, set()
         for sock in sockets:
             _close(sock)
+        self.silent = False
 
     def _accept(self, listener: socket.socket) -> None:
         try:
@@ -65,6 +74,11 @@ class TcpProxy:
             except TimeoutError:
                 continue
             client.settimeout(None)
+            if self.silent:
+                with self._lock:
+                    self._sockets.add(client)
+                threading.Thread(target=self._swallow, args=(client,), daemon=True).start()
+                continue
             try:
                 upstream = socket.create_connection(self.target, timeout=5)
             except OSError:
@@ -78,18 +92,27 @@ class TcpProxy:
                     return
                 self._sockets |= {client, upstream}
             for source, sink in ((client, upstream), (upstream, client)):
-                threading.Thread(target=_pump, args=(source, sink), daemon=True).start()
+                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
 
+    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                if not self.silent:
+                    sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            _close(source)
+            _close(sink)
 
-def _pump(source: socket.socket, sink: socket.socket) -> None:
-    try:
-        while data := source.recv(65536):
-            sink.sendall(data)
-    except OSError:
-        pass
-    finally:
-        _close(source)
-        _close(sink)
+    def _swallow(self, client: socket.socket) -> None:
+        try:
+            while client.recv(65536):
+                pass
+        except OSError:
+            pass
+        finally:
+            _close(client)
 
 
 def _close(sock: socket.socket) -> None:

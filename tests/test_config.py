@@ -87,7 +87,7 @@ def test_a_wrong_key_names_the_key_and_the_file(tmp_path, text, key):
     assert key in str(error.value)
 
 
-@pytest.mark.parametrize(("text", "seconds"), [("", 5.0), ("= 2", 2.0), ("= 0.5", 0.5)])
+@pytest.mark.parametrize(("text", "seconds"), [("", 6.0), ("= 2", 2.0), ("= 0.5", 0.5)])
 def test_the_database_timeout_takes_whole_and_decimal_seconds(tmp_path, text, seconds):
     path = write(tmp_path, f"database_timeout_seconds {text}" if text else "")
     assert load_settings(path, env={}).database_timeout_seconds == seconds

@@ -28,7 +28,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from app.database import get_db
 from app.models import Call, HelpRequest
-from tests.conftest import make_test_app
+from tests.conftest import close_test_app, make_test_app
 from tests.consistency import assert_database_consistent
 from tests.tcp_proxy import TcpProxy
 from voice.flow import spell
@@ -95,7 +95,7 @@ def outage(database_url, tmp_path, berlin):
     )
     yield fault
     fault.end()
-    get_db(fault.app).engine.dispose()
+    close_test_app(fault.app)
     if isinstance(fault, PostgresqlStopped):
         fault.proxy.stop()
 

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from flask import Blueprint, Flask, current_app
 from flask.sessions import SecureCookieSessionInterface
 
+from app import call_log
+from app.call_spool import CallSpool
 from app.config import ConfigError, Settings
+from app.database import get_db
+from app.database_guard import budget
 from app.zones import PostcodePlaces, ZoneImportError, profile_path, read_profile
 from voice.flow import Line
 from voice.prompts import load_catalogs
@@ -18,6 +25,9 @@ def init_app(app: Flask) -> None:
     settings: Settings = app.config["HOTLINE"]
     app.extensions["hotline_line"] = build_line(settings)
     app.extensions["hotline_places"] = PostcodePlaces()
+    spool = CallSpool(Path(settings.call_spool_dir or Path(app.instance_path) / "call-spool"))
+    app.extensions["hotline_call_spool"] = spool
+    app.extensions["hotline_spool_writer"] = spool_writer(app)
     app.register_blueprint(bp)
     # Twilio cannot send a CSRF token; its signature is checked on every route instead.
     app.extensions["csrf"].exempt(bp)
@@ -36,6 +46,28 @@ class SessionsOffTheLine(SecureCookieSessionInterface):
         if request.path.startswith(bp.url_prefix + "/"):
             return None  # Flask's NullSession instead: empty, and never saved
         return super().open_session(app, request)
+
+
+def spool_writer(app: Flask):
+    """What writes the call spool's facts to the database, from the spool's own thread."""
+    db = get_db(app)
+
+    def write(fact: dict) -> None:
+        # A deadline like a webhook's: a database that hangs is tried again later.
+        with app.app_context(), budget(db.timeout_seconds), db.connect() as connection:
+            call_log.apply_spooled(connection, fact)
+
+    return write
+
+
+@bp.before_app_request
+def _replay_spool_left_over() -> None:
+    """Facts a stopped server kept are written by the first process that serves again."""
+    spool: CallSpool = current_app.extensions["hotline_call_spool"]
+    if spool.checked_pid != os.getpid():
+        spool.checked_pid = os.getpid()
+        if spool.waiting():
+            spool.replay_soon(current_app.extensions["hotline_spool_writer"])
 
 
 def build_line(settings: Settings) -> Line:

@@ -3,7 +3,10 @@
 Every route checks Twilio's signature first (403, nothing written, when it is
 missing or wrong). Every error after that still answers TwiML: the caller
 hears an apology in their language and a person or the helpline hours, never
-Twilio's "an application error has occurred".
+Twilio's "an application error has occurred". The database work of a webhook
+has a deadline (app/database_guard.py); what Twilio told us that the database
+could not take then is kept in the call spool (app/call_spool.py) and written
+once the database is back.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from werkzeug.exceptions import BadRequest, HTTPException
 
 from app import call_log
 from app.database import get_db, utcnow
+from app.database_guard import database_failed, is_database_trouble
 from app.models import CallStep
 from voice import bp, current_line, flow
 from voice.signature import is_from_twilio
@@ -30,6 +34,7 @@ from voice.twiml import ON_ARRIVE, ON_NO_ANSWER, acknowledge, respond, state_fro
 # holding characters PostgreSQL refuses (NUL) or a log line should not (line breaks).
 CALL_SID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 # Twilio's recordings are at https://api.twilio.com/...; what fits the column, in ASCII.
+STEPS = frozenset(CallStep)
 RECORDING_URL = re.compile(r"https?://[\x21-\x7e]{1,480}")
 
 
@@ -77,17 +82,24 @@ def status():
     """Twilio's status callback: the call's progress, its end and its duration."""
     form = request.form.to_dict()
     call_sid = _call_sid(form)
-    with get_db().connect() as connection:
-        applied = call_log.record_status(
-            connection,
-            call_sid,
-            status=form.get("CallStatus", ""),
-            sequence=_whole_number(form.get("SequenceNumber")),
-            duration_seconds=_whole_number(form.get("CallDuration")),
-            at=_timestamp(form.get("Timestamp")),
-            from_number=call_log.caller_number(form.get("From")),
-            to_number=form.get("To", ""),
-        )
+    fact = {
+        "status": form.get("CallStatus", ""),
+        "sequence": _whole_number(form.get("SequenceNumber")),
+        "duration_seconds": _whole_number(form.get("CallDuration")),
+        "from_number": call_log.caller_number(form.get("From")),
+        "to_number": form.get("To", ""),
+    }
+    at = _timestamp(form.get("Timestamp"))
+    try:
+        with get_db().connect() as connection:
+            applied = call_log.record_status(connection, call_sid, at=at, **fact)
+    except Exception as error:
+        if not (is_database_trouble(error) or database_failed()):
+            raise
+        # Twilio sends a status once: kept on disk, written when the database is back.
+        _keep("status", call_sid, ended_at=(at or utcnow()).isoformat(), **fact)
+        current_app.logger.warning("Kept the status of call %s for later: %s", call_sid, error)
+        return acknowledge()
     if not applied:
         current_app.logger.warning(
             "Ignored a status callback for call %s with an unknown CallStatus %r",
@@ -110,6 +122,17 @@ def fallback():
     )
     language = (failed.get("lang") or [""])[0]
     step = (failed.get("step") or [""])[0]
+    call_sid = request.form.get("CallSid", "")
+    if CALL_SID.fullmatch(call_sid):
+        # The call must not go missing from the log: kept on disk, written later.
+        form = request.form
+        _keep(
+            "start",
+            call_sid,
+            from_number=call_log.caller_number(form.get("From")),
+            to_number=form.get("To", ""),
+        )
+        _keep("error", call_sid, step=_known_step(step), language=_known_language(language))
     return respond(current_line(), _apology(language, step))
 
 
@@ -121,7 +144,12 @@ def apologise(error: Exception):
         return error
     call_sid = request.form.get("CallSid", "")
     call_sid = call_sid if CALL_SID.fullmatch(call_sid) else ""
-    current_app.logger.exception("Voice webhook %s failed for call %s", request.path, call_sid)
+    if is_database_trouble(error) or database_failed():
+        current_app.logger.error(
+            "Voice webhook %s for call %s: the database failed (%s)", request.path, call_sid, error
+        )
+    else:
+        current_app.logger.exception("Voice webhook %s failed for call %s", request.path, call_sid)
     _log_error(call_sid)
     if request.endpoint == "voice.status":
         # Nobody listens to a status callback: acknowledge it, the error is logged.
@@ -192,14 +220,47 @@ def _apology(language: str, step: str) -> tuple[flow.Verb, ...]:
 
 
 def _log_error(call_sid: str) -> None:
-    """Note the error in the call log if the database is there; never fail because of it."""
+    """Note the error in the call log, or in the spool when the database is what failed.
+
+    Never a second wait on a database that already failed this webhook: the
+    caller must hear the apology before Twilio gives up (app/database_guard.py).
+    """
     if not call_sid or request.endpoint in ("voice.status", "voice.fallback"):
         return
+    step = _known_step(request.args.get("step", ""))
+    language = _known_language(request.args.get("lang", ""))
+    if not database_failed():
+        try:
+            with get_db().connect() as connection:
+                call_log.record_error(connection, call_sid, step=step, language=language)
+            return
+        except Exception:
+            current_app.logger.warning("Could not log the error of call %s", call_sid)
+    if request.endpoint == "voice.incoming":
+        form = request.form
+        number = call_log.caller_number(form.get("From"))
+        _keep("start", call_sid, from_number=number, to_number=form.get("To", ""))
+    _keep("error", call_sid, step=step, language=language)
+
+
+def _keep(kind: str, call_sid: str, **fields) -> None:
+    """Keep a fact for the call log on disk until the database takes it (app/call_spool.py)."""
+    spool = current_app.extensions["hotline_call_spool"]
     try:
-        with get_db().connect() as connection:
-            call_log.record_error(connection, call_sid)
-    except Exception:
-        current_app.logger.warning("Could not log the error of call %s", call_sid, exc_info=True)
+        spool.keep(kind, call_sid, **fields)
+    except OSError:
+        # A full or read-only disk: the caller still hears the apology; the log says what.
+        current_app.logger.exception("Could not keep %s of call %s in the spool", kind, call_sid)
+        return
+    spool.replay_soon(current_app.extensions["hotline_spool_writer"])
+
+
+def _known_language(language: str) -> str:
+    return language if language in current_line().catalogs else ""
+
+
+def _known_step(step: str) -> str:
+    return step if step in STEPS else ""
 
 
 def _whole_number(value: str | None) -> int | None:

@@ -272,7 +272,8 @@ def export():
         # The response is sent after the request's teardown has closed the
         # request's session, so the stream reads through a session of its
         # own and closes it itself, also when the download is cut off.
-        with get_db().session() as stream_session:
+        # No deadline: a month of calls may take longer than a page (app/database_guard.py).
+        with get_db().unhurried_session() as stream_session:
             yield from export_csv(
                 stream_session, days, settings(), language=language, with_numbers=with_numbers
             )
