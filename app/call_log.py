@@ -13,7 +13,6 @@ statements themselves on every webhook.
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from functools import cache
 
@@ -26,25 +25,11 @@ from sqlalchemy.orm import Session
 from app.database import utcnow
 from app.models import Call, CallOutcome, CallStep
 
-# What Twilio sends as From when the caller withholds the number: "anonymous",
-# Twilio's "+266696687", or nothing at all; carriers add a few words of their own.
-WITHHELD_NUMBERS = {"", "anonymous", "restricted", "unknown", "unavailable", "private"}
-WITHHELD_E164 = {"+266696687", "266696687"}
-PHONE_NUMBER = re.compile(r"\+?[0-9]{3,20}")
-
 # Twilio's final call statuses; a call in one of them never goes back.
 FINAL_STATUSES = ("completed", "busy", "failed", "no-answer", "canceled")
 # Every status Twilio reports for a call. Anything else (a typo, a status Twilio adds
 # one day) is not written over a status the log understands.
 CALL_STATUSES = ("queued", "initiated", "ringing", "in-progress", *FINAL_STATUSES)
-
-
-def caller_number(raw: str | None) -> str | None:
-    """The caller's number as Twilio gave it, or None when it is withheld."""
-    number = (raw or "").strip()
-    if number.lower() in WITHHELD_NUMBERS or number in WITHHELD_E164:
-        return None
-    return number if PHONE_NUMBER.fullmatch(number) else None
 
 
 def dialled_number(raw: str) -> str:

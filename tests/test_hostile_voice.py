@@ -34,7 +34,15 @@ from voice.simulator import FlaskTransport, Phone
 # One database per test function; each example empties its calls and requests first.
 per_test_database = settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
 
-CALLERS = ["+4930123456", "+4930123457", "+48581234567", "anonymous", "+266696687", ""]
+CALLERS = [
+    "+4930123456",
+    "+4930123457",
+    "+48581234567",
+    "anonymous",
+    "+266696687",
+    "+7378742833",
+    "",
+]
 
 # Values that broke parsers somewhere once: numbers that are not, digits that are not
 # ASCII, overflows, SQL, markup, NUL and line breaks, direction marks, byte-order marks.

@@ -20,6 +20,7 @@ from werkzeug.exceptions import BadRequest, HTTPException
 from app import call_log
 from app.database import get_db, utcnow
 from app.models import CallStep
+from app.phone_numbers import caller_number
 from voice import bp, current_line, flow
 from voice.signature import is_from_twilio
 from voice.stored_call import StoredCall
@@ -45,7 +46,7 @@ def incoming():
     line = current_line()
     form = request.form.to_dict()
     call_sid = _call_sid(form)
-    number = call_log.caller_number(form.get("From"))
+    number = caller_number(form.get("From"))
     with get_db().connect() as connection:
         call_log.start_call(
             connection, call_sid=call_sid, from_number=number, to_number=form.get("To", "")
@@ -63,7 +64,7 @@ def step():
     # error object) for every parameter that is not there, and a step asks for several.
     query, form = request.args.to_dict(), request.form.to_dict()
     state = state_from_query(query, line)
-    number = call_log.caller_number(form.get("From"))
+    number = caller_number(form.get("From"))
     call_sid = _call_sid(form)
     event = _event(query, form)
     with get_db().connect() as connection:
@@ -85,7 +86,7 @@ def status():
             sequence=_whole_number(form.get("SequenceNumber")),
             duration_seconds=_whole_number(form.get("CallDuration")),
             at=_timestamp(form.get("Timestamp")),
-            from_number=call_log.caller_number(form.get("From")),
+            from_number=caller_number(form.get("From")),
             to_number=form.get("To", ""),
         )
     if not applied:
