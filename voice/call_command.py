@@ -121,7 +121,9 @@ def call_command(
         url = _checked_base_url(url, "--url")
         signed_for = _checked_base_url(public_url, "--public-url") if public_url else ""
         signed_for = signed_for or settings.public_base_url or url
-        phone = Phone.over_http(url, settings.twilio_auth_token, signed_for)
+        phone = Phone.over_http(
+            url, settings.twilio_auth_token, signed_for, api_base_url=settings.twilio_api_base_url
+        )
         board = signed_for
         where = f"the server at {url}"
         if signed_for != url:
