@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 
-from app.models import CallOutcome, CallStep
+from app.models import CallOutcome, CallStatus, CallStep
 
 OUTCOMES = {
     CallOutcome.REQUEST_CREATED: _l("request created"),
@@ -37,18 +37,20 @@ STEPS = {
     CallStep.OPERATOR_MESSAGE: _l("voice message for the operators"),
 }
 
-# Twilio's CallStatus values.
+# Twilio's CallStatus values, and ours for a call whose end never reached the log.
 STATUSES = {
-    "queued": _l("queued"),
-    "ringing": _l("ringing"),
-    "in-progress": _l("in progress"),
-    "completed": _l("completed"),
-    "busy": _l("busy"),
-    "failed": _l("failed"),
-    "no-answer": _l("no answer"),
-    "canceled": _l("cancelled by caller"),
+    CallStatus.QUEUED: _l("queued"),
+    CallStatus.INITIATED: _l("initiated"),
+    CallStatus.RINGING: _l("ringing"),
+    CallStatus.IN_PROGRESS: _l("in progress"),
+    CallStatus.UNKNOWN: _l("status unknown"),
+    CallStatus.COMPLETED: _l("completed"),
+    CallStatus.BUSY: _l("busy"),
+    CallStatus.FAILED: _l("failed"),
+    CallStatus.NO_ANSWER: _l("no answer"),
+    CallStatus.CANCELED: _l("cancelled by caller"),
 }
-LIVE_STATUSES = frozenset({"queued", "ringing", "in-progress"})
+LIVE_STATUSES = frozenset(status for status in CallStatus if status.live)
 
 
 IN_PROGRESS = "in_progress"

@@ -3,8 +3,11 @@
 Twilio may deliver a webhook twice, late, or on another app server, and its
 status callbacks may repeat or arrive out of order. So every write here is a
 single conditional statement that only ever moves a call forward: the menu's
-turn number (`step_seq`) for the steps, Twilio's `SequenceNumber` for the
-status. Whatever order things arrive in, the log ends the same.
+turn number (`step_seq`) for the steps, the status's place in a call's life
+(`CallStatus.rank`) for the status. Not Twilio's `SequenceNumber`: a callback
+may come without one, and a final status must stay final either way; the
+sequence only orders callbacks of the same rank. Whatever order things arrive
+in, the log ends the same.
 
 The webhooks write through a Core connection (Database.connect()), committing
 each statement at once; no ORM session, whose unit of work cost more than the
@@ -13,19 +16,22 @@ statements themselves on every webhook.
 
 from __future__ import annotations
 
-import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cache
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
+    ColumnElement,
     Connection,
     Insert,
+    Integer,
     Select,
     Update,
+    and_,
     bindparam,
     case,
     func,
+    or_,
     select,
     update,
 )
@@ -34,27 +40,11 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from app.database import utcnow
-from app.models import Call, CallOutcome, CallStep
+from app.models import TWILIO_CALL_STATUSES, Call, CallOutcome, CallStatus, CallStep
 
-# What Twilio sends as From when the caller withholds the number: "anonymous",
-# Twilio's "+266696687", or nothing at all; carriers add a few words of their own.
-WITHHELD_NUMBERS = {"", "anonymous", "restricted", "unknown", "unavailable", "private"}
-WITHHELD_E164 = {"+266696687", "266696687"}
-PHONE_NUMBER = re.compile(r"\+?[0-9]{3,20}")
-
-# Twilio's final call statuses; a call in one of them never goes back.
-FINAL_STATUSES = ("completed", "busy", "failed", "no-answer", "canceled")
-# Every status Twilio reports for a call. Anything else (a typo, a status Twilio adds
-# one day) is not written over a status the log understands.
-CALL_STATUSES = ("queued", "initiated", "ringing", "in-progress", *FINAL_STATUSES)
-
-
-def caller_number(raw: str | None) -> str | None:
-    """The caller's number as Twilio gave it, or None when it is withheld."""
-    number = (raw or "").strip()
-    if number.lower() in WITHHELD_NUMBERS or number in WITHHELD_E164:
-        return None
-    return number if PHONE_NUMBER.fullmatch(number) else None
+# Hours after its start when a call whose end never reached the log is closed as
+# `unknown` (hotline calls close-stale): Twilio ends a call after 4 hours at most.
+STALE_CALL_HOURS = 6
 
 
 def dialled_number(raw: str) -> str:
@@ -72,15 +62,19 @@ def start_call(
 ) -> None:
     """The log row of a call, made at its first webhook (once, however often it comes).
 
-    One INSERT that does nothing when the row is there already: made by another
-    delivery of the same webhook, or by a status callback that overtook it.
+    The line is answering the call: it is in progress. One INSERT that leaves a
+    row that is there already as it is (made by another delivery of the same
+    webhook, or by a status callback that overtook it), except that a status of
+    an earlier rank (ringing) moves on to in-progress, as it would have, had
+    the callback come second.
     """
     row = {
         "call_sid": call_sid,
         "from_number": from_number,
         "to_number": dialled_number(to_number),
+        "status": CallStatus.IN_PROGRESS.value,
     }
-    connection.execute(_new_call(connection.dialect.name), row)
+    connection.execute(_started_call(connection.dialect.name), row)
     connection.commit()
 
 
@@ -286,20 +280,25 @@ def record_status(
     from_number: str | None = None,
     to_number: str = "",
 ) -> bool:
-    """Apply a status callback, unless a later one was applied already.
+    """Apply a status callback, if it moves the call on.
 
-    A call that ends without an outcome was abandoned by the caller: its
-    last step stays, so the log says where they hung up. A status that is not
-    one of Twilio's changes nothing and returns False.
+    A status takes the place of one of a lower rank (CallStatus.rank) only:
+    a final status stays, whatever arrives after it, with a SequenceNumber
+    or without. A callback of the same rank with a higher SequenceNumber than
+    any applied keeps the status and brings only its sequence and duration.
+    A call that ends without an outcome was abandoned by the caller: its last
+    step stays, so the log says where they hung up. A status that is not one
+    of Twilio's (not even our `unknown`) changes nothing and returns False.
     """
-    if status not in CALL_STATUSES:
+    if status not in TWILIO_CALL_STATUSES:
         return False
-    final = status in FINAL_STATUSES
-    ended_at = (at or utcnow()) if final else None
-    statement = _status_update(final, ordered=sequence is not None)
+    status = CallStatus(status)
+    ended_at = (at or utcnow()) if status.final else None
+    statement = _status_update(status.final, ordered=sequence is not None)
     parameters = {
         "call_sid_": call_sid,
-        "status_": status,
+        "status_": status.value,
+        "rank_": status.rank,
         "sequence_": sequence,
         "ended_at_": ended_at,
         "duration_": duration_seconds,
@@ -311,11 +310,11 @@ def record_status(
             "call_sid": call_sid,
             "from_number": from_number,
             "to_number": dialled_number(to_number),
-            "status": status,
+            "status": status.value,
         }
         if sequence is not None:
             row["status_sequence"] = sequence
-        if final:
+        if status.final:
             row.update(ended_at=ended_at, duration_seconds=duration_seconds)
             row["outcome"] = CallOutcome.ERROR
         if not _insert_call(connection, row):
@@ -329,24 +328,73 @@ def record_status(
 def _status_update(final: bool, ordered: bool) -> Update:
     """The UPDATE of record_status() for a final status or not, with a sequence or not.
 
-    Built once per process, with bound parameters, like _step_update().
+    Built once per process, with bound parameters, like _step_update(). The
+    values inside CASE and coalesce() carry their column's type, so that they
+    are converted as the column's own would be (UTC timestamps).
     """
     calls = Call.__table__
-    values: dict = {calls.c.status: bindparam("status_")}
-    conditions = [calls.c.call_sid == bindparam("call_sid_")]
+    rank = bindparam("rank_", type_=Integer)
+    new_status = bindparam("status_", type_=calls.c.status.type)
+    moves_on = _status_rank(calls.c.status) < rank
+    conditions: list[ColumnElement] = [calls.c.call_sid == bindparam("call_sid_")]
     if ordered:
-        values[calls.c.status_sequence] = bindparam("sequence_")
-        conditions.append(calls.c.status_sequence < bindparam("sequence_"))
-    if not final or not ordered:
-        # Without an order to go by, a final status is never undone.
-        conditions.append(calls.c.status.not_in(FINAL_STATUSES))
+        sequence = bindparam("sequence_", type_=calls.c.status_sequence.type)
+        later = calls.c.status_sequence < sequence
+        conditions.append(or_(moves_on, and_(_status_rank(calls.c.status) == rank, later)))
+        values: dict = {
+            calls.c.status: case((moves_on, new_status), else_=calls.c.status),
+            calls.c.status_sequence: case((later, sequence), else_=calls.c.status_sequence),
+        }
+    else:
+        conditions.append(moves_on)
+        values = {calls.c.status: new_status}
     if final:
-        values[calls.c.ended_at] = bindparam("ended_at_")
-        values[calls.c.duration_seconds] = bindparam("duration_")
-        values[calls.c.outcome] = case(
-            (calls.c.outcome == "", CallOutcome.ABANDONED.value), else_=calls.c.outcome
-        )
+        ended_at = bindparam("ended_at_", type_=calls.c.ended_at.type)
+        duration = bindparam("duration_", type_=calls.c.duration_seconds.type)
+        # The first final status says when the call ended (a later one of the same
+        # rank only brings its duration); `unknown` never set an end.
+        values[calls.c.ended_at] = func.coalesce(calls.c.ended_at, ended_at)
+        values[calls.c.duration_seconds] = func.coalesce(duration, calls.c.duration_seconds)
+        values[calls.c.outcome] = _outcome_at_the_end()
     return update(calls).where(*conditions).values(values)
+
+
+def close_stale_calls(session: Session, hours: int, now: datetime | None = None) -> int:
+    """Close as status `unknown` the calls not over `hours` after they started; how many.
+
+    Their end never reached the log (Twilio's last status callback was lost:
+    our servers or the database were away). Twilio ends a call after four
+    hours at most, so such a call is over; only how and when is not known.
+    So ended_at stays empty, and like any call that ended without an
+    outcome it counts as abandoned at its last step, where the caller was
+    last heard; an outcome the call reached stays. The export and the
+    dashboard then read it as ended, with the status "status unknown".
+
+    One conditional UPDATE: a final status committed meanwhile is kept, and
+    one arriving later still replaces `unknown` (it ranks before the finals).
+    """
+    cutoff = (now or utcnow()) - timedelta(hours=hours)
+    calls = Call.__table__
+    result = session.execute(
+        update(calls)
+        .where(
+            calls.c.started_at < cutoff,
+            _status_rank(calls.c.status) < CallStatus.UNKNOWN.rank,
+        )
+        .values(status=CallStatus.UNKNOWN.value, outcome=_outcome_at_the_end())
+    )
+    return result.rowcount
+
+
+def _status_rank(status: ColumnElement) -> ColumnElement:
+    """CallStatus.rank in SQL; -1 for a stored status that is none of ours (any replaces it)."""
+    return case({s.value: s.rank for s in CallStatus}, value=status, else_=-1)
+
+
+def _outcome_at_the_end() -> ColumnElement:
+    """The outcome of a call that is over: the one it reached, else abandoned."""
+    calls = Call.__table__
+    return case((calls.c.outcome == "", CallOutcome.ABANDONED.value), else_=calls.c.outcome)
 
 
 def _update_logged_call(connection: Connection, statement, call_sid: str, parameters: dict) -> bool:
@@ -377,6 +425,18 @@ def _new_call(dialect: str) -> Insert:
     calls = Call.__table__
     insert = sqlite_insert if dialect == "sqlite" else postgresql_insert
     return insert(calls).on_conflict_do_nothing(index_elements=[calls.c.call_sid])
+
+
+@cache
+def _started_call(dialect: str) -> Insert:
+    """INSERT a call answered by the line; a row there already only moves on to in-progress."""
+    calls = Call.__table__
+    insert = sqlite_insert if dialect == "sqlite" else postgresql_insert
+    return insert(calls).on_conflict_do_update(
+        index_elements=[calls.c.call_sid],
+        set_={calls.c.status.name: CallStatus.IN_PROGRESS.value},
+        where=_status_rank(calls.c.status) < CallStatus.IN_PROGRESS.rank,
+    )
 
 
 @cache

@@ -8,11 +8,13 @@ caller hearing silence at three in the morning.
 from __future__ import annotations
 
 import copy
+import ipaddress
 import os
 import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.engine import make_url
@@ -23,6 +25,11 @@ MAX_DATABASE_TIMEOUT = 10.0
 TRANSLATIONS_DIR = Path(__file__).parent / "translations"
 # What Twilio's <Dial> takes as a phone number: +, country code, up to 15 digits.
 E164 = re.compile(r"\+[1-9][0-9]{6,14}")
+
+# Twilio's REST API, where its recordings are (and, one day, the calls we place).
+TWILIO_API_BASE_URL = "https://api.twilio.com"
+# A web address's scheme and host, with a port or not: nothing else.
+BASE_URL = re.compile(r"https?://([A-Za-z0-9.\-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?")
 
 # The environment variables that may carry secrets, and the key each one sets.
 ENV_KEYS = {
@@ -49,7 +56,7 @@ DEFAULTS: dict = {
     "operator_phone": "",
     "web_languages": ["de", "pl", "en"],
     "test_phone": "operators",
-    "twilio": {"account_sid": "", "auth_token": ""},
+    "twilio": {"account_sid": "", "auth_token": "", "api_base_url": TWILIO_API_BASE_URL},
     "phone": {
         "languages": ["de", "en", "pl"],
         "default_language": "de",
@@ -166,6 +173,7 @@ class Settings:
     web_languages: list[str]
     twilio_account_sid: str
     twilio_auth_token: str
+    twilio_api_base_url: str
     phone_languages: list[str]
     default_language: str
     voices: dict[str, str]
@@ -328,6 +336,7 @@ def _check(raw: dict, source: str) -> Settings:
         raise fail("test_phone", f"must be one of {', '.join(TEST_PHONE_ACCESS)}")
 
     request_types = _check_request_types(raw["request_types"], languages, fail)
+    api_base_url = _check_api_base_url(raw["twilio"]["api_base_url"], fail)
 
     return Settings(
         source=source,
@@ -348,6 +357,7 @@ def _check(raw: dict, source: str) -> Settings:
         web_languages=list(raw["web_languages"]),
         twilio_account_sid=raw["twilio"]["account_sid"],
         twilio_auth_token=raw["twilio"]["auth_token"],
+        twilio_api_base_url=api_base_url,
         phone_languages=list(languages),
         default_language=phone["default_language"],
         voices=dict(phone["voices"]),
@@ -355,6 +365,35 @@ def _check(raw: dict, source: str) -> Settings:
         request_types=request_types,
         test_phone=raw["test_phone"],
     )
+
+
+def _check_api_base_url(raw: str, fail) -> str:
+    """Twilio's API address: https, or plain http only to a test server on this machine.
+
+    Only recordings at this address are linked on the board, so it must be one
+    nobody on the way can change: over http, anyone between us and the API could.
+    """
+    key = "twilio.api_base_url"
+    base = raw.strip().removesuffix("/")
+    try:
+        parts = urlsplit(base)
+        valid = BASE_URL.fullmatch(base) is not None and bool(parts.hostname) and parts.port != 0
+    except ValueError:  # a port above 65535, a broken IPv6 address
+        valid = False
+    if not valid:
+        raise fail(key, f"must be a scheme and a host (and port) only, like {TWILIO_API_BASE_URL}")
+    if parts.scheme != "https" and not _loopback(parts.hostname):
+        raise fail(key, "must start with https:// (http:// only for localhost or 127.0.0.1)")
+    return base
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _check_request_types(items: list, languages: list[str], fail) -> list[RequestType]:

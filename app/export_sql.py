@@ -34,7 +34,7 @@ from zoneinfo import ZoneInfo
 
 from app.call_labels import IN_PROGRESS
 from app.models import CallOutcome
-from app.phone_numbers import MASK, WITHHELD_KEYPAD, WITHHELD_WORDS, country_code
+from app.phone_numbers import MASK, WITHHELD_KEYPAD, WITHHELD_SPELLINGS, country_code
 
 # Between cells and after each row. Neither can be typed on a phone or sent
 # by Twilio, and a line is only taken as it is when it holds exactly the
@@ -504,7 +504,8 @@ def select_lines(
         f"CASE WHEN calls.numbers_erased_at IS NULL THEN {sql_literal(texts.withheld)} "
         f"ELSE {sql_literal(texts.erased)} END"
     )
-    number_words = sorted(WITHHELD_WORDS | WITHHELD_KEYPAD)
+    # The same spellings as is_withheld(); one in other case or with spaces is Python's.
+    number_words = sorted(WITHHELD_SPELLINGS)
     caller = (
         "CASE WHEN calls.from_number IS NULL THEN "
         f"{withheld} "

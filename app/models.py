@@ -40,6 +40,53 @@ class CallOutcome(enum.StrEnum):
     ERROR = "error"
 
 
+class CallStatus(enum.StrEnum):
+    """A call's status in the log: Twilio's CallStatus values, and our `unknown`.
+
+    In the order of a call's life (its rank): a status only ever gives way to
+    one of a higher rank (app/call_log.py), and the five final ones share the
+    last rank, so none of them replaces another. `unknown` is never Twilio's:
+    `hotline calls close-stale` gives it to a call whose end never reached the
+    log. It ranks after in-progress and before the finals, so that Twilio's
+    real end, arriving late after all, still replaces it.
+    """
+
+    QUEUED = "queued"
+    INITIATED = "initiated"
+    RINGING = "ringing"
+    IN_PROGRESS = "in-progress"
+    UNKNOWN = "unknown"
+    COMPLETED = "completed"
+    BUSY = "busy"
+    FAILED = "failed"
+    NO_ANSWER = "no-answer"
+    CANCELED = "canceled"
+
+    @property
+    def rank(self) -> int:
+        """Its place in a call's life: 0 (queued) to 5 (any final status)."""
+        return _CALL_STATUS_RANKS[self]
+
+    @property
+    def final(self) -> bool:
+        """Twilio says the call is over; nothing replaces it."""
+        return self.rank == CallStatus.COMPLETED.rank
+
+    @property
+    def live(self) -> bool:
+        """The call may still be going on (no end heard of, and not closed as unknown)."""
+        return self.rank < CallStatus.UNKNOWN.rank
+
+
+_CALL_STATUS_RANKS = {
+    status: min(rank, list(CallStatus).index(CallStatus.COMPLETED))
+    for rank, status in enumerate(CallStatus)
+}
+# What Twilio may send as CallStatus (https://www.twilio.com/docs/voice/api/call-resource).
+TWILIO_CALL_STATUSES = frozenset(CallStatus) - {CallStatus.UNKNOWN}
+FINAL_CALL_STATUSES = frozenset(status for status in CallStatus if status.final)
+
+
 class CallStep(enum.StrEnum):
     """Where in the phone menu a call is (the call log's last step reached)."""
 
@@ -224,8 +271,8 @@ class Call(Base):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     ended_at: Mapped[timestamp | None]
     duration_seconds: Mapped[int | None]
-    status: Mapped[str] = mapped_column(String(16), default="in-progress")
-    # Twilio's SequenceNumber of the last status callback applied; older ones are ignored.
+    status: Mapped[str] = mapped_column(String(16), default=CallStatus.IN_PROGRESS.value)
+    # The highest SequenceNumber of the status callbacks applied (-1: none had one).
     status_sequence: Mapped[int] = mapped_column(default=-1)
     language: Mapped[str] = mapped_column(String(8), default="")
     postcode: Mapped[str] = mapped_column(String(10), default="")

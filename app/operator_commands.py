@@ -1,4 +1,5 @@
-"""The operators' commands: the call log export, the retention purge, vetting volunteers.
+"""The operators' commands: the call log export and its upkeep, the retention purge,
+vetting volunteers.
 
 Thin wrappers over the domain services the operator pages use as well
 (app.call_export, app.retention, app.approval).
@@ -23,7 +24,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from app import approval, retention
+from app import approval, call_log, retention
 from app.call_export import (
     FIRST_DAY,
     LAST_DAY,
@@ -41,6 +42,7 @@ from app.users import find_by_email
 NO_CALLS = 1  # exit code: the range holds no calls
 NOT_WRITTEN = 3  # exit code: the output file could not be written
 DAYS_COVERED = f"{FIRST_DAY} to {LAST_DAY}"
+MAX_STALE_HOURS = 24 * 366  # more would only be a typo
 
 
 class LocalDay(click.ParamType):
@@ -148,6 +150,30 @@ def calls_export(
             sys.exit(NOT_WRITTEN)
     masked = "full numbers" if with_numbers else "numbers masked"
     click.echo(f"Wrote {total} calls on {days} to {output} ({masked}).", err=True)
+
+
+@calls_group.command("close-stale")
+@click.option(
+    "--hours",
+    type=click.IntRange(1, MAX_STALE_HOURS),
+    default=call_log.STALE_CALL_HOURS,
+    show_default=True,
+    help="Close calls that started at least this many hours ago.",
+)
+def calls_close_stale(hours: int) -> None:
+    """Close calls whose end never reached the log, as status 'unknown' (run it from cron).
+
+    Twilio ends a call after four hours at most, so a call still not over
+    hours after it started lost its last status callback. Until closed it
+    reads "still in progress" on the dashboard and in the export. Safe to run
+    at any time: Twilio's real end, should it still arrive, replaces 'unknown'.
+    """
+    with get_db().session() as session:
+        closed = call_log.close_stale_calls(session, hours)
+        session.commit()
+    click.echo(
+        f"Closed {closed} call(s) not over {hours} hours after they started: status unknown."
+    )
 
 
 def _day_range(day: date | None, first: date | None, last: date | None, tz) -> DayRange:

@@ -1,10 +1,12 @@
-"""Callers' phone numbers as operators may see them: masked unless there is a reason not to.
+"""Callers' phone numbers: which ones say who is calling, and how operators may see them.
 
 A number in the call log is what Twilio sent as `From`: normally E.164
 (`+4930123456`), but a caller who withholds their number arrives as a word
 (`anonymous`, `restricted`) or, on older Twilio behaviour, as that word spelt
 on the keypad (`+266696687` is ANONYMOUS). SIP and client calls bring other
-strings. None of these must ever leak more than the mask allows.
+strings. None of these must ever leak more than the mask allows, and none of
+them is a caller's identity: the phone line finds a caller's open request by
+their number, so two callers who withheld theirs must never share one.
 """
 
 from __future__ import annotations
@@ -12,17 +14,50 @@ from __future__ import annotations
 import re
 
 E164 = re.compile(r"\+[1-9][0-9]{5,14}")
+# A caller's number as the call log and the requests keep it: digits, after a plus or not.
+PHONE_NUMBER = re.compile(r"\+?[0-9]{3,20}")
 
-# The withheld-caller placeholders: the words Twilio sends, and the same words
-# spelt on a keypad, which Twilio used to send in their place.
-WITHHELD_WORDS = {"", "anonymous", "restricted", "unknown", "unavailable", "blocked", "private"}
-WITHHELD_KEYPAD = {
-    "+266696687",  # ANONYMOUS
-    "+7378742833",  # RESTRICTED
-    "+86282452253",  # UNAVAILABLE
-    "+2562533",  # BLOCKED
-    "+8656696",  # UNKNOWN
+# What Twilio sends as `From` today for a withheld number (and so the simulated phones).
+ANONYMOUS = "anonymous"
+
+# The words that stand for a withheld number. Twilio sends ANONYMOUS, RESTRICTED,
+# UNAVAILABLE, UNKNOWN and BLOCKED (its help article "Why am I getting calls from these
+# strange numbers?", and the changelog of 16 Nov 2022, after which it passes the word on
+# instead of spelling it); carriers put "private" and "withheld" there too.
+WITHHELD_WORDS = frozenset(
+    {"anonymous", "restricted", "unavailable", "unknown", "blocked", "private", "withheld"}
+)
+
+# The letters on a phone's keypad: how Twilio spells a word as digits.
+KEYPAD = {
+    letter: digit
+    for digit, letters in {
+        "2": "abc",
+        "3": "def",
+        "4": "ghi",
+        "5": "jkl",
+        "6": "mno",
+        "7": "pqrs",
+        "8": "tuv",
+        "9": "wxyz",
+    }.items()
+    for letter in letters
 }
+
+
+def keypad_spelling(word: str) -> str:
+    """A word typed on a phone's keypad: 'anonymous' -> '266696687'."""
+    return "".join(KEYPAD[letter] for letter in word.lower())
+
+
+# The withheld words as Twilio used to send them, spelt on the keypad (+266696687 is
+# ANONYMOUS), with the plus and without. Worked out from the words, so the two lists
+# cannot drift apart: a spelling missing here once made two withheld callers one caller.
+WITHHELD_KEYPAD = frozenset(
+    prefix + keypad_spelling(word) for word in WITHHELD_WORDS for prefix in ("+", "")
+)
+# Every From that means "withheld", stripped and in lower case; "" is no number at all.
+WITHHELD_SPELLINGS = frozenset({"", *WITHHELD_WORDS, *WITHHELD_KEYPAD})
 
 # Country calling codes are prefix-free (ITU-T E.164): +1 and +7 are the only
 # one-digit codes, these are the two-digit ones, and every other code has
@@ -38,10 +73,21 @@ MASK = "*** **"
 
 def is_withheld(number: str | None) -> bool:
     """True when the caller withheld their number (or none arrived at all)."""
-    if number is None:
-        return True
-    text = number.strip()
-    return text.lower() in WITHHELD_WORDS or text in WITHHELD_KEYPAD
+    return number is None or number.strip().lower() in WITHHELD_SPELLINGS
+
+
+def caller_number(raw: str | None) -> str | None:
+    """The caller's number as Twilio sent it (stripped), or None when there is none to go by.
+
+    None for every withheld spelling, and for anything that is not a phone
+    number (a SIP address, `client:alice`): the phone line reads a caller's
+    open request, its code and the offer to cancel it by this number, so it
+    must be one the phone network put there and a volunteer can ring back.
+    """
+    if is_withheld(raw):
+        return None
+    number = raw.strip()
+    return number if PHONE_NUMBER.fullmatch(number) else None
 
 
 def country_code(number: str) -> str:

@@ -36,6 +36,7 @@ from app import call_log
 from app.database import db_session
 from app.help_requests import active_request
 from app.models import CallOutcome
+from app.phone_numbers import ANONYMOUS
 from voice import key_script
 from voice.flow import MESSAGE_SECONDS
 from voice.simulator import Call, Phone, PhoneError, fictional_number, is_fictional
@@ -86,7 +87,7 @@ def start_call():
     """Ring the helpline: {"from": "+493023125417"} or {"withheld": true}."""
     data = _json_object()
     if data.get("withheld") is True:
-        caller = "anonymous"
+        caller = ANONYMOUS
     else:
         caller = str(data.get("from", "")).replace(" ", "")
         if not is_fictional(caller):

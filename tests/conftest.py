@@ -75,6 +75,7 @@ def database_url(request, tmp_path, sqlite_template):
         return
     url = request.getfixturevalue("postgresql_url")
     yield url
+    close_made_apps()  # their background threads first: nothing writes while emptying
     _empty_postgresql(url)
 
 
@@ -124,11 +125,15 @@ def make_test_app(database_url: str, tmp_path, **config):
 _made_apps: list = []
 
 
+def close_made_apps() -> None:
+    while _made_apps:
+        close_test_app(_made_apps.pop())
+
+
 @pytest.fixture(autouse=True)
 def _close_made_apps():
     yield
-    while _made_apps:
-        close_test_app(_made_apps.pop())
+    close_made_apps()
 
 
 def close_test_app(app) -> None:

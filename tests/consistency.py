@@ -3,7 +3,7 @@
 Checked after every example of the hostile-input tests and after the fault tests.
 Every rule is one a person would notice broken: a call log line with a postcode
 that is in no zone, a request on the board that the call log does not know of,
-a status that is not Twilio's, a voice message link that is not a web address.
+a status that is not Twilio's (or our `unknown`), a voice message link that is not Twilio's.
 """
 
 from __future__ import annotations
@@ -15,20 +15,17 @@ from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.help_requests import REFERENCE_ALPHABET
-from app.models import Call, CallOutcome, CallStep, HelpRequest, Postcode, RequestStatus
+from app.models import (
+    Call,
+    CallOutcome,
+    CallStatus,
+    CallStep,
+    HelpRequest,
+    Postcode,
+    RequestStatus,
+)
+from voice.views import is_twilio_recording
 
-# Twilio's call statuses (https://www.twilio.com/docs/voice/api/call-resource#call-status-values).
-TWILIO_CALL_STATUSES = {
-    "queued",
-    "initiated",
-    "ringing",
-    "in-progress",
-    "completed",
-    "busy",
-    "failed",
-    "no-answer",
-    "canceled",
-}
 REFERENCE = re.compile(f"[{REFERENCE_ALPHABET}]{{3}}-[{REFERENCE_ALPHABET}]{{3}}")
 INT32 = 2**31 - 1
 
@@ -41,11 +38,12 @@ def assert_database_consistent(session: Session, settings: Settings) -> None:
     request_types = {t.code for t in settings.request_types}
     requests = {r.call_sid: r for r in session.scalars(select(HelpRequest))}
     calls = {c.call_sid: c for c in session.scalars(select(Call))}
+    api = settings.twilio_api_base_url
 
     for call in calls.values():
         where = f"call {call.call_sid!r}: "
         assert _printable(call.call_sid) and 0 < len(call.call_sid) <= 64, where + "call sid"
-        assert call.status in TWILIO_CALL_STATUSES, where + f"status {call.status!r}"
+        assert call.status in set(CallStatus), where + f"status {call.status!r}"
         assert call.last_step in {"", *CallStep}, where + f"last step {call.last_step!r}"
         assert call.outcome in {"", *CallOutcome}, where + f"outcome {call.outcome!r}"
         assert call.language in {"", *languages}, where + f"language {call.language!r}"
@@ -65,7 +63,7 @@ def assert_database_consistent(session: Session, settings: Settings) -> None:
             assert stored is not None, where + "logs a request that was never stored"
             assert stored.reference == call.request_reference, where + "logs another request"
         if call.operator_message_url is not None:
-            assert _web_address(call.operator_message_url), where + "operator message URL"
+            assert is_twilio_recording(call.operator_message_url, api), where + "message URL"
             assert 0 < (call.operator_message_seconds or 0) <= INT32, where
 
     for request in requests.values():
@@ -79,7 +77,7 @@ def assert_database_consistent(session: Session, settings: Settings) -> None:
         if request.caller_number is not None:
             assert re.fullmatch(r"\+?[0-9]{3,20}", request.caller_number), where + "number"
         if request.voice_message_url is not None:
-            assert _web_address(request.voice_message_url), where + "voice message URL"
+            assert is_twilio_recording(request.voice_message_url, api), where + "message URL"
             assert 0 < (request.voice_message_seconds or 0) <= INT32, where + "message length"
         # Made by a call: the call log knows the call, and which request it made.
         if request.call_sid is not None:
@@ -90,7 +88,3 @@ def assert_database_consistent(session: Session, settings: Settings) -> None:
 
 def _printable(text: str) -> bool:
     return text.isprintable()
-
-
-def _web_address(url: str) -> bool:
-    return len(url) <= 500 and re.fullmatch(r"https?://[\x21-\x7e]+", url) is not None

@@ -139,10 +139,11 @@ def test_when_the_script_runs_out_the_caller_is_silent_until_the_line_ends(runne
     assert (logged.outcome, logged.last_step) == ("gave_up", "postcode")
 
 
-def test_a_withheld_number_types_one_to_be_called_back_on(runner, berlin):
-    result = call(runner, "--from", "anonymous", "--keys", "1 030123456# 1 10115 1 1 #")
+@pytest.mark.parametrize("withheld", ["anonymous", "Restricted", "+7378742833"])
+def test_a_withheld_number_types_one_to_be_called_back_on(runner, berlin, withheld):
+    result = call(runner, "--from", withheld, "--keys", "1 030123456# 1 10115 1 1 #")
     assert result.exit_code == 0, result.output
-    assert "from anonymous." in result.output
+    assert f"from {withheld}." in result.output
     assert "3, 0, 1, 2, 3, 4, 5, 6" in result.output
     [request] = stored_requests(berlin)
     assert request.caller_number == "030123456"
@@ -249,6 +250,7 @@ def test_keys_left_over_when_the_call_ended_are_an_error(runner, berlin):
     ("args", "message"),
     [
         (["--from", "grandma"], "'grandma' is not a phone number"),
+        (["--from", "sip:anna@example.org"], "is not a phone number"),
         (["--url", "127.0.0.1:5000"], "is not a web address"),
         (["--url", "http://127.0.0.1:5000/voice"], "without a path"),
         (["--public-url", "https://hotline.example.org"], "needs --url"),

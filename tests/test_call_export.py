@@ -63,7 +63,8 @@ def test_a_number_keeps_only_its_country_code_and_last_two_digits(number, shown)
 
 @pytest.mark.parametrize(
     "number",
-    [None, "", "  ", "anonymous", "RESTRICTED", "unknown", "+266696687", "+86282452253"],
+    [None, "", "  ", "anonymous", "RESTRICTED", "unknown", "Withheld", "private"]
+    + ["+266696687", "+86282452253", "+7378742833", "8656696", "+2562533"],
 )
 def test_a_withheld_number_has_nothing_to_mask(number):
     assert masked_number(number) is None

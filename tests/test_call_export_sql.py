@@ -66,7 +66,11 @@ NUMBERS = [
     "+2125550143",
     "+266696687",  # ANONYMOUS on the keypad
     "+2562533",
+    "+7378742833",  # RESTRICTED
+    "8656696",  # UNKNOWN, without the plus
     "anonymous",
+    "withheld",
+    "Private",
     "ANONYMOUS",
     " anonymous ",
     "",

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from flask_babel import force_locale, gettext
 
-from app.call_labels import outcome_label
-from app.models import CallOutcome, CallStep
+from app.call_labels import outcome_label, status_label
+from app.models import CallOutcome, CallStatus, CallStep
 
 LANGUAGES = ("en", "de", "pl")
 
@@ -32,3 +32,14 @@ def test_every_outcome_has_a_translated_label(app, language, outcome):
             translated = outcome_label(outcome, "", "completed")
     assert translated != outcome.value
     assert translated != english, f"{outcome.value!r} is not translated into {language}"
+
+
+@pytest.mark.parametrize("language", ["de", "pl"])
+@pytest.mark.parametrize("status", list(CallStatus))
+def test_every_status_has_a_translated_label(app, language, status):
+    with app.test_request_context():
+        with force_locale("en"):
+            english = status_label(status)
+        with force_locale(language):
+            translated = status_label(status)
+    assert translated != english, f"{status.value!r} is not translated into {language}"

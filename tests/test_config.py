@@ -77,6 +77,12 @@ def test_file_values_and_environment_secrets(tmp_path):
         ("operator_phone = '030 1234567'", "'operator_phone'"),
         ("web_languages = ['de', 'fr']", "'web_languages'"),
         ("test_phone = 'sometimes'", "'test_phone'"),
+        ("[twilio]\napi_base_url = 'http://api.twilio.com'", "'twilio.api_base_url'"),
+        ("[twilio]\napi_base_url = 'api.twilio.com'", "'twilio.api_base_url'"),
+        ("[twilio]\napi_base_url = 'https://api.twilio.com/2010-04-01'", "'twilio.api_base_url'"),
+        ("[twilio]\napi_base_url = 'https://me@api.twilio.com'", "'twilio.api_base_url'"),
+        ("[twilio]\napi_base_url = 'https://api.twilio.com:99999'", "'twilio.api_base_url'"),
+        ("[twilio]\napi_base_url = 'http://10.0.0.5:8080'", "'twilio.api_base_url'"),
     ],
 )
 def test_a_wrong_key_names_the_key_and_the_file(tmp_path, text, key):
@@ -91,6 +97,23 @@ def test_a_wrong_key_names_the_key_and_the_file(tmp_path, text, key):
 def test_the_database_timeout_takes_whole_and_decimal_seconds(tmp_path, text, seconds):
     path = write(tmp_path, f"database_timeout_seconds {text}" if text else "")
     assert load_settings(path, env={}).database_timeout_seconds == seconds
+
+
+@pytest.mark.parametrize(
+    ("text", "base"),
+    [
+        ("", "https://api.twilio.com"),
+        ("api_base_url = 'https://api.twilio.com/'", "https://api.twilio.com"),
+        ("api_base_url = 'https://twilio.example.org:8443'", "https://twilio.example.org:8443"),
+        # Plain http only to a stand-in on this machine: nobody on the way could change it.
+        ("api_base_url = 'http://127.0.0.1:8099'", "http://127.0.0.1:8099"),
+        ("api_base_url = 'http://localhost:8099'", "http://localhost:8099"),
+        ("api_base_url = 'http://[::1]:8099'", "http://[::1]:8099"),
+    ],
+)
+def test_twilios_api_address_is_https_or_on_this_machine(tmp_path, text, base):
+    path = write(tmp_path, f"[twilio]\n{text}")
+    assert load_settings(path, env={}).twilio_api_base_url == base
 
 
 def test_invalid_toml_names_the_file(tmp_path):

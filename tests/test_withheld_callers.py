@@ -2,7 +2,9 @@
 
 They type a number to be called back on. Whoever is to call back must see
 that number: the volunteer who claims the request, and the operators when the
-caller left a voice message for them instead.
+caller left a voice message for them instead. And a withheld number is nobody's
+number: two callers who withheld theirs, however Twilio spelt it, never hear
+each other's request.
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ from sqlalchemy import select
 
 from app.audit import Action
 from app.call_export import DayRange, export_csv
-from app.models import AuditEvent, Call, HelpRequest
+from app.models import AuditEvent, Call, HelpRequest, RequestStatus
+from app.phone_numbers import WITHHELD_KEYPAD, WITHHELD_WORDS, caller_number, keypad_spelling
+from voice.flow import spell
 from voice.simulator import Phone
 
 OPERATOR = "+4930999000"
@@ -93,3 +97,74 @@ def test_the_export_has_the_typed_number_masked_or_in_full(line, app, berlin):
 
     assert last_row().endswith(",withheld,*** **56")
     assert last_row(with_numbers=True).endswith(f",withheld,{TYPED}")
+
+
+# -- two callers with the same withheld "number" ----------------------------------------
+
+# The words Twilio and carriers send for a withheld number, and the keypad spellings
+# Twilio sent before (help.twilio.com, "Why am I getting calls from these strange
+# numbers?"), written out here so that a slip in working them out shows.
+WORDS = ["anonymous", "restricted", "unavailable", "unknown", "blocked", "private", "withheld"]
+KEYPAD = {
+    "anonymous": "266696687",
+    "restricted": "7378742833",
+    "unavailable": "86282452253",
+    "unknown": "8656696",
+    "blocked": "2562533",
+    "private": "7748283",
+    "withheld": "94844353",
+}
+# No number at all, or something that is no phone number: no caller identity either.
+NO_NUMBER = ["", "   ", "sip:anna@example.org", "client:alice"]
+SPELLINGS = (
+    [spelt for word in WORDS for spelt in (word, word.upper(), word.title())]
+    + [prefix + digits for digits in KEYPAD.values() for prefix in ("+", "")]
+    + NO_NUMBER
+)
+FIRST_TYPED, SECOND_TYPED = "030111111", "030222222"
+
+
+def test_the_keypad_spellings_are_the_words_on_a_keypad():
+    assert {keypad_spelling(word) for word in WORDS} == set(KEYPAD.values())
+    assert set(WORDS) == WITHHELD_WORDS
+    assert {p + d for d in KEYPAD.values() for p in ("+", "")} == WITHHELD_KEYPAD
+
+
+@pytest.mark.parametrize("spelling", SPELLINGS)
+def test_a_withheld_spelling_is_no_callers_number(spelling):
+    assert caller_number(spelling) is None
+
+
+def request_from(phone: Phone, caller: str, typed: str):
+    """A whole call from a withheld number: German, the typed number, Mitte, shopping."""
+    call = phone.call(caller)
+    call.press("1")
+    assert "Ihre Telefonnummer wird uns nicht angezeigt." in call.text, call.transcript()
+    for keys in (f"{typed}#", "1", "10115", "1", "1", "#"):
+        call.press(keys)
+    return call
+
+
+@pytest.mark.parametrize("spelling", SPELLINGS)
+def test_two_callers_with_the_same_withheld_number_never_meet(phone, berlin, spelling):
+    first_call = request_from(phone, spelling, FIRST_TYPED)
+    first_call.hang_up()
+    [first] = berlin.scalars(select(HelpRequest)).all()
+
+    second_call = request_from(phone, spelling, SECOND_TYPED)
+
+    heard = second_call.text
+    assert "Sie haben bei uns schon eine Anfrage" not in heard, "the first caller's request"
+    assert "zurückzuziehen" not in heard, "an offer to cancel it"
+    assert spell(first.verification_code) not in heard, "the first caller's code"
+    requests = berlin.scalars(select(HelpRequest).order_by(HelpRequest.id)).all()
+    assert [(r.caller_number, r.status) for r in requests] == [
+        (FIRST_TYPED, RequestStatus.OPEN),
+        (SECOND_TYPED, RequestStatus.OPEN),
+    ]
+    assert spell(requests[1].verification_code) in heard
+    logged = berlin.scalars(select(Call).order_by(Call.id)).all()
+    assert [(c.from_number, c.callback_number) for c in logged] == [
+        (None, FIRST_TYPED),
+        (None, SECOND_TYPED),
+    ]

@@ -34,6 +34,7 @@ from app.database import get_db
 from app.help_requests import active_request
 from app.models import Call as LoggedCall
 from app.models import CallOutcome
+from app.phone_numbers import ANONYMOUS, caller_number, is_withheld
 from voice import key_script
 from voice.simulator import (
     Call,
@@ -80,7 +81,8 @@ Examples:
     "--from",
     "caller",
     metavar="NUMBER",
-    help="The caller's number (+4930123456), or 'anonymous' for a withheld one. "
+    help="The caller's number (+4930123456), or 'anonymous' (or another spelling Twilio "
+    "sends, e.g. 'restricted', '+7378742833') for a withheld one. "
     "Default: a random number of the range kept free for films (+49 30 23125 xxx).",
 )
 @click.option("--keys", metavar="SCRIPT", help='What the caller does, e.g. "1 10115 1 1 #".')
@@ -119,7 +121,9 @@ def call_command(
         url = _checked_base_url(url, "--url")
         signed_for = _checked_base_url(public_url, "--public-url") if public_url else ""
         signed_for = signed_for or settings.public_base_url or url
-        phone = Phone.over_http(url, settings.twilio_auth_token, signed_for)
+        phone = Phone.over_http(
+            url, settings.twilio_auth_token, signed_for, api_base_url=settings.twilio_api_base_url
+        )
         board = signed_for
         where = f"the server at {url}"
         if signed_for != url:
@@ -323,11 +327,12 @@ def _hang_up_quietly(call: Call | None) -> None:
 
 
 def _checked_caller(raw: str) -> str:
-    if raw.strip().lower() in call_log.WITHHELD_NUMBERS:
-        return "anonymous"
-    if not call_log.PHONE_NUMBER.fullmatch(raw.strip()):
+    """A number to call from, or a withheld one as given ('restricted', '+7378742833')."""
+    if is_withheld(raw):
+        return raw.strip() or ANONYMOUS
+    if caller_number(raw) is None:
         raise click.BadParameter(
-            f"'{raw}' is not a phone number; use one like +4930123456, or 'anonymous'",
+            f"'{raw}' is not a phone number; use one like +4930123456, or '{ANONYMOUS}'",
             param_hint="'--from'",
         )
     return raw.strip()

@@ -40,6 +40,7 @@ from urllib.parse import urlencode, urljoin, urlsplit
 
 from twilio.request_validator import SIGNATURE_HEADER, RequestValidator
 
+from app.config import TWILIO_API_BASE_URL
 from app.database import utcnow
 
 WORDS_PER_SECOND = 2.5
@@ -230,12 +231,15 @@ class Phone:
         public_base_url: str,
         account_sid: str = "AC" + "0" * 32,
         hotline_number: str = HOTLINE_NUMBER,
+        api_base_url: str = TWILIO_API_BASE_URL,
     ):
         self.transport = transport
         self.validator = RequestValidator(auth_token)
         self.public_base_url = public_base_url.rstrip("/")
         self.account_sid = account_sid or "AC" + "0" * 32
         self.hotline_number = hotline_number
+        # Where Twilio keeps recordings (twilio.api_base_url): the line keeps no others.
+        self.api_base_url = api_base_url.rstrip("/")
 
     @classmethod
     def for_app(cls, app, **kwargs) -> Phone:
@@ -246,6 +250,7 @@ class Phone:
             auth_token=settings.twilio_auth_token,
             public_base_url=settings.public_base_url or "http://localhost",
             account_sid=settings.twilio_account_sid,
+            api_base_url=settings.twilio_api_base_url,
             **kwargs,
         )
 
@@ -417,9 +422,12 @@ class Call:
             return self._submit_gather(verb, self.waiting.typed)
         return self._fall_through()
 
-    def speak(self, seconds: int = 10, then: str = "#") -> list[Heard]:
+    def speak(self, seconds: int = 10, then: str = "#", url: str | None = None) -> list[Heard]:
         """Leave a message at a <Record>: speak, then press `then` ("" : fall silent,
-        "hangup": put the phone down, which ends the call after Twilio's last post)."""
+        "hangup": put the phone down, which ends the call after Twilio's last post).
+
+        `url`: the RecordingUrl to post instead of Twilio's (tests send others).
+        """
         verb = self._expect("Record")
         self.clock += seconds
         if then and then != "hangup":
@@ -429,11 +437,13 @@ class Call:
         if not then:
             self.clock += float(verb.get("timeout", "5"))
         max_length = int(verb.get("maxLength", "3600"))
-        params = self._params(
-            RecordingUrl=(
-                f"https://api.twilio.com/{API_VERSION}/Accounts/{self.phone.account_sid}"
+        if url is None:
+            url = (
+                f"{self.phone.api_base_url}/{API_VERSION}/Accounts/{self.phone.account_sid}"
                 f"/Recordings/{new_sid('RE')}"
-            ),
+            )
+        params = self._params(
+            RecordingUrl=url,
             RecordingDuration=str(min(seconds, max_length)),
             RecordingSid=new_sid("RE"),
             Digits=then,

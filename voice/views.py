@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from flask import abort, current_app, request
 from sqlalchemy import Connection
@@ -24,6 +24,7 @@ from app import call_log
 from app.database import get_db, utcnow
 from app.database_guard import database_failed, is_database_trouble
 from app.models import CallStep
+from app.phone_numbers import caller_number
 from voice import bp, current_line, flow
 from voice.signature import is_from_twilio
 from voice.stored_call import StoredCall
@@ -33,9 +34,41 @@ from voice.twiml import ON_ARRIVE, ON_NO_ANSWER, acknowledge, respond, state_fro
 # ASCII letters and digits cannot be the call log's key: too long for its column, or
 # holding characters PostgreSQL refuses (NUL) or a log line should not (line breaks).
 CALL_SID = re.compile(r"[A-Za-z0-9_-]{1,64}")
-# Twilio's recordings are at https://api.twilio.com/...; what fits the column, in ASCII.
 STEPS = frozenset(CallStep)
-RECORDING_URL = re.compile(r"https?://[\x21-\x7e]{1,480}")
+# Twilio's recordings are at https://api.twilio.com/2010-04-01/Accounts/<AccountSid>/
+# Recordings/<RecordingSid>: what fits the column, in the characters of a URL (no
+# spaces, quotes or backslashes, which browsers read in ways parsers do not).
+RECORDING_URL = re.compile(r"https?://[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]{1,480}")
+RECORDINGS_PATH = "/2010-04-01/Accounts/"
+
+
+def is_twilio_recording(url: str, api_base_url: str) -> bool:
+    """True for a recording on Twilio's API (twilio.api_base_url), the only kind kept.
+
+    Its address becomes a link and a player on the board, so it must be
+    Twilio's: the same scheme, host and port as the API, and no user name in
+    front of the host (https://api.twilio.com@evil.example is evil.example).
+    Whoever holds the auth token could name any address, and a volunteer
+    would open it trusting the board.
+    """
+    if not RECORDING_URL.fullmatch(url):
+        return False
+    api = urlsplit(api_base_url)
+    try:
+        parts = urlsplit(url)
+        port = parts.port or {"http": 80, "https": 443}[parts.scheme]
+        api_port = api.port or {"http": 80, "https": 443}[api.scheme]
+    except (ValueError, KeyError):
+        return False
+    segments = [unquote(segment) for segment in parts.path.split("/")]
+    return (
+        (parts.scheme, parts.hostname, port) == (api.scheme, api.hostname, api_port)
+        and "@" not in parts.netloc
+        and parts.path.startswith(RECORDINGS_PATH)
+        and len(parts.path) > len(RECORDINGS_PATH)
+        and "." not in segments
+        and ".." not in segments
+    )
 
 
 @bp.before_request
@@ -50,7 +83,7 @@ def incoming():
     line = current_line()
     form = request.form.to_dict()
     call_sid = _call_sid(form)
-    number = call_log.caller_number(form.get("From"))
+    number = caller_number(form.get("From"))
     with get_db().connect() as connection:
         call_log.start_call(
             connection, call_sid=call_sid, from_number=number, to_number=form.get("To", "")
@@ -68,7 +101,7 @@ def step():
     # error object) for every parameter that is not there, and a step asks for several.
     query, form = request.args.to_dict(), request.form.to_dict()
     state = state_from_query(query, line)
-    number = call_log.caller_number(form.get("From"))
+    number = caller_number(form.get("From"))
     call_sid = _call_sid(form)
     event = _event(query, form)
     with get_db().connect() as connection:
@@ -86,7 +119,7 @@ def status():
         "status": form.get("CallStatus", ""),
         "sequence": _whole_number(form.get("SequenceNumber")),
         "duration_seconds": _whole_number(form.get("CallDuration")),
-        "from_number": call_log.caller_number(form.get("From")),
+        "from_number": caller_number(form.get("From")),
         "to_number": form.get("To", ""),
     }
     at = _timestamp(form.get("Timestamp"))
@@ -129,7 +162,7 @@ def fallback():
         _keep(
             "start",
             call_sid,
-            from_number=call_log.caller_number(form.get("From")),
+            from_number=caller_number(form.get("From")),
             to_number=form.get("To", ""),
         )
         _keep("error", call_sid, step=_known_step(step), language=_known_language(language))
@@ -202,12 +235,14 @@ def _event(query: dict[str, str], form: dict[str, str]) -> flow.Event:
         return flow.DialEnded(answered=form["DialCallStatus"] in ("completed", "answered"))
     if "RecordingUrl" in form:
         url = form["RecordingUrl"]
-        seconds = _whole_number(form.get("RecordingDuration")) or 0
-        if not RECORDING_URL.fullmatch(url):
-            # Only a web address may become a link on the board (never "javascript:").
-            current_app.logger.warning("Ignored a recording at %r: not a web address", url)
-            seconds = 0
-        return flow.Recording(url=url, seconds=seconds)
+        api = current_app.config["HOTLINE"].twilio_api_base_url
+        if not is_twilio_recording(url, api):
+            # Never stored, never a link on the board: the caller goes on as if silent.
+            current_app.logger.warning(
+                "Ignored a recording at %r: not on Twilio's API %s", url, api
+            )
+            return flow.NoAnswer()
+        return flow.Recording(url=url, seconds=_whole_number(form.get("RecordingDuration")) or 0)
     return flow.Keys(form.get("Digits", ""))
 
 
@@ -238,7 +273,7 @@ def _log_error(call_sid: str) -> None:
             current_app.logger.warning("Could not log the error of call %s", call_sid)
     if request.endpoint == "voice.incoming":
         form = request.form
-        number = call_log.caller_number(form.get("From"))
+        number = caller_number(form.get("From"))
         _keep("start", call_sid, from_number=number, to_number=form.get("To", ""))
     _keep("error", call_sid, step=step, language=language)
 
