@@ -8,7 +8,7 @@ import os
 import secrets
 from pathlib import Path
 
-from flask import Flask, current_app
+from flask import Flask
 
 from app.config import Settings, config_path, load_settings
 
@@ -93,11 +93,6 @@ def core_app(test_config: dict | None = None, instance_path: str | None = None) 
     )
     i18n.init_app(app)
     return app
-
-
-def settings() -> Settings:
-    """The running app's checked configuration."""
-    return current_app.config["HOTLINE"]
 
 
 def _fill_in_secrets(app: Flask, settings: Settings) -> Settings:

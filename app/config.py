@@ -20,11 +20,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from app.phone_numbers import is_dialable
+
 PROFILE_DIR = Path(__file__).parent / "data" / "profiles"
 MAX_DATABASE_TIMEOUT = 10.0
 TRANSLATIONS_DIR = Path(__file__).parent / "translations"
-# What Twilio's <Dial> takes as a phone number: +, country code, up to 15 digits.
-E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 
 # Twilio's REST API, where its recordings are (and, one day, the calls we place).
 TWILIO_API_BASE_URL = "https://api.twilio.com"
@@ -329,7 +329,7 @@ def _check(raw: dict, source: str) -> Settings:
             raise fail("web_languages", f"has no translation for {code!r} (known: {known})")
 
     operator = raw["operator_phone"].strip()
-    if operator and not E164.fullmatch(operator):
+    if operator and not is_dialable(operator):
         raise fail("operator_phone", f"must be a number like +4930123456 (E.164), got {operator!r}")
 
     if raw["test_phone"] not in TEST_PHONE_ACCESS:

@@ -23,7 +23,6 @@ class RequestStatus(enum.StrEnum):
     CLAIMED = "claimed"
     DONE = "done"
     CANCELLED = "cancelled"
-    EXPIRED = "expired"
 
 
 class CallOutcome(enum.StrEnum):

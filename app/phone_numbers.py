@@ -13,9 +13,16 @@ from __future__ import annotations
 
 import re
 
+import phonenumbers
+from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
+
+# E.164: a plus, a calling code that does not start with 0, at most 15 digits in all.
 E164 = re.compile(r"\+[1-9][0-9]{5,14}")
 # A caller's number as the call log and the requests keep it: digits, after a plus or not.
 PHONE_NUMBER = re.compile(r"\+?[0-9]{3,20}")
+# A number a caller with a withheld one types on the keypad to be called back on:
+# as dialled at home, with the area code (no plus on a keypad's menu; * and # are keys).
+TYPED_NUMBER = re.compile(r"[0-9]{6,15}")
 
 # What Twilio sends as `From` today for a withheld number (and so the simulated phones).
 ANONYMOUS = "anonymous"
@@ -59,15 +66,6 @@ WITHHELD_KEYPAD = frozenset(
 # Every From that means "withheld", stripped and in lower case; "" is no number at all.
 WITHHELD_SPELLINGS = frozenset({"", *WITHHELD_WORDS, *WITHHELD_KEYPAD})
 
-# Country calling codes are prefix-free (ITU-T E.164): +1 and +7 are the only
-# one-digit codes, these are the two-digit ones, and every other code has
-# three digits. That is enough to split any number without a numbering-plan
-# library.
-TWO_DIGIT_COUNTRY_CODES = frozenset(
-    {20, 27, 30, 31, 32, 33, 34, 36, 39, 40, 41, 43, 44, 45, 46, 47, 48, 49, 51, 52, 53, 54}
-    | {55, 56, 57, 58, 60, 61, 62, 63, 64, 65, 66, 81, 82, 84, 86, 90, 91, 92, 93, 94, 95, 98}
-)
-
 MASK = "*** **"
 
 
@@ -91,13 +89,28 @@ def caller_number(raw: str | None) -> str | None:
 
 
 def country_code(number: str) -> str:
-    """The calling code of an E.164 number, without the plus: '+4930123456' -> '49'."""
-    digits = number.lstrip("+")
-    if digits[0] in "17":
-        return digits[0]
-    if int(digits[:2]) in TWO_DIGIT_COUNTRY_CODES:
-        return digits[:2]
+    """The calling code of an E.164 number, without the plus: '+4930123456' -> '49'.
+
+    Calling codes are prefix-free (ITU-T E.164), so the first one to match is it:
+    from the `phonenumbers` library's table, kept up to date with the ITU's. A code
+    nobody has been given yet counts as three digits, as every code without one or
+    two does.
+    """
+    digits = number.strip().lstrip("+")
+    for length in (1, 2, 3):
+        if digits[:length].isdigit() and int(digits[:length]) in COUNTRY_CODE_TO_REGION_CODE:
+            return digits[:length]
     return digits[:3]
+
+
+def is_dialable(number: str) -> bool:
+    """True for a number Twilio can <Dial>: E.164, of a length its country's numbers have."""
+    if not E164.fullmatch(number):
+        return False
+    try:
+        return phonenumbers.is_possible_number(phonenumbers.parse(number))
+    except phonenumbers.NumberParseException:
+        return False
 
 
 def masked_number(number: str | None) -> str | None:

@@ -35,7 +35,7 @@ from app import audit
 from app.database import utcnow
 from app.models import AuditEvent, Call, HelpRequest, RequestStatus, User
 
-CLOSED = (RequestStatus.DONE, RequestStatus.CANCELLED, RequestStatus.EXPIRED)
+CLOSED = (RequestStatus.DONE, RequestStatus.CANCELLED)
 # Audit events whose whole detail is a note a person typed about the request:
 # a volunteer finishing it, an operator putting it back or closing it.
 TYPED_DETAIL = (

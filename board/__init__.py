@@ -11,6 +11,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from app.board_counts import RememberedCounts
+from app.config import Settings
 from app.database import db_session
 from app.database_guard import DatabaseUnavailable, database_failed, mark_failed
 from app.models import User
@@ -30,6 +31,11 @@ login_manager.login_message = _l("Please sign in to see this page.")
 login_manager.login_message_category = "info"
 # The flashed message is kept in the session cookie: translate it to a plain string first.
 login_manager.localize_callback = str
+
+
+def settings() -> Settings:
+    """The running app's checked configuration (app/config.py)."""
+    return current_app.config["HOTLINE"]
 
 
 @bp.record_once

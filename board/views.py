@@ -37,11 +37,10 @@ from app.claims import (
     request_by_reference,
     zones_served_by,
 )
-from app.config import Settings
 from app.database import db_session
 from app.models import HelpRequest, RequestStatus
 from app.zones import neighbourhoods
-from board import bp, local_path
+from board import bp, local_path, settings
 from board.accounts import approved_required
 from board.formatting import language_name, request_type_label
 from board.forms import ActionForm, DoneForm, FilterForm, ReleaseForm
@@ -50,10 +49,6 @@ REFUSALS = {
     Access.OTHER_CLAIMER: _l("Another volunteer has taken this request. Only they see it."),
     Access.OUTSIDE_ZONES: _l("This request is in a zone you do not serve."),
 }
-
-
-def settings() -> Settings:
-    return current_app.config["HOTLINE"]
 
 
 def remembered_counts() -> RememberedCounts:

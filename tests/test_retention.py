@@ -33,8 +33,8 @@ def seeded(berlin):
         "cancelled_old": help_request(
             berlin, created_at=old, status=RequestStatus.CANCELLED, closed_at=old
         ),
-        "expired_old": help_request(
-            berlin, created_at=old, status=RequestStatus.EXPIRED, closed_at=old, number=None
+        "withheld_old": help_request(
+            berlin, created_at=old, status=RequestStatus.CANCELLED, closed_at=old, number=None
         ),
         "done_recent": help_request(
             berlin, created_at=old, status=RequestStatus.DONE, claimed_at=old, closed_at=recent
@@ -72,7 +72,7 @@ def test_purge_erases_old_numbers_codes_and_voice_messages(berlin, seeded):
         2,
         1,
     )
-    for name in ("done_old", "cancelled_old", "expired_old"):
+    for name in ("done_old", "cancelled_old", "withheld_old"):
         erased = request(berlin, seeded, name)
         assert erased.caller_number is None and erased.verification_code is None
     done_old = request(berlin, seeded, "done_old")

@@ -30,13 +30,14 @@ OPERATOR_MESSAGE records a message for the operators.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Protocol
 
 from app.config import RequestType
 from app.models import CallOutcome, CallStep, RequestStatus
+from app.phone_numbers import TYPED_NUMBER
+from app.zones import POSTCODE
 from voice.prompts import Catalog
 
 # Seconds Twilio waits for a key after a question has been read out (and, when
@@ -53,8 +54,6 @@ OPERATOR_MESSAGE_SECONDS = 120
 # Seconds of silence that end a recording (and, right after the beep, skip it).
 RECORDING_SILENCE = 5
 OPERATOR_RING_SECONDS = 25
-PHONE_NUMBER = re.compile(r"[0-9]{6,15}")
-POSTCODE = re.compile(r"[0-9]{5}")
 
 
 # -- the configuration the flow needs -------------------------------------------------
@@ -496,7 +495,7 @@ def _after_language(line: Line, state: State, facts: Facts, before=()) -> Turn:
 
 
 def _callback_number(line: Line, state: State, keys: str, facts: Facts) -> Turn | Invalid:
-    if not PHONE_NUMBER.fullmatch(keys):
+    if not TYPED_NUMBER.fullmatch(keys):
         return Invalid((line.say(state.language, "callback_number_invalid"),))
     new = replace(state, step=CallStep.CONFIRM_CALLBACK, silences=0, invalid=0)
     return Turn(

@@ -16,10 +16,10 @@ from flask import Response, current_app, request
 
 from app.help_requests import REFERENCE_ALPHABET
 from app.models import CallStep
+from app.zones import POSTCODE
 from voice.flow import (
     CHOSEN_BEFORE,
     OPERATOR_RING_SECONDS,
-    POSTCODE,
     RECORDING_SILENCE,
     Ask,
     Dial,
@@ -193,9 +193,9 @@ def state_from_query(args, line: Line) -> State:
     state = State(
         step=CallStep(args["step"]),
         language=language,
-        turn=_whole_number(args["turn"], MAX_TURN),
-        silences=_whole_number(args.get("silences", "0"), MAX_COUNT),
-        invalid=_whole_number(args.get("invalid", "0"), MAX_COUNT),
+        turn=_count(args["turn"], MAX_TURN),
+        silences=_count(args.get("silences", "0"), MAX_COUNT),
+        invalid=_count(args.get("invalid", "0"), MAX_COUNT),
         postcode=postcode,
         request_type=request_type,
         reference=reference,
@@ -209,13 +209,23 @@ def state_from_query(args, line: Line) -> State:
 _quoted = lru_cache(maxsize=4096)(quote_plus)
 
 
-def _whole_number(text: str, largest: int) -> int:
-    # Not int(text) alone: it also reads " 7", "+7", "1_000" and "٧".
-    if not (text.isascii() and text.isdigit() and len(text) <= len(str(largest))):
+def whole_number(text: str | None, largest: int = 999_999_999) -> int | None:
+    """A count Twilio sends or our action URLs carry (seconds, a turn), or None.
+
+    Not int() alone: that also reads "-5", " 7", "+7", "1_000" and "٧", and its
+    numbers outgrow the database's integer columns (nine digits always fit).
+    """
+    if text is None or not (text.isascii() and text.isdigit()) or len(text) > len(str(largest)):
+        return None
+    number = int(text)
+    return number if number <= largest else None
+
+
+def _count(text: str, largest: int) -> int:
+    number = whole_number(text, largest)
+    if number is None:
         raise ValueError(f"not a whole number from 0 to {largest}: {text!r}")
-    if int(text) > largest:
-        raise ValueError(f"not a whole number from 0 to {largest}: {text!r}")
-    return int(text)
+    return number
 
 
 def action_url(state: State, on: str | None = None) -> str:

@@ -28,7 +28,14 @@ from app.phone_numbers import caller_number
 from voice import bp, current_line, flow
 from voice.signature import is_from_twilio
 from voice.stored_call import StoredCall
-from voice.twiml import ON_ARRIVE, ON_NO_ANSWER, acknowledge, respond, state_from_query
+from voice.twiml import (
+    ON_ARRIVE,
+    ON_NO_ANSWER,
+    acknowledge,
+    respond,
+    state_from_query,
+    whole_number,
+)
 
 # Twilio's CallSids are "CA" and 32 hex digits. Anything that is not a short word of
 # ASCII letters and digits cannot be the call log's key: too long for its column, or
@@ -117,8 +124,8 @@ def status():
     call_sid = _call_sid(form)
     fact = {
         "status": form.get("CallStatus", ""),
-        "sequence": _whole_number(form.get("SequenceNumber")),
-        "duration_seconds": _whole_number(form.get("CallDuration")),
+        "sequence": whole_number(form.get("SequenceNumber")),
+        "duration_seconds": whole_number(form.get("CallDuration")),
         "from_number": caller_number(form.get("From")),
         "to_number": form.get("To", ""),
     }
@@ -242,7 +249,7 @@ def _event(query: dict[str, str], form: dict[str, str]) -> flow.Event:
                 "Ignored a recording at %r: not on Twilio's API %s", url, api
             )
             return flow.NoAnswer()
-        return flow.Recording(url=url, seconds=_whole_number(form.get("RecordingDuration")) or 0)
+        return flow.Recording(url=url, seconds=whole_number(form.get("RecordingDuration")) or 0)
     return flow.Keys(form.get("Digits", ""))
 
 
@@ -296,17 +303,6 @@ def _known_language(language: str) -> str:
 
 def _known_step(step: str) -> str:
     return step if step in STEPS else ""
-
-
-def _whole_number(value: str | None) -> int | None:
-    """A count Twilio sends (seconds, a sequence number), or None when it is not one.
-
-    Not int() alone: that also reads "-5", " 7", "1_000" and "٧", and its numbers
-    outgrow the database's integer columns (nine digits always fit).
-    """
-    if value is None or not (value.isascii() and value.isdigit()) or len(value) > 9:
-        return None
-    return int(value)
 
 
 def _timestamp(value: str | None) -> datetime | None:

@@ -8,7 +8,6 @@ from datetime import timedelta
 from babel.dates import format_skeleton
 from flask import (
     Response,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -28,6 +27,7 @@ from app.dashboard import dashboard as dashboard_figures
 from app.database import db_session, get_db
 from app.i18n import LANGUAGE_NAMES
 from app.models import AccountStatus, HelpRequest, User
+from board import settings
 from board.operator import bp
 from board.operator.bar_chart import bar_chart
 from board.operator.forms import AuditFilterForm, ExportForm, NoteForm
@@ -77,10 +77,6 @@ REASON_LABELS = {
     attention.Reason.EXPIRED: _l("claims expired %(count)d times"),
     attention.Reason.FLAGGED: _l("flagged by a volunteer"),
 }
-
-
-def settings():
-    return current_app.config["HOTLINE"]
 
 
 @bp.app_template_filter("hours_minutes")
