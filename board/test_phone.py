@@ -39,7 +39,7 @@ from app.models import CallOutcome
 from app.phone_numbers import ANONYMOUS
 from voice import key_script
 from voice.flow import MESSAGE_SECONDS
-from voice.simulator import Call, Phone, PhoneError, fictional_number, is_fictional
+from voice.simulator import Phone, PhoneCall, PhoneError, fictional_number, is_fictional
 
 # Its script and style sheet (in board/static) are served under /phone/static, behind
 # the same access rule as the page.
@@ -148,7 +148,7 @@ def _snapshots() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.secret_key, salt=SNAPSHOT_SALT)
 
 
-def _resume(token) -> Call | None:
+def _resume(token) -> PhoneCall | None:
     """The call a signed snapshot describes, or None (forged, expired, over, broken)."""
     if not isinstance(token, str):
         return None
@@ -161,7 +161,7 @@ def _resume(token) -> Call | None:
     return None if call.ended else call
 
 
-def _reply(call: Call):
+def _reply(call: PhoneCall):
     """What the caller heard, what the line waits for now, and the next snapshot."""
     answer = {
         "call": None if call.ended else _snapshots().dumps(call.snapshot()),

@@ -32,14 +32,13 @@ from app import call_log, migrations_runner, zones
 from app.cli import LOCAL_BASE_URL
 from app.database import get_db
 from app.help_requests import active_request
-from app.models import Call as LoggedCall
-from app.models import CallOutcome
+from app.models import Call, CallOutcome
 from app.phone_numbers import ANONYMOUS, caller_number, is_withheld
 from voice import key_script
 from voice.simulator import (
-    Call,
     LineUnreachable,
     Phone,
+    PhoneCall,
     PhoneError,
     SignatureRefused,
     fictional_number,
@@ -179,7 +178,7 @@ class ScriptedMoves:
         self.moves = moves
         self.used = 0
 
-    def next(self, call: Call) -> key_script.Move | None:
+    def next(self, call: PhoneCall) -> key_script.Move | None:
         if self.used >= len(self.moves):
             return None
         self.used += 1
@@ -201,7 +200,7 @@ class AskedMoves:
         # Piped in, the moves are not on the screen: the transcript shows them.
         self.echo = not sys.stdin.isatty()
 
-    def next(self, call: Call) -> key_script.Move | None:
+    def next(self, call: PhoneCall) -> key_script.Move | None:
         while not self.pending:
             hint = HINTS.get(call.waiting_for or "keys", "keys")
             try:
@@ -218,7 +217,7 @@ class AskedMoves:
         return []
 
 
-def _drive(call: Call, moves: ScriptedMoves | AskedMoves, listener: Listener) -> list[str]:
+def _drive(call: PhoneCall, moves: ScriptedMoves | AskedMoves, listener: Listener) -> list[str]:
     """Play the moves until the call ends; returns the words of the script left over."""
     silent_turns = 0
     while not call.ended:
@@ -259,7 +258,7 @@ class Listener:
     def __init__(self) -> None:
         self.shown = 0
 
-    def show(self, call: Call) -> None:
+    def show(self, call: PhoneCall) -> None:
         for heard in call.heard[self.shown :]:
             click.echo(f"  [{heard.language}] {heard.text}")
         self.shown = len(call.heard)
@@ -269,7 +268,7 @@ class Listener:
             click.echo("  (the line is ringing the operator)")
 
 
-def _summary(call: Call | None, board: str) -> CallOutcome | None:
+def _summary(call: PhoneCall | None, board: str) -> CallOutcome | None:
     """The call as the call log has it: its outcome, and the request it stored."""
     if call is None:
         return None
@@ -292,7 +291,7 @@ def _summary(call: Call | None, board: str) -> CallOutcome | None:
     return outcome
 
 
-def _logged_call(call_sid: str) -> LoggedCall | None:
+def _logged_call(call_sid: str) -> Call | None:
     """The call's row in this app's call log: there when the server shares its database."""
     if not _database_exists():
         return None
@@ -315,7 +314,7 @@ def _has_open_request(number: str) -> bool:
         return False
 
 
-def _hang_up_quietly(call: Call | None) -> None:
+def _hang_up_quietly(call: PhoneCall | None) -> None:
     """Put the phone down so the call log gets its end, unless the line is gone too."""
     if call is None or call.ended:
         return

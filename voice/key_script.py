@@ -12,7 +12,7 @@ One word per move, in the order the line asks for them:
 
 So `1 10115 1 1 #` is the German happy path: language 1, postcode 10115, "that is
 right", shopping, and # to skip the message. The test phone sends the same words
-for everything but single keys. `perform()` plays a move on a simulator Call and
+for everything but single keys. `perform()` plays a move on a simulator PhoneCall and
 refuses one that does not fit what the line waits for, so a script that has got
 out of step with the menu stops with a message instead of wandering on.
 """
@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from voice.simulator import Call
+from voice.simulator import PhoneCall
 
 KEYS = re.compile(r"[0-9*#]{1,32}")
 SPEAK = re.compile(r"rec(?::([0-9]{1,4}))?(?::([0-9*#]|-|wait|hangup))?")
@@ -75,7 +75,7 @@ class HangUp:
 
 Move = Press | Silence | Speak | OperatorAnswers | OperatorMisses | HangUp
 
-# What each kind of move needs the line to be waiting for (Call.waiting_for).
+# What each kind of move needs the line to be waiting for (PhoneCall.waiting_for).
 FITS = {
     Press: ("keys", "recording"),
     Silence: ("keys", "recording"),
@@ -129,12 +129,12 @@ def _seconds(text: str | None, default: int, word: str, position: int) -> int:
     return seconds
 
 
-def fits(call: Call, move: Move) -> bool:
+def fits(call: PhoneCall, move: Move) -> bool:
     """Whether the line is waiting for this kind of move now."""
     return not call.ended and call.waiting_for in FITS[type(move)]
 
 
-def perform(call: Call, move: Move) -> None:
+def perform(call: PhoneCall, move: Move) -> None:
     """Play one move on the call; KeyScriptError when the line is not waiting for it."""
     if call.ended:
         raise KeyScriptError("the call has ended")

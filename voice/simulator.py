@@ -284,18 +284,18 @@ class Phone:
         headers = {SIGNATURE_HEADER: signature} if signature else {}
         return self.transport.post(url, params, headers)
 
-    def call(self, caller: str = "+4930123456", call_sid: str | None = None) -> Call:
+    def call(self, caller: str = "+4930123456", call_sid: str | None = None) -> PhoneCall:
         """Ring the hotline from `caller` ("anonymous" for a withheld number)."""
-        call = Call(self, caller=caller, call_sid=call_sid or new_sid("CA"))
+        call = PhoneCall(self, caller=caller, call_sid=call_sid or new_sid("CA"))
         call.ring()
         return call
 
-    def resume(self, snapshot: dict) -> Call:
-        """A call saved with Call.snapshot(), ready for the caller's next move.
+    def resume(self, snapshot: dict) -> PhoneCall:
+        """A call saved with PhoneCall.snapshot(), ready for the caller's next move.
 
         Raises KeyError, TypeError, ValueError or ET.ParseError on a broken snapshot.
         """
-        call = Call(
+        call = PhoneCall(
             self,
             caller=str(snapshot["caller"]),
             call_sid=str(snapshot["call_sid"]),
@@ -350,7 +350,7 @@ class _Waiting:
 
 
 @dataclass
-class Call:
+class PhoneCall:
     """One simulated call, from ringing to the status callback."""
 
     phone: Phone
