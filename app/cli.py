@@ -130,6 +130,8 @@ def zones_import(path: str | None) -> None:
     with get_db().session() as session:
         result = zones.import_profile(session, profile)
         session.commit()
+    if "hotline_places" in current_app.extensions:  # this app's phone line, if it has one
+        current_app.extensions["hotline_places"].forget()
     for line in result.report():
         click.echo(line)
 

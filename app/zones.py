@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-from sqlalchemy import Connection, Select, event, func, select
+from sqlalchemy import Connection, Select, func, select
 from sqlalchemy.orm import Session, joinedload
 
 from app.config import PROFILE_DIR
@@ -268,10 +268,6 @@ def import_profile(session: Session, profile: Profile) -> ImportResult:
     The caller commits; on any error it rolls back and nothing has changed.
     """
     result = ImportResult(profile=profile)
-    # The phone line's copies of the postcodes (PostcodePlaces) read them again once
-    # this is committed (and after any later commit of this session: harmless).
-    if not event.contains(session, "after_commit", _import_committed):
-        event.listen(session, "after_commit", _import_committed)
     existing = {z.slug: z for z in session.scalars(select(Zone))}
     zone_ids: dict[str, int] = {}
     for data in profile.zones:
@@ -327,14 +323,13 @@ def zone_for_postcode(session: Session, code: str) -> Postcode | None:
 
 
 # How long the phone line trusts its copy of the postcodes (PostcodePlaces). They
-# change only when zones are imported; an import by this process is seen at once,
-# one by another process (`hotline zones import` beside the running server) within
-# this many seconds. Until then a caller may hear the old neighbourhood, or the
-# old answer "outside our area": harmless for half a minute after a rare import,
-# and what lets most webhooks of a call go without a query for their postcode.
+# change only when zones are imported; an import by this app is seen at once (it
+# calls forget()), one by another process (`hotline zones import` beside the
+# running server) within this many seconds. Until then a caller may hear the old
+# neighbourhood, or the old answer "outside our area": harmless for half a minute
+# after a rare import, and what lets most webhooks of a call go without a query for
+# their postcode.
 PLACES_SECONDS = 30
-# The imports this process has committed: a copy read before the last one is stale.
-_imports_committed = 0
 
 
 class PostcodePlaces:
@@ -348,9 +343,13 @@ class PostcodePlaces:
     def __init__(self, seconds: float = PLACES_SECONDS, clock=time.monotonic):
         self.seconds = seconds
         self.clock = clock
-        # (when read, imports committed before, {code: (code, name, zone id)}),
-        # replaced as a whole: the threads of a server share it without a lock.
-        self._copy: tuple[float, int, dict[str, tuple[str, str, int]]] | None = None
+        # (when read, {code: (code, name, zone id)}), replaced as a whole: the
+        # threads of a server share it without a lock.
+        self._copy: tuple[float, dict[str, tuple[str, str, int]]] | None = None
+
+    def forget(self) -> None:
+        """Read the postcodes again at the next call: this app has just imported zones."""
+        self._copy = None
 
     def get(self, connection: Connection, code: str) -> tuple[str, str, int] | None:
         """(code, name to read back, zone id) for a typed postcode, or None outside every zone.
@@ -361,21 +360,14 @@ class PostcodePlaces:
             return None
         copy = self._copy
         now = self.clock()
-        if copy is None or copy[1] != _imports_committed or now - copy[0] >= self.seconds:
-            imports = _imports_committed  # before reading: an import meanwhile reads again
+        if copy is None or now - copy[0] >= self.seconds:
             rows = connection.execute(_places_query())
             copy = (
                 now,
-                imports,
                 {row.code: (row.code, row.neighbourhood or row.name, row.zone_id) for row in rows},
             )
             self._copy = copy
-        return copy[2].get(code)
-
-
-def _import_committed(_session: Session) -> None:
-    global _imports_committed
-    _imports_committed += 1
+        return copy[1].get(code)
 
 
 @cache

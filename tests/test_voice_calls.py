@@ -468,15 +468,15 @@ def read_back(call) -> str:
     return next(h.text for h in reversed(call.heard) if h.text.startswith("Sie haben eingegeben"))
 
 
-def test_a_zone_import_is_heard_by_the_next_caller(phone, db):
-    """The phone line keeps the postcodes in memory; an import in this process is
-    followed at once (the CLI's `zones import` in a running app, a test)."""
+def test_a_zone_import_is_heard_by_the_next_caller(phone, runner):
+    """The phone line keeps the postcodes in memory; `hotline zones import` run by the
+    same app tells it, and the next caller hears the new zones at once."""
     before = phone.call("+4930123456")
     before.press("1")
     before.press("80952")  # Gdańsk: not in Berlin's zones
     assert "liegt leider nicht in unserem Gebiet" in before.text
-    import_profile(db, read_profile(profile_path("trojmiasto")))
-    db.commit()
+    path = profile_path("trojmiasto")
+    assert runner.invoke(args=["zones", "import", str(path)]).exit_code == 0
     after = phone.call("+4930123457")
     after.press("1")
     after.press("80952")
