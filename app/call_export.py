@@ -341,42 +341,48 @@ class _Labels:
 class LocalTimes:
     """UTC instants as local wall-clock text ("2026-03-29 03:15:42") and UTC offset ("UTC+02:00").
 
-    The same as astimezone(tz) and strftime, for a fraction of the cost: the
-    instants come as UTC text (see _utc_text()), the local text up to the
-    minute and the offset are computed through zoneinfo once per distinct UTC
-    minute, and only the seconds are copied per value. Valid because every
-    time zone's offsets and transitions are whole minutes (since 1972, and
-    exports start in 2000); an offset with seconds takes the exact conversion.
+    The same as astimezone(tz), for a fraction of the cost: the instants come
+    as UTC text (see _utc_text()), and in a UTC hour whose offset is the same
+    whole number of hours at both ends (no clock change in it, and not a zone
+    like Asia/Kathmandu's +05:45) the local text differs from the UTC text
+    only in its date and hour. Those and the offset are worked out through
+    zoneinfo once per hour; the minutes and seconds are copied per value.
+    Every other hour takes the exact conversion for each value.
     """
 
-    MAX_MINUTES = 100_000
+    MAX_HOURS = 100_000  # a decade of hours with calls; then the cache starts again
 
     def __init__(self, tz: ZoneInfo) -> None:
         self._tz = tz
-        self._minutes: dict[str, tuple[str, str] | None] = {}
+        self._hours: dict[str, tuple[str, str] | None] = {}
 
     def __call__(self, utc: str) -> tuple[str, str]:
         """Local text and offset of a UTC instant given as "YYYY-MM-DD HH:MM:SS[.ffffff]"."""
-        cached = self._minutes.get(utc[:16], False)
+        hour = utc[:13]
+        cached = self._hours.get(hour, False)
         if cached is False:
-            cached = self._minute(utc)
+            cached = self._hour(hour)
         if cached is None:
-            local = self._local(utc)
-            return _local(local), _offset(local)
-        return cached[0] + utc[17:19], cached[1]
+            return self._exact(datetime.fromisoformat(utc))
+        return cached[0] + utc[13:19], cached[1]
 
-    def _local(self, utc: str) -> datetime:
-        return datetime.fromisoformat(utc).replace(tzinfo=UTC).astimezone(self._tz)
-
-    def _minute(self, utc: str) -> tuple[str, str] | None:
-        if len(self._minutes) >= self.MAX_MINUTES:
-            self._minutes.clear()
-        local = self._local(utc[:16])
-        offset = local.utcoffset()
-        whole = offset is not None and offset.seconds % 60 == 0 and not offset.microseconds
-        cached = (_local(local)[:-2], _offset(local)) if whole else None
-        self._minutes[utc[:16]] = cached
+    def _hour(self, hour: str) -> tuple[str, str] | None:
+        if len(self._hours) >= self.MAX_HOURS:
+            self._hours.clear()
+        start = datetime.fromisoformat(f"{hour}:00")
+        first = start.replace(tzinfo=UTC).astimezone(self._tz).utcoffset()
+        last = (start + timedelta(hours=1) - timedelta(microseconds=1)).replace(tzinfo=UTC)
+        same = first == last.astimezone(self._tz).utcoffset()
+        whole_hours = first is not None and first % timedelta(hours=1) == timedelta(0)
+        local, offset = self._exact(start) if same and whole_hours else ("", "")
+        cached = self._hours[hour] = (local[:13], offset) if local else None
         return cached
+
+    def _exact(self, utc: datetime) -> tuple[str, str]:
+        # Two calls at 02:30 on the night clocks go back are an hour apart; the
+        # offset tells them apart (and the rows are in true order).
+        local = utc.replace(tzinfo=UTC).astimezone(self._tz).isoformat(" ", "seconds")
+        return local[:19], f"UTC{local[19:]}"
 
 
 def _utc_text(column, session: Session):
@@ -425,14 +431,3 @@ def _text_cell(value: str) -> str:
     # "+4930..." would become a number and "=HYPERLINK(...)" would run. The
     # apostrophe makes them show the text as it is.
     return "'" + value if value.startswith(FORMULA_STARTS) else value
-
-
-def _local(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M:%S")
-
-
-def _offset(moment: datetime) -> str:
-    # Two calls at 02:30 on the night clocks go back are an hour apart; the
-    # offset column tells them apart (and the rows are in true order).
-    raw = moment.strftime("%z")
-    return f"UTC{raw[:3]}:{raw[3:]}"
