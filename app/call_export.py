@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -29,30 +29,14 @@ from zoneinfo import ZoneInfo
 from babel import Locale
 from flask_babel import force_locale, gettext
 from sqlalchemy import String, func, select, type_coerce
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from app import audit, export_sql
-from app.call_labels import (
-    IN_PROGRESS,
-    LIVE_STATUSES,
-    OUTCOMES,
-    STATUSES,
-    STEPS,
-    outcome_label,
-    status_label,
-)
+from app import audit
+from app.call_labels import outcome_label, status_label
 from app.config import Settings
 from app.i18n import LANGUAGE_NAMES
-from app.models import Call, CallOutcome, User, Zone
-from app.phone_numbers import (
-    E164,
-    MASK,
-    WITHHELD_KEYPAD,
-    country_code,
-    is_withheld,
-    masked_number,
-)
+from app.models import Call, User, Zone
+from app.phone_numbers import is_withheld, masked_number
 
 BOM = "\ufeff"
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -158,42 +142,56 @@ def header(language: str) -> list[str]:
         ]
 
 
-def export_batches(
+def export_csv(
     session: Session,
     days: DayRange,
     settings: Settings,
     *,
     language: str,
     with_numbers: bool = False,
-) -> Iterator[list[list[str]]]:
-    """The calls of these local days, oldest first, as batches of rows of text (no header).
+    delimiter: str | None = None,
+    progress: Callable[[int], object] | None = None,
+) -> Iterator[bytes]:
+    """The export file of these local days, BOM and header first, as a stream of bytes.
 
-    The cells are final: formula-like text already carries its apostrophe.
-    Numbers are masked unless `with_numbers`; the caller of this function
-    records the audit event for a full-number export (record_export()). The
-    callback number is what a caller who withheld their number typed to be
-    called back on.
+    The one export behind `hotline calls export`, the operator page's download
+    and the tests. The calls come oldest first. Numbers are masked unless
+    `with_numbers`; the caller commits the audit event of a full-number export
+    first (prepare_export()). The callback number is what a caller who
+    withheld their number typed to be called back on. `progress` is told how
+    many rows each chunk holds (for a progress bar).
+    """
+    delimiter = delimiter or default_delimiter(language)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, dialect="excel", delimiter=delimiter)
+    writer.writerow([_text_cell(cell) for cell in header(language)])
+    yield (BOM + _drain(buffer)).encode("utf-8")
+    for batch in _row_batches(session, days, settings, language, with_numbers):
+        writer.writerows(batch)
+        yield _drain(buffer).encode("utf-8")
+        if progress is not None:
+            progress(len(batch))
+
+
+def _drain(buffer: io.StringIO) -> str:
+    text = buffer.getvalue()
+    buffer.seek(0)
+    buffer.truncate()
+    return text
+
+
+def _row_batches(
+    session: Session, days: DayRange, settings: Settings, language: str, with_numbers: bool
+) -> Iterator[list[list[str]]]:
+    """The calls as batches of rows of final cells (formula-like text already marked).
 
     A big export is hundreds of thousands of rows, so the loop does per row
-    only what differs per row: labels, zone names, masks and local times are
-    worked out once per distinct value and looked up after that.
+    only what differs per row: labels, zone names and local times are worked
+    out once per distinct value and looked up after that.
     """
     tz = settings.timezone
     start, end = days.utc_bounds(tz)
-    query = _reference_query(session).where(Call.started_at >= start, Call.started_at < end)
-    local_time = LocalTimes(tz)
-    with force_locale(language):
-        labels = _Labels(settings, language, with_numbers)
-        # Core rows straight from the connection: the ORM's row loading is a
-        # good part of the time per row and adds nothing to plain columns.
-        result = session.connection().execute(query.execution_options(yield_per=BATCH))
-        for partition in result.partitions(BATCH):
-            yield [_cells(row, local_time, labels) for row in partition]
-
-
-def _reference_query(session: Session):
-    """The columns the Python formatting reads, and the call's id last, oldest call first."""
-    return (
+    query = (
         select(
             Call.call_sid,
             _utc_text(Call.started_at, session),
@@ -210,11 +208,21 @@ def _reference_query(session: Session):
             Call.from_number,
             Call.callback_number,
             Call.numbers_erased_at.is_not(None),
-            Call.id,
         )
         .outerjoin(Zone, Call.zone_id == Zone.id)
+        .where(Call.started_at >= start, Call.started_at < end)
         .order_by(Call.started_at, Call.id)
     )
+    local_time = LocalTimes(tz)
+    with force_locale(language):
+        labels = _Labels(settings, language, with_numbers)
+        # Core rows straight from the connection: the ORM's row loading is a
+        # good part of the time per row and adds nothing to plain columns.
+        # yield_per streams them (a server-side cursor on PostgreSQL), so
+        # memory stays the same for a day or for a year of calls.
+        result = session.connection().execute(query.execution_options(yield_per=BATCH))
+        for partition in result.partitions(BATCH):
+            yield [_cells(row, local_time, labels) for row in partition]
 
 
 def _cells(row, local_time: LocalTimes, labels: _Labels) -> list[str]:
@@ -234,7 +242,6 @@ def _cells(row, local_time: LocalTimes, labels: _Labels) -> list[str]:
         from_number,
         callback_number,
         numbers_erased,
-        _,
     ) = row
     started, offset = local_time(started_at)
     return [
@@ -259,27 +266,12 @@ def _cells(row, local_time: LocalTimes, labels: _Labels) -> list[str]:
     ]
 
 
-def export_rows(
-    session: Session,
-    days: DayRange,
-    settings: Settings,
-    *,
-    language: str,
-    with_numbers: bool = False,
-) -> Iterator[list[str]]:
-    """The rows of export_batches() one by one."""
-    for batch in export_batches(
-        session, days, settings, language=language, with_numbers=with_numbers
-    ):
-        yield from batch
-
-
 class _Labels:
     """The text of the cells that repeat, each worked out once per distinct value.
 
     Every value is passed through the formula check as it is cached: zone
     names and request types come from configuration files, an unknown status
-    or language is shown as Twilio sent it, and numbers come from callers.
+    or language is shown as Twilio sent it.
     """
 
     def __init__(self, settings: Settings, language: str, with_numbers: bool) -> None:
@@ -295,28 +287,6 @@ class _Labels:
         self._zones: dict[str | None, str] = {}
         self._request_types: dict[str, str] = {}
         self._outcomes: dict[tuple[str, str, str], str] = {}
-        self._masks: dict[str, str] = {}
-
-    def texts(self) -> export_sql.Texts:
-        """Every label worked out from a code, for the SQL formatting (app.export_sql)."""
-        unknown_step = "\x00"  # no step has this code: "abandoned" without a step
-        abandoned = CallOutcome.ABANDONED
-        return export_sql.Texts(
-            statuses={code: self.status(code) for code in STATUSES},
-            languages={code: self.language(code) for code in LANGUAGE_NAMES},
-            request_types={
-                t.code: self.request_type(t.code)
-                for t in self._settings.request_types
-                if self._settings.request_type(t.code) is t
-            },
-            outcomes={code: self.outcome(code, "", "") for code in OUTCOMES},
-            in_progress=self.outcome(IN_PROGRESS, "", ""),
-            live_statuses=tuple(sorted(LIVE_STATUSES)),
-            abandoned_at={step: self.outcome(abandoned, step, "") for step in STEPS},
-            abandoned=self.outcome(abandoned, unknown_step, ""),
-            withheld=self._withheld,
-            erased=self._erased,
-        )
 
     def status(self, status: str) -> str:
         try:
@@ -356,79 +326,63 @@ class _Labels:
             text = self._outcomes[key] = _text_cell(outcome_label(*key))
             return text
 
-    def number(self, number: str) -> str:
-        """A number the caller typed (the callback number)."""
-        return self._shown(number)
-
     def caller(self, number: str | None, erased: bool) -> str:
         """The caller's own number: masked or full, or why there is none."""
-        if number is not None and E164.fullmatch(number) and number not in WITHHELD_KEYPAD:
-            return self._e164(number)
-        if not is_withheld(number):
-            return self._shown(number)
-        return self._erased if erased else self._withheld
+        if is_withheld(number):
+            return self._erased if erased else self._withheld
+        return self.number(number)
 
-    def _shown(self, number: str) -> str:
-        if E164.fullmatch(number) and number not in WITHHELD_KEYPAD:
-            return self._e164(number)
+    def number(self, number: str) -> str:
+        """A number as the export shows it: masked (app.phone_numbers), or in full if asked."""
         shown = number.strip() if self._with_numbers else (masked_number(number) or "")
         return _text_cell(shown)
-
-    def _e164(self, number: str) -> str:
-        # The common case, a plain E.164 number, without the general path's
-        # checks (it is no withheld placeholder and needs no stripping): the
-        # mask is the country code, the same for many calls, and the last
-        # two digits; the plus makes every such cell formula-like.
-        if self._with_numbers:
-            return "'" + number
-        # The country code is within the plus and three digits (E.164 codes
-        # have one to three digits).
-        prefix = number[:4]
-        head = self._masks.get(prefix)
-        if head is None:
-            head = self._masks[prefix] = _text_cell(f"+{country_code(prefix)} {MASK}")
-        return head + number[-2:]
 
 
 class LocalTimes:
     """UTC instants as local wall-clock text ("2026-03-29 03:15:42") and UTC offset ("UTC+02:00").
 
-    The same as astimezone(tz) and strftime, for a fraction of the cost: the
-    instants come as UTC text (see _utc_text()), the local text up to the
-    minute and the offset are computed through zoneinfo once per distinct UTC
-    minute, and only the seconds are copied per value. Valid because every
-    time zone's offsets and transitions are whole minutes (since 1972, and
-    exports start in 2000); an offset with seconds takes the exact conversion.
+    The same as astimezone(tz), for a fraction of the cost: the instants come
+    as UTC text (see _utc_text()), and in a UTC hour whose offset is the same
+    whole number of hours at both ends (no clock change in it, and not a zone
+    like Asia/Kathmandu's +05:45) the local text differs from the UTC text
+    only in its date and hour. Those and the offset are worked out through
+    zoneinfo once per hour; the minutes and seconds are copied per value.
+    Every other hour takes the exact conversion for each value.
     """
 
-    MAX_MINUTES = 100_000
+    MAX_HOURS = 100_000  # a decade of hours with calls; then the cache starts again
 
     def __init__(self, tz: ZoneInfo) -> None:
         self._tz = tz
-        self._minutes: dict[str, tuple[str, str] | None] = {}
+        self._hours: dict[str, tuple[str, str] | None] = {}
 
     def __call__(self, utc: str) -> tuple[str, str]:
         """Local text and offset of a UTC instant given as "YYYY-MM-DD HH:MM:SS[.ffffff]"."""
-        cached = self._minutes.get(utc[:16], False)
+        hour = utc[:13]
+        cached = self._hours.get(hour, False)
         if cached is False:
-            cached = self._minute(utc)
+            cached = self._hour(hour)
         if cached is None:
-            local = self._local(utc)
-            return _local(local), _offset(local)
-        return cached[0] + utc[17:19], cached[1]
+            return self._exact(datetime.fromisoformat(utc))
+        return cached[0] + utc[13:19], cached[1]
 
-    def _local(self, utc: str) -> datetime:
-        return datetime.fromisoformat(utc).replace(tzinfo=UTC).astimezone(self._tz)
-
-    def _minute(self, utc: str) -> tuple[str, str] | None:
-        if len(self._minutes) >= self.MAX_MINUTES:
-            self._minutes.clear()
-        local = self._local(utc[:16])
-        offset = local.utcoffset()
-        whole = offset is not None and offset.seconds % 60 == 0 and not offset.microseconds
-        cached = (_local(local)[:-2], _offset(local)) if whole else None
-        self._minutes[utc[:16]] = cached
+    def _hour(self, hour: str) -> tuple[str, str] | None:
+        if len(self._hours) >= self.MAX_HOURS:
+            self._hours.clear()
+        start = datetime.fromisoformat(f"{hour}:00")
+        first = start.replace(tzinfo=UTC).astimezone(self._tz).utcoffset()
+        last = (start + timedelta(hours=1) - timedelta(microseconds=1)).replace(tzinfo=UTC)
+        same = first == last.astimezone(self._tz).utcoffset()
+        whole_hours = first is not None and first % timedelta(hours=1) == timedelta(0)
+        local, offset = self._exact(start) if same and whole_hours else ("", "")
+        cached = self._hours[hour] = (local[:13], offset) if local else None
         return cached
+
+    def _exact(self, utc: datetime) -> tuple[str, str]:
+        # Two calls at 02:30 on the night clocks go back are an hour apart; the
+        # offset tells them apart (and the rows are in true order).
+        local = utc.replace(tzinfo=UTC).astimezone(self._tz).isoformat(" ", "seconds")
+        return local[:19], f"UTC{local[19:]}"
 
 
 def _utc_text(column, session: Session):
@@ -442,149 +396,34 @@ def _utc_text(column, session: Session):
     return type_coerce(column, String())
 
 
-def csv_chunks(
-    batches: Iterable[list[list[str]]], *, delimiter: str = ","
-) -> Iterator[tuple[int, bytes]]:
-    """Encode batches of final cells as CSV (UTF-8, CRLF, RFC 4180 quoting): (rows, bytes)."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, dialect="excel", delimiter=delimiter)
-    for batch in batches:
-        writer.writerows(batch)
-        yield len(batch), buffer.getvalue().encode("utf-8")
-        buffer.seek(0)
-        buffer.truncate()
-
-
-def export_chunks(
+def prepare_export(
     session: Session,
     days: DayRange,
     settings: Settings,
     *,
-    language: str,
-    with_numbers: bool = False,
-    delimiter: str | None = None,
-) -> Iterator[tuple[int, bytes]]:
-    """The whole export file as (rows in it, bytes): the BOM and header first (0 rows)."""
-    delimiter = delimiter or default_delimiter(language)
-    head = [[_text_cell(cell) for cell in header(language)]]
-    _, chunk = next(csv_chunks([head], delimiter=delimiter))
-    yield 0, BOM.encode("utf-8") + chunk
-    lines = _database_lines(
-        session, days, settings, language=language, with_numbers=with_numbers, delimiter=delimiter
-    )
-    if lines is not None:
-        for rows, text in lines:
-            yield rows, text.encode("utf-8")
-        return
-    batches = export_batches(session, days, settings, language=language, with_numbers=with_numbers)
-    yield from csv_chunks(batches, delimiter=delimiter)
-
-
-def _database_lines(
-    session: Session,
-    days: DayRange,
-    settings: Settings,
-    *,
-    language: str,
     with_numbers: bool,
-    delimiter: str,
-) -> Iterator[tuple[int, str]] | None:
-    """The rows as CSV text put together by the database (app.export_sql), or None if it can't.
-
-    The same text as export_batches() and csv_chunks() give, several times
-    faster: rows the SQL leaves to Python are formatted by _cells().
-    """
-    connection = session.connection()
-    dialect = export_sql.dialect_for(connection.dialect.name)
-    if dialect is None:
-        return None
-    tz = settings.timezone
-    start, end = days.utc_bounds(tz)
-    with force_locale(language):
-        labels = _Labels(settings, language, with_numbers)
-        texts = labels.texts()
-    first, last = session.execute(
-        select(func.min(Call.started_at), func.max(Call.started_at)).where(
-            Call.started_at >= start, Call.started_at < end
-        )
-    ).one()
-    if first is None:
-        return None
-    sql = export_sql.select_lines(
-        dialect, start, end, tz, texts, with_numbers=with_numbers, first=first, last=last
-    )
-    if sql is None:
-        return None
-
-    def reference(ids: list[int]) -> dict[int, list[str]]:
-        query = _reference_query(session).where(Call.id.in_(ids))
-        with force_locale(language):
-            return {row[-1]: _cells(row, local_time, labels) for row in connection.execute(query)}
-
-    local_time = LocalTimes(tz)
-    return _fetched_lines(connection, dialect, sql, reference, delimiter)
-
-
-def _fetched_lines(connection, dialect, sql, reference, delimiter) -> Iterator[tuple[int, str]]:
-    raw = connection.connection.driver_connection
-    if dialect.name == "postgresql":
-        # A server-side cursor: memory stays the same for a day or a year.
-        cursor = raw.cursor(name="hotline_call_export")
-        cursor.itersize = BATCH
-    else:
-        cursor = raw.cursor()
-    batches = export_sql.Prefetch(cursor, sql, BATCH)
-    try:
-        yield from export_sql.chunks(batches.get, reference, delimiter)
-    except connection.dialect.loaded_dbapi.Error as e:
-        # Said as for any other query (the command line's "cannot use the database").
-        raise DBAPIError.instance(sql, None, e, connection.dialect.loaded_dbapi.Error) from e
-    finally:
-        batches.close()
-        cursor.close()
-
-
-def export_csv(
-    session: Session,
-    days: DayRange,
-    settings: Settings,
-    *,
-    language: str,
-    with_numbers: bool = False,
-    delimiter: str | None = None,
-) -> Iterator[bytes]:
-    """The whole export file, BOM and header first, as a stream of bytes."""
-    for _, chunk in export_chunks(
-        session,
-        days,
-        settings,
-        language=language,
-        with_numbers=with_numbers,
-        delimiter=delimiter,
-    ):
-        yield chunk
-
-
-def record_export(
-    session: Session,
-    days: DayRange,
-    *,
-    calls: int,
     operator: User | None,
     via: str,
-) -> None:
-    """The audit event for an export with full numbers; committed before any row leaves.
+) -> int:
+    """How many calls the export of these days holds, and the audit event it needs.
 
-    Committed first on purpose: if the export then fails half-way, the trail
-    still says numbers may have left the system, never the other way round.
+    An export with full numbers adds an audit event naming the days and the
+    count; one without calls adds none (nothing leaves the system). The
+    event is flushed, not committed: the command or the request commits it
+    before the first row leaves, on purpose, so that if the export then fails
+    half-way the trail still says numbers may have left, never the other way
+    round.
     """
-    audit.record(
-        session,
-        audit.Action.EXPORTED,
-        user=operator,
-        detail=f"call log {days} with full caller numbers ({calls} calls), via {via}",
-    )
-    session.commit()
+    total = count_calls(session, days, settings.timezone)
+    if total and with_numbers:
+        audit.record(
+            session,
+            audit.Action.EXPORTED,
+            user=operator,
+            detail=f"call log {days} with full caller numbers ({total} calls), via {via}",
+        )
+        session.flush()
+    return total
 
 
 def _text_cell(value: str) -> str:
@@ -592,14 +431,3 @@ def _text_cell(value: str) -> str:
     # "+4930..." would become a number and "=HYPERLINK(...)" would run. The
     # apostrophe makes them show the text as it is.
     return "'" + value if value.startswith(FORMULA_STARTS) else value
-
-
-def _local(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M:%S")
-
-
-def _offset(moment: datetime) -> str:
-    # Two calls at 02:30 on the night clocks go back are an hour apart; the
-    # offset column tells them apart (and the rows are in true order).
-    raw = moment.strftime("%z")
-    return f"UTC{raw[:3]}:{raw[3:]}"

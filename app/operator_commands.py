@@ -17,7 +17,9 @@ import os
 import re
 import sys
 import tempfile
+from collections.abc import Iterable
 from datetime import date, timedelta
+from functools import partial
 from pathlib import Path
 
 import click
@@ -29,10 +31,9 @@ from app.call_export import (
     FIRST_DAY,
     LAST_DAY,
     DayRange,
-    count_calls,
-    export_chunks,
+    export_csv,
     local_today,
-    record_export,
+    prepare_export,
     within_export_days,
 )
 from app.database import get_db
@@ -120,13 +121,15 @@ def calls_export(
             f"--language must be one of {', '.join(settings.web_languages)}, not {language!r}"
         )
     with get_db().session() as session:
-        total = count_calls(session, days, settings.timezone)
+        total = prepare_export(
+            session, days, settings, with_numbers=with_numbers, operator=None, via=_cli_user()
+        )
         if total == 0:
             click.echo(f"No calls on {days} ({settings.timezone.key}); nothing written.", err=True)
             sys.exit(NO_CALLS)
-        if with_numbers:
-            record_export(session, days, calls=total, operator=None, via=_cli_user())
-        chunks = export_chunks(
+        session.commit()  # the audit event of full numbers, before any row leaves
+        chunks = partial(
+            export_csv,
             session,
             days,
             settings,
@@ -136,13 +139,14 @@ def calls_export(
         )
         if output is None:
             stdout = sys.stdout.buffer
-            for _, chunk in chunks:
+            for chunk in chunks():
                 stdout.write(chunk)
             stdout.flush()
             click.echo(f"{total} calls on {days}.", err=True)
             return
         try:
-            _write_file(output, chunks, total)
+            with _progress(total) as advance:
+                _write_file(output, chunks(progress=advance))
         except OSError as e:
             click.echo(
                 f"Error: cannot write {output}: {e.strerror or e}. Nothing was written.", err=True
@@ -191,7 +195,7 @@ def _day_range(day: date | None, first: date | None, last: date | None, tz) -> D
     return DayRange(first, last)
 
 
-def _write_file(output: Path, chunks, total: int) -> None:
+def _write_file(output: Path, chunks: Iterable[bytes]) -> None:
     """Write to a temporary file beside the target, then rename it into place.
 
     An export that fails half-way (a full disk, Ctrl-C) leaves no truncated
@@ -200,10 +204,9 @@ def _write_file(output: Path, chunks, total: int) -> None:
     directory = output.resolve().parent
     fd, draft = tempfile.mkstemp(prefix=f".{output.name}.", dir=directory)
     try:
-        with os.fdopen(fd, "wb") as f, _progress(total) as advance:
-            for rows, chunk in chunks:
+        with os.fdopen(fd, "wb") as f:
+            for chunk in chunks:
                 f.write(chunk)
-                advance(rows)
         os.chmod(draft, 0o640)  # personal data, with or without full numbers
         os.replace(draft, output)
     except BaseException:

@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import select
 
 from app.call_export import DayRange, export_csv, local_midnight
-from app.models import AuditEvent, CallOutcome
-from app.phone_numbers import masked_number
+from app.models import AuditEvent, CallOutcome, Zone
+from app.phone_numbers import is_withheld, masked_number
 from tests.seeding import call, utc
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -491,7 +491,7 @@ def test_a_file_that_cannot_be_written_leaves_the_old_one_and_no_draft(
     assert [p.name for p in exports.iterdir()] == ["calls.csv"]
 
 
-# -- the fast paths say what the exact conversions say ----------------------------------------
+# -- local times by the minute, odd numbers, odd text ----------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -522,21 +522,66 @@ def test_local_times_match_zoneinfo_around_the_clock_changes(zone):
             assert local_times(utc_text) == expected, utc_text
 
 
-@pytest.mark.parametrize(
-    "number",
-    ["+4930123456", "+12025550143", "+79161234567", "+420601234567", "+8613812345678"]
-    + ["+266696687", "+2562533", " +4930123456 ", "anonymous", "sip:anna@example.org", "030 1234"],
-)
+NUMBERS = ["+4930123456", "+12025550143", "+79161234567", "+420601234567", "+8613812345678"]
+NUMBERS += ["+266696687", "+2562533", " +4930123456 ", "anonymous", "sip:anna@example.org"]
+NUMBERS += ["030 1234", "+0301234567", "+49 30 123456", "ANONYMOUS", ""]
+
+
 @pytest.mark.parametrize("with_numbers", [False, True])
-def test_export_numbers_match_the_masking_rules(app, number, with_numbers):
-    from flask_babel import force_locale
+def test_every_number_in_the_export_follows_the_masking_rules(app, berlin, with_numbers):
+    for minute, number in enumerate(NUMBERS):
+        typed = call(berlin, utc(2026, 6, 1, 8, minute), number=None)
+        typed.callback_number = number
+        call(berlin, utc(2026, 6, 1, 9, minute), number=number)
+    berlin.commit()
 
-    from app.call_export import _Labels, _text_cell
-    from app.phone_numbers import is_withheld
+    rows = export(app, berlin, date(2026, 6, 1), with_numbers=with_numbers)[1:]
 
-    with app.app_context(), force_locale("en"):
-        labels = _Labels(app.config["HOTLINE"], "en", with_numbers)
-        shown = number.strip() if with_numbers else (masked_number(number) or "")
-        assert labels.number(number) == _text_cell(shown)
-        expected = "withheld" if is_withheld(number) else _text_cell(shown)
-        assert labels.caller(number, False) == expected
+    def shown(number):
+        text = number.strip() if with_numbers else (masked_number(number) or "")
+        return "'" + text if text.startswith(("+", "-", "=", "@")) else text
+
+    typed_numbers, own_numbers = rows[: len(NUMBERS)], rows[len(NUMBERS) :]
+    assert [r[13] for r in typed_numbers] == [shown(n) for n in NUMBERS]
+    assert [r[12] for r in own_numbers] == [
+        "withheld" if is_withheld(n) else shown(n) for n in NUMBERS
+    ]
+
+
+# Text from outside (Twilio's webhooks, a caller's keys, a zone profile) that starts
+# like a formula, carries a delimiter, a quote or a line break, or odd characters.
+ODD_TEXTS = ["=1+1", "+49", "-5", "@cmd", "\tx", "\rx", "a,b", "a;b", 'say "hi"', "two\nlines"]
+ODD_TEXTS += ["cr\rlf\r\n", "back\\slash", "Neukölln ✓", "'=quoted", "."]
+
+
+@pytest.mark.parametrize("language", ["en", "de"])
+def test_odd_text_from_outside_reads_back_as_it_was_and_never_as_a_formula(app, berlin, language):
+    odd_zone = Zone(slug="odd", name='=Mitte, "Tiergarten"; ok', area="berlin")
+    berlin.add(odd_zone)
+    berlin.flush()
+    for n, text in enumerate(ODD_TEXTS):
+        row = call(
+            berlin,
+            utc(2026, 6, 1, 8, n),
+            sid=f"{text}CA{n}",
+            postcode=text[:10],
+            reference=text[:16],
+            request_type=text,
+        )
+        row.zone_id = odd_zone.id
+    berlin.commit()
+
+    rows = export(app, berlin, date(2026, 6, 1), language=language)[1:]
+
+    def cell(text):
+        return "'" + text if text.startswith(("=", "+", "-", "@", "\t", "\r")) else text
+
+    assert len(rows) == len(ODD_TEXTS) and all(len(r) == 14 for r in rows)
+    for n, (row, text) in enumerate(zip(rows, ODD_TEXTS, strict=True)):
+        assert row[0] == cell(f"{text}CA{n}")
+        assert (row[7], row[8], row[9], row[11]) == (
+            cell(text[:10]),
+            '\'=Mitte, "Tiergarten"; ok',
+            cell(text),
+            cell(text[:16]),
+        )

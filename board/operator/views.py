@@ -21,7 +21,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from app import approval, attention, audit
-from app.call_export import DayRange, count_calls, export_csv, local_today, record_export
+from app.call_export import DayRange, export_csv, local_today, prepare_export
 from app.call_labels import call_end_label
 from app.dashboard import dashboard as dashboard_figures
 from app.database import db_session, get_db
@@ -256,13 +256,19 @@ def export():
     if not form.validate_on_submit():
         return render_template("board/operator/export.html", form=form), 400
     days = DayRange(form.first.data, form.last.data or form.first.data)
+    language, with_numbers = str(get_locale()), form.with_numbers.data
     session = db_session()
-    total = count_calls(session, days, settings().timezone)
+    total = prepare_export(
+        session,
+        days,
+        settings(),
+        with_numbers=with_numbers,
+        operator=current_user,
+        via="the operator pages",
+    )
     if total == 0:
         return render_template("board/operator/export.html", form=form, no_calls=days)
-    if form.with_numbers.data:
-        record_export(session, days, calls=total, operator=current_user, via="the operator pages")
-    language, with_numbers = str(get_locale()), form.with_numbers.data
+    session.commit()  # the audit event of full numbers, before any row leaves
 
     def stream():
         # The response is sent after the request's teardown has closed the
