@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import pytest
 from flask.testing import FlaskClient
 from hypothesis import settings
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import create_engine, func, make_url, select, text
 from sqlalchemy.orm import Session
 
 from app import create_app, migrations_runner
@@ -71,21 +71,51 @@ def sqlite_berlin_template(sqlite_template, tmp_path_factory) -> str:
 
 
 @pytest.fixture(scope="session")
-def postgresql_url() -> str:
+def postgresql_url():
     """The test PostgreSQL database, emptied and migrated once per run.
 
-    When HOTLINE_TEST_DATABASE_URL is set and the server does not answer, this
-    fails loudly: CI must never pass by quietly skipping PostgreSQL.
+    `make test` runs the tests in parallel processes (pytest-xdist): the first
+    uses the database named by HOTLINE_TEST_DATABASE_URL, each other one a
+    database of its own beside it (NAME_gw1, ...), made for the run and dropped
+    after it. When HOTLINE_TEST_DATABASE_URL is set and the server does not
+    answer, this fails loudly: CI must never pass by quietly skipping PostgreSQL.
     """
-    engine = create_engine(PG_URL)
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    url = PG_URL if worker == "gw0" else _make_database(PG_URL, worker)
+    engine = create_engine(url)
     try:
         with engine.begin() as connection:
             connection.execute(text("DROP SCHEMA public CASCADE"))
             connection.execute(text("CREATE SCHEMA public"))
     finally:
         engine.dispose()
-    migrations_runner.upgrade(PG_URL)
-    return PG_URL
+    migrations_runner.upgrade(url)
+    yield url
+    if url != PG_URL:
+        close_made_apps()
+        _drop_database(PG_URL, make_url(url).database)
+
+
+def _make_database(url: str, suffix: str) -> str:
+    """A new database beside the one of `url`, named NAME_suffix: its URL."""
+    name = f"{make_url(url).database}_{suffix}"
+    _drop_database(url, name)  # left over from a run that was killed
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        engine.dispose()
+    return make_url(url).set(database=name).render_as_string(hide_password=False)
+
+
+def _drop_database(url: str, name: str) -> None:
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture(params=DATABASES)
