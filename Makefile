@@ -6,6 +6,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
+# Test processes (pytest-xdist): one per core; TEST_WORKERS=0 runs the tests in this process.
+TEST_WORKERS ?= auto
 PO := $(wildcard app/translations/*/LC_MESSAGES/messages.po)
 MO := $(PO:.po=.mo)
 
@@ -29,7 +31,7 @@ run: $(BIN)/hotline $(MO)
 test: $(BIN)/hotline $(MO)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 # The benchmarks (bench/, README "Benchmarks"): quick by default, a few minutes;
 # make bench BENCH_ARGS="--full" for the issue's sizes, or e.g. BENCH_ARGS="calls --db sqlite".

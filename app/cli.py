@@ -173,6 +173,7 @@ def users_add(name: str, email: str, role: str, phone: str, password: str | None
                 name=name,
                 email=email,
                 password=shown,
+                hash_cost=current_app.config["HOTLINE"].password_hash_cost,
                 role=role,
                 phone=phone,
                 approved=True,
@@ -235,6 +236,7 @@ def setup_command(base_url: str) -> None:
                 name="Operator",
                 email=login[0],
                 password=login[1],
+                hash_cost=settings.password_hash_cost,
                 role="operator",
                 approved=True,
             )

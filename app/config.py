@@ -26,6 +26,12 @@ PROFILE_DIR = Path(__file__).parent / "data" / "profiles"
 MAX_DATABASE_TIMEOUT = 10.0
 TRANSLATIONS_DIR = Path(__file__).parent / "translations"
 
+# scrypt's work factor for passwords is 2**password_hash_cost. 15 is Werkzeug's default
+# (about 0.1 s and 32 MiB a hash). The memory limit Werkzeug gives scrypt is too small
+# below 7, and above 20 it is more than Python's scrypt accepts.
+MIN_PASSWORD_HASH_COST = 7
+MAX_PASSWORD_HASH_COST = 20
+
 # Twilio's REST API, where its recordings are (and, one day, the calls we place).
 TWILIO_API_BASE_URL = "https://api.twilio.com"
 # A web address's scheme and host, with a port or not: nothing else.
@@ -53,6 +59,7 @@ DEFAULTS: dict = {
     "claim_timeout_hours": 24,
     "unclaimed_alert_hours": 48,
     "max_open_claims": 3,
+    "password_hash_cost": 15,
     "operator_phone": "",
     "web_languages": ["de", "pl", "en"],
     "test_phone": "operators",
@@ -169,6 +176,7 @@ class Settings:
     claim_timeout_hours: int
     max_open_claims: int
     unclaimed_alert_hours: int
+    password_hash_cost: int
     operator_phone: str
     web_languages: list[str]
     twilio_account_sid: str
@@ -282,6 +290,14 @@ def _check(raw: dict, source: str) -> Settings:
             raise fail(key, f"must be at least 1, got {raw[key]}")
     if raw["database_max_waiting"] < 1:
         raise fail("database_max_waiting", f"must be at least 1, got {raw['database_max_waiting']}")
+    # Only the tests go below 15: a cheaper hash is a faster guess for whoever
+    # steals the database.
+    if not MIN_PASSWORD_HASH_COST <= raw["password_hash_cost"] <= MAX_PASSWORD_HASH_COST:
+        raise fail(
+            "password_hash_cost",
+            f"must be from {MIN_PASSWORD_HASH_COST} to {MAX_PASSWORD_HASH_COST}, "
+            f"got {raw['password_hash_cost']}",
+        )
     if raw["trusted_proxies"] < 0:
         raise fail("trusted_proxies", "must be 0 or more")
     # The deadline of a request's database work: the phone line must still answer
@@ -353,6 +369,7 @@ def _check(raw: dict, source: str) -> Settings:
         claim_timeout_hours=raw["claim_timeout_hours"],
         max_open_claims=raw["max_open_claims"],
         unclaimed_alert_hours=raw["unclaimed_alert_hours"],
+        password_hash_cost=raw["password_hash_cost"],
         operator_phone=raw["operator_phone"].strip(),
         web_languages=list(raw["web_languages"]),
         twilio_account_sid=raw["twilio"]["account_sid"],

@@ -21,9 +21,13 @@ class AccountError(ValueError):
     """An account cannot be created or changed as asked; the message says why."""
 
 
-def hash_password(password: str) -> str:
-    # scrypt: memory-hard, in the standard library, Werkzeug's default.
-    return generate_password_hash(password, method="scrypt")
+def hash_password(password: str, cost: int) -> str:
+    """The password's scrypt hash at work factor 2**cost (the setting password_hash_cost).
+
+    scrypt: memory-hard, in the standard library, Werkzeug's default. The hash
+    names its own parameters, so a check never needs the cost it was made with.
+    """
+    return generate_password_hash(password, method=f"scrypt:{2**cost}:8:1")
 
 
 def password_matches(user: User, password: str) -> bool:
@@ -40,12 +44,16 @@ def create_user(
     name: str,
     email: str,
     password: str,
+    hash_cost: int,
     role: str = Role.VOLUNTEER,
     phone: str = "",
     approved: bool = False,
     zones=(),
 ) -> User:
-    """A new account; volunteers start pending until an operator approves them."""
+    """A new account; volunteers start pending until an operator approves them.
+
+    `hash_cost` is the configured password_hash_cost.
+    """
     email = email.strip().lower()
     if "@" not in email or len(email) > 254:
         raise AccountError(f"{email!r} is not an e-mail address")
@@ -61,7 +69,7 @@ def create_user(
         name=name.strip(),
         email=email,
         phone=phone.strip(),
-        password_hash=hash_password(password),
+        password_hash=hash_password(password, hash_cost),
         role=role,
         status=AccountStatus.APPROVED if approved else AccountStatus.PENDING,
         approved_at=utcnow() if approved else None,
@@ -87,12 +95,15 @@ LOCK_MINUTES = 15
 
 
 @functools.cache
-def _stand_in_hash() -> str:
-    return hash_password(secrets.token_hex(16))
+def _stand_in_hash(cost: int) -> str:
+    """A hash of no one's password, checked for an unknown e-mail. At the configured
+    cost, as every new password is: a cheaper check would answer sooner, and the
+    timing would tell that the address has no account."""
+    return hash_password(secrets.token_hex(16), cost)
 
 
 def authenticate(
-    session: Session, email: str, password: str, now: datetime | None = None
+    session: Session, email: str, password: str, hash_cost: int, now: datetime | None = None
 ) -> User | None:
     """The account if e-mail and password match and it is not locked; None otherwise.
 
@@ -108,7 +119,7 @@ def authenticate(
     now = now or utcnow()
     user = find_by_email(session, email)
     if user is None:
-        check_password_hash(_stand_in_hash(), password)
+        check_password_hash(_stand_in_hash(hash_cost), password)
         return None
     matches = password_matches(user, password)
     if user.locked_until is not None and user.locked_until > now:
@@ -147,6 +158,7 @@ def register_volunteer(
     email: str,
     phone: str,
     password: str,
+    hash_cost: int,
     zones,
     language: str = "",
 ) -> User:
@@ -157,7 +169,13 @@ def register_volunteer(
     """
     try:
         user = create_user(
-            session, name=name, email=email, password=password, phone=phone, zones=zones
+            session,
+            name=name,
+            email=email,
+            password=password,
+            hash_cost=hash_cost,
+            phone=phone,
+            zones=zones,
         )
         user.language = language
         session.commit()

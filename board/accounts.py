@@ -66,7 +66,12 @@ def login():
         return redirect(url_for("board.index"))
     form = LoginForm()
     if form.validate_on_submit():
-        user = authenticate(db_session(), form.email.data, form.password.data)
+        user = authenticate(
+            db_session(),
+            form.email.data,
+            form.password.data,
+            hash_cost=current_app.config["HOTLINE"].password_hash_cost,
+        )
         if user is not None:
             login_user(user)
             return redirect(local_path(request.args.get("next"), home_of(user)))
@@ -124,6 +129,7 @@ def signup():
                     email=form.email.data,
                     phone=form.phone.data,
                     password=form.password.data,
+                    hash_cost=current_app.config["HOTLINE"].password_hash_cost,
                     zones=list(chosen.values()),
                     language=str(get_locale()),
                 )

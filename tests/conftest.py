@@ -3,9 +3,10 @@ people and requests for the board, and `auth` / `signed_in` for a logged-in volu
 
 Every test that takes `app` (or anything built on it) runs once per database:
 SQLite always, PostgreSQL when HOTLINE_TEST_DATABASE_URL names a database.
-SQLite tests get a copy of a migrated template file; PostgreSQL tests share
-one migrated database that is emptied after each test, so tests that need
-real commits and concurrent connections (claim races) work on both.
+SQLite tests get a copy of a migrated template file (with Berlin's zones when
+they take `berlin`); PostgreSQL tests share one migrated database that is
+emptied after each test, so tests that need real commits and concurrent
+connections (claim races) work on both.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from dataclasses import dataclass
 import pytest
 from flask.testing import FlaskClient
 from hypothesis import settings
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, func, make_url, select, text
+from sqlalchemy.orm import Session
 
 from app import create_app, migrations_runner
 from app.database import Base, get_db
@@ -32,6 +34,10 @@ PG_URL = os.environ.get("HOTLINE_TEST_DATABASE_URL", "")
 DATABASES = ["sqlite"] + (["postgresql"] if PG_URL else [])
 
 TEST_AUTH_TOKEN = "test-auth-token-0123456789abcdef"
+
+# Passwords hashed at scrypt's 2**7 instead of the production 2**15: a sign-in costs
+# 0.3 ms instead of 0.1 s. One test keeps the production cost (test_accounts.py).
+TEST_PASSWORD_HASH_COST = 7
 
 # Property-based tests (hypothesis): a quick run by default, so `make test` stays fast;
 # HOTLINE_HYPOTHESIS=thorough runs many more examples. No deadline: a database on a busy
@@ -49,28 +55,77 @@ def sqlite_template(tmp_path_factory) -> str:
 
 
 @pytest.fixture(scope="session")
-def postgresql_url() -> str:
+def sqlite_berlin_template(sqlite_template, tmp_path_factory) -> str:
+    """The template with Berlin's zones imported: two thirds of the tests take `berlin`,
+    and copying a file costs a millisecond where an import costs thirty."""
+    path = tmp_path_factory.mktemp("berlin-template") / "hotline.db"
+    shutil.copy(sqlite_template, path)
+    engine = create_engine(f"sqlite:///{path}")
+    try:
+        with Session(engine) as session:
+            import_profile(session, read_profile(profile_path("berlin")))
+            session.commit()
+    finally:
+        engine.dispose()
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def postgresql_url():
     """The test PostgreSQL database, emptied and migrated once per run.
 
-    When HOTLINE_TEST_DATABASE_URL is set and the server does not answer, this
-    fails loudly: CI must never pass by quietly skipping PostgreSQL.
+    `make test` runs the tests in parallel processes (pytest-xdist): the first
+    uses the database named by HOTLINE_TEST_DATABASE_URL, each other one a
+    database of its own beside it (NAME_gw1, ...), made for the run and dropped
+    after it. When HOTLINE_TEST_DATABASE_URL is set and the server does not
+    answer, this fails loudly: CI must never pass by quietly skipping PostgreSQL.
     """
-    engine = create_engine(PG_URL)
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    url = PG_URL if worker == "gw0" else _make_database(PG_URL, worker)
+    engine = create_engine(url)
     try:
         with engine.begin() as connection:
             connection.execute(text("DROP SCHEMA public CASCADE"))
             connection.execute(text("CREATE SCHEMA public"))
     finally:
         engine.dispose()
-    migrations_runner.upgrade(PG_URL)
-    return PG_URL
+    migrations_runner.upgrade(url)
+    yield url
+    if url != PG_URL:
+        close_made_apps()
+        _drop_database(PG_URL, make_url(url).database)
+
+
+def _make_database(url: str, suffix: str) -> str:
+    """A new database beside the one of `url`, named NAME_suffix: its URL."""
+    name = f"{make_url(url).database}_{suffix}"
+    _drop_database(url, name)  # left over from a run that was killed
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        engine.dispose()
+    return make_url(url).set(database=name).render_as_string(hide_password=False)
+
+
+def _drop_database(url: str, name: str) -> None:
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture(params=DATABASES)
 def database_url(request, tmp_path, sqlite_template):
     if request.param == "sqlite":
         path = tmp_path / "hotline.db"
-        shutil.copy(sqlite_template, path)
+        if "berlin" in request.fixturenames:
+            shutil.copy(request.getfixturevalue("sqlite_berlin_template"), path)
+        else:
+            shutil.copy(sqlite_template, path)
         yield f"sqlite:///{path}"
         return
     url = request.getfixturevalue("postgresql_url")
@@ -112,6 +167,7 @@ def make_test_app(database_url: str, tmp_path, **config):
         "secret_key": "test-secret-key",
         "twilio": {"auth_token": TEST_AUTH_TOKEN, "account_sid": "AC" + "0" * 32},
         "public_base_url": "http://hotline.test",
+        "password_hash_cost": TEST_PASSWORD_HASH_COST,
     }
     test_config.update(config)
     app = create_app(test_config, instance_path=str(tmp_path / "instance"))
@@ -160,9 +216,10 @@ def db(app):
 
 @pytest.fixture
 def berlin(db):
-    """The real Berlin zone profile, imported."""
-    import_profile(db, read_profile(profile_path("berlin")))
-    db.commit()
+    """The real Berlin zone profile, imported (on SQLite the database's template has it)."""
+    if not db.scalar(select(func.count()).select_from(Zone)):
+        import_profile(db, read_profile(profile_path("berlin")))
+        db.commit()
     return db
 
 
@@ -242,6 +299,7 @@ def make_person(berlin):
             name=name,
             email=email,
             password=PASSWORD,
+            hash_cost=TEST_PASSWORD_HASH_COST,
             role=role,
             approved=status == AccountStatus.APPROVED,
             zones=chosen,
@@ -347,6 +405,7 @@ def operator(berlin):
         name="Olga Operator",
         email="olga@example.org",
         password="operator-password",
+        hash_cost=TEST_PASSWORD_HASH_COST,
         role=Role.OPERATOR,
         approved=True,
     )

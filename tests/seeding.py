@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from app.help_requests import new_reference
 from app.models import Call, CallOutcome, HelpRequest, RequestStatus, User, Zone
 from app.users import create_user
+from tests.conftest import TEST_PASSWORD_HASH_COST
 
 _sids = itertools.count(1)
 
@@ -106,6 +107,7 @@ def volunteer(db, email: str, *, zones=(), approved: bool = False, name: str = "
         name=name or email.split("@")[0].title(),
         email=email,
         password="correct horse battery",
+        hash_cost=TEST_PASSWORD_HASH_COST,
         zones=[zone(db, slug) for slug in zones],
         approved=approved,
     )
@@ -122,6 +124,7 @@ def operator_account(db, email: str, *, status: str = "approved") -> User:
         name=email.split("@")[0].title(),
         email=email,
         password="operator-password",
+        hash_cost=TEST_PASSWORD_HASH_COST,
         role=Role.OPERATOR,
         approved=True,
     )

@@ -1,16 +1,24 @@
 """Volunteer accounts: signing up with zones, signing in and out, the failed-login limit."""
 
+import contextvars
 import threading
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
 
+from app.config import DEFAULTS
 from app.database import get_db, utcnow
 from app.models import AccountStatus, User, Zone
-from app.users import LOGIN_ATTEMPTS, authenticate
+from app.users import LOGIN_ATTEMPTS, _stand_in_hash, authenticate, hash_password
 from app.zones import postcodes_in_text
-from tests.conftest import PASSWORD, AuthActions, make_test_app, store_request
+from tests.conftest import (
+    PASSWORD,
+    TEST_PASSWORD_HASH_COST,
+    AuthActions,
+    make_test_app,
+    store_request,
+)
 
 REFUSED = "The e-mail address or the password is not right."
 
@@ -135,6 +143,52 @@ def test_the_e_mail_is_not_case_sensitive(client, auth, volunteer):
     assert auth.login("  ADA@example.ORG", volunteer.password).status_code == 302
 
 
+def test_an_account_hashed_at_the_production_cost_signs_in_where_hashing_is_cheaper(
+    app, database_url, tmp_path, client, auth, berlin
+):
+    """The one test at the production password_hash_cost: an account made by an app with
+    the built-in cost still signs in after the cost is changed (the tests' app is cheaper),
+    and a password set afterwards gets the new cost."""
+    production = make_test_app(
+        database_url, tmp_path / "production", password_hash_cost=DEFAULTS["password_hash_cost"]
+    )
+    # In a context of its own: the command would run in the test's app context otherwise.
+    added = contextvars.Context().run(
+        production.test_cli_runner().invoke,
+        args=[
+            "users",
+            "add",
+            "--name",
+            "Ada",
+            "--email",
+            "ada@example.org",
+            "--password",
+            PASSWORD,
+        ],
+    )
+    assert added.exit_code == 0, added.output
+    # Werkzeug's default scrypt parameters: N = 2**15, r = 8, p = 1.
+    assert user_named(berlin, "ada@example.org").password_hash.startswith("scrypt:32768:8:1$")
+
+    assert auth.login("ada@example.org", PASSWORD).status_code == 302
+
+    newcomer = app.test_client()
+    assert sign_up(newcomer, AuthActions(newcomer), postcodes="10115").status_code == 302
+    cheap = f"scrypt:{2**TEST_PASSWORD_HASH_COST}:8:1$"
+    assert user_named(berlin, "jan@example.org").password_hash.startswith(cheap)
+
+
+@pytest.mark.parametrize("cost", [TEST_PASSWORD_HASH_COST, TEST_PASSWORD_HASH_COST + 1])
+def test_an_unknown_address_costs_the_same_password_check_as_an_account(cost):
+    """Signing in with an address that has no account checks the password against a
+    stand-in hash, so that the answer takes as long as for an account: it must be made at
+    the configured cost, as every password set now is. (Its parameters decide the time; a
+    stopwatch in a test on a shared machine could not.)"""
+    parameters = hash_password("correct horse battery", cost).split("$")[0]
+    assert parameters == f"scrypt:{2**cost}:8:1"
+    assert _stand_in_hash(cost).split("$")[0] == parameters
+
+
 def test_the_first_run_operator_can_sign_in_without_a_dot_in_the_domain(runner, client, auth):
     output = runner.invoke(args=["setup"]).output
     password = output.split("password: ")[1].split()[0]
@@ -218,7 +272,10 @@ def test_simultaneous_wrong_passwords_are_all_counted(app, volunteer):
     def guess():
         with get_db(app).session() as session:
             barrier.wait()
-            assert authenticate(session, volunteer.email, "wrong password!") is None
+            assert (
+                authenticate(session, volunteer.email, "wrong password!", TEST_PASSWORD_HASH_COST)
+                is None
+            )
 
     threads = [threading.Thread(target=guess) for _ in range(LOGIN_ATTEMPTS)]
     for t in threads:
@@ -226,7 +283,10 @@ def test_simultaneous_wrong_passwords_are_all_counted(app, volunteer):
     for t in threads:
         t.join()
     with get_db(app).session() as session:
-        assert authenticate(session, volunteer.email, volunteer.password) is None
+        assert (
+            authenticate(session, volunteer.email, volunteer.password, TEST_PASSWORD_HASH_COST)
+            is None
+        )
         assert session.get(User, volunteer.id).locked_until is not None
 
 

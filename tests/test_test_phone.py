@@ -14,7 +14,7 @@ from sqlalchemy import select
 from app.models import Call, HelpRequest
 from app.users import create_user
 from board import test_phone
-from tests.conftest import csrf_token
+from tests.conftest import TEST_PASSWORD_HASH_COST, csrf_token
 from voice.flow import spell
 from voice.simulator import is_fictional
 
@@ -39,6 +39,7 @@ def people(berlin):
             name=key,
             email=f"{key.replace(' ', '.')}@example.org",
             password="correct horse battery",
+            hash_cost=TEST_PASSWORD_HASH_COST,
             role=role,
             approved=approved,
         )

@@ -18,7 +18,7 @@ from app.models import Call, HelpRequest
 from app.users import create_user
 from tests import browser as browsers
 from tests.browser import chromium, serving
-from tests.conftest import make_test_app
+from tests.conftest import TEST_PASSWORD_HASH_COST, make_test_app
 from voice.simulator import is_fictional
 
 # Records what the page asks the browser to say (headless Chromium has no voices).
@@ -77,6 +77,7 @@ def test_an_operator_calls_from_the_browser_and_the_request_appears(browser, app
         name="Olga",
         email="olga@example.org",
         password="correct horse battery",
+        hash_cost=TEST_PASSWORD_HASH_COST,
         role="operator",
         approved=True,
     )
