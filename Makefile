@@ -31,7 +31,9 @@ run: $(BIN)/hotline $(MO)
 test: $(BIN)/hotline $(MO)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) -m "not serial" $(PYTEST_ARGS)
+	# Then the tests that time the app under a fault, alone on the machine (5: none chosen).
+	$(BIN)/python -m pytest -m serial $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 # The benchmarks (bench/, README "Benchmarks"): quick by default, a few minutes;
 # make bench BENCH_ARGS="--full" for the issue's sizes, or e.g. BENCH_ARGS="calls --db sqlite".

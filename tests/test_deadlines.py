@@ -50,6 +50,9 @@ from tests.tcp_proxy import TcpProxy
 from voice.prompts import load_catalogs
 from voice.simulator import Phone, new_sid
 
+# Timed: run alone, after the other tests (Makefile, `make test`).
+pytestmark = pytest.mark.serial
+
 OPERATOR = "+4930999000"
 DEADLINE = 1.5  # database_timeout_seconds here: the same path as the default 6 s, quicker
 # What "within the deadline" allows on top: the watchdog's tick, the apology, a busy machine.

@@ -35,6 +35,9 @@ from voice.flow import spell
 from voice.prompts import load_catalogs
 from voice.simulator import Phone
 
+# Timed: run alone, after the other tests (Makefile, `make test`).
+pytestmark = pytest.mark.serial
+
 OPERATOR = "+4930999000"
 
 

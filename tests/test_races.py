@@ -23,6 +23,9 @@ from tests.test_voice_webhooks import incoming_params
 from voice.flow import spell
 from voice.simulator import FlaskTransport
 
+# Timed: run alone, after the other tests (Makefile, `make test`).
+pytestmark = pytest.mark.serial
+
 CLAIMERS = 50
 NUMBER = "+4930111222"
 CALLER = "+4930123456"
