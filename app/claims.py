@@ -36,7 +36,6 @@ BOARD_LIMIT = 50
 # queries fit the partial indexes over open requests (see HelpRequest), which
 # keep a board fast when the table holds a million requests.
 OPEN_ONLY = HelpRequest.status == literal(RequestStatus.OPEN.value, literal_execute=True)
-OPEN_CREATED_INDEX = "INDEXED BY ix_help_requests_open_created"
 # The claims a volunteer holds, counted inside a claim's UPDATE: an alias, so that the
 # count is not correlated with the row being updated. Made once: an alias copies
 # every column, which every claim paid for.
@@ -136,12 +135,8 @@ def open_requests(
     conditions = [*matching, HelpRequest.zone_id.in_(zone_ids)]
 
     def count(*where) -> dict[int, int]:
+        # Counted from ix_help_requests_open_zone alone, filters included (see HelpRequest).
         query = select(HelpRequest.zone_id, func.count()).where(*where)
-        if len(matching) > 1:
-            # Narrowed by postcode, kind or language: this index holds those columns,
-            # where SQLite would otherwise read every open request's row for them
-            # (15 ms instead of 250 for 100,000 open requests, bench/board.py's database).
-            query = query.with_hint(HelpRequest.__table__, OPEN_CREATED_INDEX, "sqlite")
         return dict(session.execute(query.group_by(HelpRequest.zone_id)).all())
 
     if remembered is None:
@@ -167,11 +162,9 @@ def open_requests(
             .options(joinedload(HelpRequest.zone))
             .where(*conditions)
             .order_by(HelpRequest.created_at, HelpRequest.id)
+            # Read from ix_help_requests_open_created in date order, stopping after
+            # `limit`, once the database has statistics (app/planner_statistics.py).
             .limit(limit)
-            # SQLite without ANALYZE statistics (how the app leaves it) would sort
-            # every open request of the zones instead (24 ms for 100,000 of them,
-            # bench/board.py); walking this index costs at most one pass over it.
-            .with_hint(HelpRequest, OPEN_CREATED_INDEX, "sqlite")
         )
     )
     return OpenRequests(requests=requests, counts=counts, total=total, counted_at=counted_at)

@@ -218,9 +218,10 @@ def _seed(url: str, options: BoardOptions) -> None:
     )
     _insert(conn, sqlite, "help_requests", columns, rows, placeholder)
     conn.commit()
-    if sqlite:
-        conn.execute("ANALYZE")
-    else:
+    # Statistics: SQLite's are gathered as the app gathers them, by the migration
+    # that follows every seeding (bench.databases.seeded_database, app/planner_statistics.py);
+    # PostgreSQL's as autovacuum would after this bulk load.
+    if not sqlite:
         conn.autocommit = True
         conn.execute("SELECT setval('users_id_seq', (SELECT max(id) FROM users))")
         conn.execute("SELECT setval('help_requests_id_seq', (SELECT max(id) FROM help_requests))")
