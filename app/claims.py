@@ -20,13 +20,12 @@ from functools import partial
 from sqlalchemy import case, func, literal, select, update
 from sqlalchemy.orm import Session, aliased, joinedload
 
+from app.attention import UNREACHABLE_LIMIT
 from app.audit import Action, record
 from app.board_counts import RememberedCounts
 from app.database import utcnow
 from app.models import HelpRequest, RequestStatus, User, Zone, user_zones
 
-# After this many "could not reach" reports the request is flagged for the operators.
-UNREACHABLE_FLAG_AFTER = 3
 # A board shows at most this many cards; the counts per zone still tell the whole backlog,
 # and the filters narrow it. 50, not 100: rendering a card costs about a quarter of a
 # millisecond, and at 100 cards the page missed its 50 ms target (bench/board.py).
@@ -400,7 +399,7 @@ def record_unreachable(session: Session, request: HelpRequest, user: User) -> in
         user,
         unreachable_count=HelpRequest.unreachable_count + 1,
         needs_attention=case(
-            (HelpRequest.unreachable_count + 1 >= UNREACHABLE_FLAG_AFTER, True),
+            (HelpRequest.unreachable_count + 1 >= UNREACHABLE_LIMIT, True),
             else_=HelpRequest.needs_attention,
         ),
     )

@@ -15,8 +15,8 @@ from flask_babel import ngettext
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
+from app.attention import UNREACHABLE_LIMIT
 from app.board_counts import RememberedCounts
-from app.claims import UNREACHABLE_FLAG_AFTER as UNREACHABLE_LIMIT
 from app.claims import (
     Access,
     BoardFilters,
