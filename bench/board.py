@@ -442,9 +442,9 @@ def _claims(app, options: BoardOptions) -> dict:
         with app.app_context(), database.session() as session:
             user = session.get(User, person.id)
             reference, request_id = _oldest_open(session, user)
-            request = session.get(HelpRequest, request_id)
             started = time.perf_counter()
-            result = claim_request(session, request, user, max_open_claims=3)
+            result = claim_request(session, reference, user, max_open_claims=3)
+            session.commit()  # as the view does
             service_ms.append((time.perf_counter() - started) * 1000)
             if result != "claimed":
                 raise RuntimeError(f"claim_request of {reference} gave {result}")

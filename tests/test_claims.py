@@ -12,7 +12,6 @@ from app.claims import (
     Access,
     BoardFilters,
     ClaimResult,
-    access_to,
     claim_request,
     complete_request,
     expire_stale_claims,
@@ -20,6 +19,7 @@ from app.claims import (
     record_number_viewed,
     record_unreachable,
     release_request,
+    request_seen_by,
     zones_served_by,
 )
 from app.database import get_db, utcnow
@@ -44,6 +44,13 @@ def user(db, person):
 def age_request(db, request, hours):
     request.created_at = utcnow() - timedelta(hours=hours)
     db.commit()
+
+
+def claim(db, request, person) -> ClaimResult:
+    """A claim as the board makes one: the service, then the commit."""
+    result = claim_request(db, request.reference, person, max_open_claims=LIMIT)
+    db.commit()
+    return result
 
 
 def run_at_once(count, work):
@@ -276,7 +283,7 @@ def test_small_counts_are_exact_at_once(berlin, volunteer):
     zones = zones_served_by(berlin, ada)
     requests = [store_request(berlin), store_request(berlin)]
     assert open_requests(berlin, zones, remembered=remembered).total == 2
-    claim_request(berlin, requests[0], ada, max_open_claims=LIMIT)
+    claim(berlin, requests[0], ada)
     board = open_requests(berlin, zones, remembered=remembered)
     assert board.total == 1 and board.counted_at is None
     assert [r.id for r in board.requests] == [requests[1].id]
@@ -288,24 +295,31 @@ def test_small_counts_are_exact_at_once(berlin, volunteer):
 def test_access_rules(berlin, make_person):
     ada = user(berlin, make_person("ada@example.org"))
     bea = user(berlin, make_person("bea@example.org"))
+    cem = user(berlin, make_person("cem@example.org", zones=["pankow"]))
     pending = user(berlin, make_person("new@example.org", status="pending"))
-    zones = zones_served_by(berlin, ada)
     mine = store_request(berlin, postcode="10115")
     theirs = store_request(berlin, postcode="10115")
     elsewhere = store_request(berlin, postcode="13187")
     cancelled = store_request(berlin, postcode="10115")
     cancel_request(berlin, cancelled)
-    assert claim_request(berlin, mine, ada, max_open_claims=LIMIT) == ClaimResult.CLAIMED
-    assert claim_request(berlin, theirs, bea, max_open_claims=LIMIT) == ClaimResult.CLAIMED
+    assert claim(berlin, mine, ada) == ClaimResult.CLAIMED
+    assert claim(berlin, theirs, bea) == ClaimResult.CLAIMED
 
-    assert access_to(mine, ada, zones) == Access.CLAIMER
-    assert access_to(theirs, ada, zones) == Access.OTHER_CLAIMER
-    assert access_to(elsewhere, ada, zones) == Access.OUTSIDE_ZONES
-    assert access_to(cancelled, ada, zones) == Access.CLOSED
-    assert access_to(mine, pending, zones) == Access.NOT_APPROVED
+    def access(request, person):
+        return request_seen_by(berlin, request.reference, person).access
+
+    assert access(mine, ada) == Access.CLAIMER
+    assert access(theirs, ada) == Access.OTHER_CLAIMER
+    assert access(elsewhere, ada) == Access.OUTSIDE_ZONES
+    assert access(elsewhere, cem) == Access.CARD
+    assert access(cancelled, ada) == Access.CLOSED
+    assert access(mine, pending) == Access.NOT_APPROVED
+    # A volunteer elsewhere is not told that someone holds a request.
+    assert access(mine, cem) == Access.OUTSIDE_ZONES
     complete_request(berlin, mine, ada)
-    assert access_to(mine, ada, zones) == Access.FORMER
-    assert access_to(mine, bea, zones) == Access.OTHER_CLAIMER
+    assert access(mine, ada) == Access.FORMER
+    assert access(mine, bea) == Access.OTHER_CLAIMER
+    assert request_seen_by(berlin, "AAA-AAA", ada) is None
 
 
 def test_the_number_is_audited_only_for_its_claimer(berlin, make_person):
@@ -313,7 +327,7 @@ def test_the_number_is_audited_only_for_its_claimer(berlin, make_person):
     bea = user(berlin, make_person("bea@example.org"))
     request = store_request(berlin)
     assert not record_number_viewed(berlin, request, ada)  # not claimed yet
-    claim_request(berlin, request, ada, max_open_claims=LIMIT)
+    claim(berlin, request, ada)
     assert record_number_viewed(berlin, request, ada)
     assert record_number_viewed(berlin, request, ada)
     assert not record_number_viewed(berlin, request, bea)
@@ -328,16 +342,11 @@ def test_exactly_one_of_many_simultaneous_claims_wins(app, berlin, many_voluntee
     people = many_volunteers(50)
     request = store_request(berlin)
 
-    def claim(i):
+    def press(i):
         with get_db(app).session() as session:
-            return claim_request(
-                session,
-                session.get(HelpRequest, request.id),
-                session.get(User, people[i].id),
-                max_open_claims=LIMIT,
-            )
+            return claim(session, request, session.get(User, people[i].id))
 
-    results = run_at_once(len(people), claim)
+    results = run_at_once(len(people), press)
     assert results.count(ClaimResult.CLAIMED) == 1
     assert results.count(ClaimResult.TAKEN) == len(people) - 1
     winner = people[results.index(ClaimResult.CLAIMED)]
@@ -350,16 +359,11 @@ def test_simultaneous_claims_by_one_volunteer_respect_the_limit(app, berlin, vol
     """Six tabs (or six app servers) claiming six requests for one volunteer at once."""
     requests = [store_request(berlin) for _ in range(6)]
 
-    def claim(i):
+    def press(i):
         with get_db(app).session() as session:
-            return claim_request(
-                session,
-                session.get(HelpRequest, requests[i].id),
-                session.get(User, volunteer.id),
-                max_open_claims=LIMIT,
-            )
+            return claim(session, requests[i], session.get(User, volunteer.id))
 
-    results = run_at_once(len(requests), claim)
+    results = run_at_once(len(requests), press)
     assert results.count(ClaimResult.CLAIMED) == LIMIT
     assert results.count(ClaimResult.LIMIT_REACHED) == len(requests) - LIMIT
     held = berlin.scalar(
@@ -373,8 +377,8 @@ def test_simultaneous_claims_by_one_volunteer_respect_the_limit(app, berlin, vol
 def test_a_second_claim_of_ones_own_request_is_no_error(berlin, volunteer):
     request = store_request(berlin)
     ada = user(berlin, volunteer)
-    assert claim_request(berlin, request, ada, max_open_claims=LIMIT) == ClaimResult.CLAIMED
-    assert claim_request(berlin, request, ada, max_open_claims=LIMIT) == ClaimResult.ALREADY_YOURS
+    assert claim(berlin, request, ada) == ClaimResult.CLAIMED
+    assert claim(berlin, request, ada) == ClaimResult.ALREADY_YOURS
     assert len(events(berlin, Action.CLAIMED)) == 1
 
 
@@ -382,21 +386,48 @@ def test_a_second_claim_of_ones_own_request_is_no_error(berlin, volunteer):
 def test_accounts_not_approved_cannot_claim(berlin, make_person, status):
     person = user(berlin, make_person("new@example.org", status=status))
     request = store_request(berlin)
-    assert claim_request(berlin, request, person, max_open_claims=LIMIT) == ClaimResult.NOT_ALLOWED
+    assert claim(berlin, request, person) == ClaimResult.NOT_ALLOWED
     assert request.status == RequestStatus.OPEN
 
 
-def test_requests_outside_ones_zones_cannot_be_claimed(berlin, volunteer):
+def test_requests_outside_ones_zones_cannot_be_claimed(berlin, volunteer, make_person):
     request = store_request(berlin, postcode="13187")
-    result = claim_request(berlin, request, user(berlin, volunteer), max_open_claims=LIMIT)
-    assert result == ClaimResult.NOT_ALLOWED
+    result = claim(berlin, request, user(berlin, volunteer))
+    assert result == ClaimResult.OUTSIDE_ZONES
     assert request.status == RequestStatus.OPEN
+    # Nor when someone holds it: a volunteer elsewhere is not told that.
+    cem = user(berlin, make_person("cem@example.org", zones=["pankow"]))
+    assert claim(berlin, request, cem) == ClaimResult.CLAIMED
+    assert claim(berlin, request, user(berlin, volunteer)) == ClaimResult.OUTSIDE_ZONES
+
+
+def test_the_claim_limit_is_told(berlin, volunteer):
+    ada = user(berlin, volunteer)
+    requests = [store_request(berlin) for _ in range(LIMIT + 1)]
+    assert [claim(berlin, r, ada) for r in requests] == [ClaimResult.CLAIMED] * LIMIT + [
+        ClaimResult.LIMIT_REACHED
+    ]
+    assert requests[-1].status == RequestStatus.OPEN
+
+
+def test_a_claim_of_no_such_request(berlin, volunteer):
+    result = claim_request(berlin, "AAA-AAA", user(berlin, volunteer), max_open_claims=LIMIT)
+    assert result == ClaimResult.NO_SUCH_REQUEST
+
+
+def test_a_request_done_by_another_volunteer_is_closed_to_a_claim(berlin, make_person):
+    ada = user(berlin, make_person("ada@example.org"))
+    bea = user(berlin, make_person("bea@example.org"))
+    request = store_request(berlin)
+    claim(berlin, request, bea)
+    complete_request(berlin, request, bea)
+    assert claim(berlin, request, ada) == ClaimResult.CLOSED
 
 
 def test_a_cancelled_request_cannot_be_claimed(berlin, volunteer):
     request = store_request(berlin)
     cancel_request(berlin, request)
-    result = claim_request(berlin, request, user(berlin, volunteer), max_open_claims=LIMIT)
+    result = claim(berlin, request, user(berlin, volunteer))
     assert result == ClaimResult.CLOSED
 
 
@@ -407,7 +438,7 @@ def test_done_release_and_unreachable_only_by_the_claimer(berlin, make_person):
     ada = user(berlin, make_person("ada@example.org"))
     bea = user(berlin, make_person("bea@example.org"))
     request = store_request(berlin)
-    claim_request(berlin, request, ada, max_open_claims=LIMIT)
+    claim(berlin, request, ada)
     assert not complete_request(berlin, request, bea, "sneaky")
     assert not release_request(berlin, request, bea, "sneaky")
     assert record_unreachable(berlin, request, bea) is None
@@ -424,7 +455,7 @@ def test_done_release_and_unreachable_only_by_the_claimer(berlin, make_person):
 def test_released_requests_go_back_to_the_board_with_the_reason_logged(berlin, volunteer):
     ada = user(berlin, volunteer)
     request = store_request(berlin)
-    claim_request(berlin, request, ada, max_open_claims=LIMIT)
+    claim(berlin, request, ada)
     assert release_request(berlin, request, ada, "no_time: away this week")
     assert request.status == RequestStatus.OPEN and request.claimed_by_id is None
     assert [e.detail for e in events(berlin, Action.RELEASED)] == ["no_time: away this week"]
@@ -435,13 +466,13 @@ def test_the_third_unreachable_call_flags_the_request_for_operators(berlin, make
     ada = user(berlin, make_person("ada@example.org"))
     bea = user(berlin, make_person("bea@example.org"))
     request = store_request(berlin)
-    claim_request(berlin, request, ada, max_open_claims=LIMIT)
+    claim(berlin, request, ada)
     assert record_unreachable(berlin, request, ada) == 1
     assert record_unreachable(berlin, request, ada) == 2
     assert not request.needs_attention
     release_request(berlin, request, ada, "no_time")
     # The count belongs to the request: the next volunteer's attempt is the third.
-    claim_request(berlin, request, bea, max_open_claims=LIMIT)
+    claim(berlin, request, bea)
     assert record_unreachable(berlin, request, bea) == 3
     assert request.needs_attention
     assert request.status == RequestStatus.CLAIMED  # still theirs to try again
@@ -454,7 +485,7 @@ def test_the_third_unreachable_call_flags_the_request_for_operators(berlin, make
 
 def test_simultaneous_unreachable_reports_are_all_counted(app, berlin, volunteer):
     request = store_request(berlin)
-    claim_request(berlin, request, user(berlin, volunteer), max_open_claims=LIMIT)
+    claim(berlin, request, user(berlin, volunteer))
 
     def report(_i):
         with get_db(app).session() as session:
@@ -473,8 +504,8 @@ def test_simultaneous_unreachable_reports_are_all_counted(app, berlin, volunteer
 def test_stale_claims_return_to_the_board_and_the_claimer_loses_access(berlin, volunteer):
     ada = user(berlin, volunteer)
     stale, fresh = store_request(berlin), store_request(berlin)
-    claim_request(berlin, stale, ada, max_open_claims=LIMIT)
-    claim_request(berlin, fresh, ada, max_open_claims=LIMIT)
+    claim(berlin, stale, ada)
+    claim(berlin, fresh, ada)
     stale.claimed_at = utcnow() - timedelta(hours=24, minutes=1)
     berlin.commit()
 
@@ -482,7 +513,7 @@ def test_stale_claims_return_to_the_board_and_the_claimer_loses_access(berlin, v
     berlin.refresh(stale)
     assert stale.status == RequestStatus.OPEN and stale.claimed_by_id is None
     assert stale.expired_claims == 1
-    assert access_to(stale, ada, zones_served_by(berlin, ada)) == Access.CARD
+    assert request_seen_by(berlin, stale.reference, ada).access == Access.CARD
     assert not record_number_viewed(berlin, stale, ada)
     assert not complete_request(berlin, stale, ada)
     berlin.refresh(fresh)
@@ -495,7 +526,7 @@ def test_stale_claims_return_to_the_board_and_the_claimer_loses_access(berlin, v
 
 def test_two_servers_expiring_at_once_return_each_claim_once(app, berlin, volunteer):
     request = store_request(berlin)
-    claim_request(berlin, request, user(berlin, volunteer), max_open_claims=LIMIT)
+    claim(berlin, request, user(berlin, volunteer))
     request.claimed_at = utcnow() - timedelta(hours=30)
     berlin.commit()
 
@@ -511,7 +542,7 @@ def test_two_servers_expiring_at_once_return_each_claim_once(app, berlin, volunt
 
 def test_the_expire_command_for_cron(runner, berlin, volunteer):
     request = store_request(berlin)
-    claim_request(berlin, request, user(berlin, volunteer), max_open_claims=LIMIT)
+    claim(berlin, request, user(berlin, volunteer))
     request.claimed_at = utcnow() - timedelta(hours=25)
     berlin.commit()
     result = runner.invoke(args=["requests", "expire"])
@@ -526,7 +557,7 @@ def test_done_and_expiry_at_the_same_moment_never_both_win(app, berlin, voluntee
     """A volunteer presses done just as the claim times out: one of the two happens."""
     for _ in range(5):
         request = store_request(berlin)
-        claim_request(berlin, request, user(berlin, volunteer), max_open_claims=LIMIT)
+        claim(berlin, request, user(berlin, volunteer))
         request.claimed_at = utcnow() - timedelta(hours=24, seconds=1)
         berlin.commit()
 
