@@ -102,7 +102,10 @@ def make_engine(url: str, for_migrations: bool = False, timeout_seconds: float =
     # timeout: wait for another writer this long instead of failing at once.
     # An in-memory database has one connection per thread and no pool to wait for.
     in_memory = make_url(url).database in (None, "", ":memory:")
-    pool = {} if in_memory else {"pool_timeout": timeout_seconds}
+    # pool_recycle: SQLite reads the planner's statistics when a connection opens, so
+    # the nightly ANALYZE of another process (app/planner_statistics.py) reaches a
+    # running server's connections when they are opened again, within the hour.
+    pool = {} if in_memory else {"pool_timeout": timeout_seconds, "pool_recycle": 3600}
     engine = create_engine(url, connect_args={"timeout": timeout_seconds}, **pool)
     # The app keeps the sqlite3 module's own transaction handling: a
     # transaction begins at the first write, so reads never hold a snapshot
