@@ -19,10 +19,10 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import partial
+from functools import cache, partial
 from typing import NamedTuple
 
-from sqlalchemy import and_, case, func, literal, select, true, update
+from sqlalchemy import and_, bindparam, case, func, literal, select, true, update
 from sqlalchemy.orm import Session, aliased, joinedload
 
 from app.attention import UNREACHABLE_LIMIT
@@ -40,10 +40,11 @@ BOARD_LIMIT = 50
 # queries fit the partial indexes over open requests (see HelpRequest), which
 # keep a board fast when the table holds a million requests.
 OPEN_ONLY = HelpRequest.status == literal(RequestStatus.OPEN.value, literal_execute=True)
-# The claims a volunteer holds, counted inside a claim's UPDATE: an alias, so that the
-# count is not correlated with the row being updated. Made once: an alias copies
-# every column, which every claim paid for.
-_HELD = aliased(HelpRequest, name="held")
+# The person asking, in the expressions below that decide what they may see and do:
+# a parameter rather than their id written into each, so that each expression is
+# built once (building the claim's UPDATE took as long as running it on SQLite),
+# and every statement that uses one is executed with {"me": user.id}.
+_ME = bindparam("me")
 
 
 class ClaimResult(enum.StrEnum):
@@ -105,36 +106,50 @@ class OpenRequests:
     counted_at: datetime | None = None
 
 
-def _serves(user: User, zone_id):
-    """Whether `user` serves the zone `zone_id` (a column): every zone for an operator, a
-    volunteer their own. The board's zones, a request's page and a claim all ask this."""
-    if user.is_operator:
+def _serves(operator: bool, zone_id):
+    """Whether the person asking (`_ME`) serves the zone `zone_id` (a column): every zone
+    for an operator, a volunteer their own. The board's zones, a request's page and a
+    claim all ask this."""
+    if operator:
         return true()
-    return zone_id.in_(select(user_zones.c.zone_id).where(user_zones.c.user_id == user.id))
+    return zone_id.in_(select(user_zones.c.zone_id).where(user_zones.c.user_id == _ME))
 
 
-def _held_by(user: User, requests=HelpRequest):
-    """Whether `user` holds the claim on a request (a row of `requests`) right now."""
-    return and_(requests.claimed_by_id == user.id, requests.status == RequestStatus.CLAIMED)
+def _held_by(requests=HelpRequest):
+    """Whether the person asking (`_ME`) holds the claim on a request (a row of `requests`)."""
+    return and_(requests.claimed_by_id == _ME, requests.status == RequestStatus.CLAIMED)
 
 
-def _access(user: User):
-    """What `user` may see of a request, as a SQL expression over its row (Access's values).
+@cache
+def _access_rule(approved: bool, operator: bool):
+    """What the person asking (`_ME`) may see of a request, as a SQL expression over its
+    row (Access's values).
 
     The one home of that rule. The claimer first: it stays theirs, whichever
     zones they serve now. Then the zones: a volunteer elsewhere learns nothing
     of a request, not even whether someone holds it.
     """
-    if not user.approved:
+    if not approved:
         return literal(Access.NOT_APPROVED.value)
     return case(
-        (_held_by(user), Access.CLAIMER.value),
-        (HelpRequest.claimed_by_id == user.id, Access.FORMER.value),
-        (~_serves(user, HelpRequest.zone_id), Access.OUTSIDE_ZONES.value),
+        (_held_by(), Access.CLAIMER.value),
+        (HelpRequest.claimed_by_id == _ME, Access.FORMER.value),
+        (~_serves(operator, HelpRequest.zone_id), Access.OUTSIDE_ZONES.value),
         (HelpRequest.claimed_by_id.is_not(None), Access.OTHER_CLAIMER.value),
         (HelpRequest.status == RequestStatus.OPEN, Access.CARD.value),
         else_=Access.CLOSED.value,
     )
+
+
+def _access(user: User):
+    """What `user` may see of a request (_access_rule); executed with {"me": user.id}."""
+    return _access_rule(user.approved, user.is_operator)
+
+
+# How many claims the person asking (`_ME`) holds. Over an alias, so that inside a
+# statement on help_requests it is not correlated with the row at hand.
+_HELD = aliased(HelpRequest, name="held")
+_claims_held = select(func.count()).select_from(_HELD).where(_held_by(_HELD)).scalar_subquery()
 
 
 def _normalised(reference: str) -> str:
@@ -144,8 +159,8 @@ def _normalised(reference: str) -> str:
 
 def zones_served_by(session: Session, user: User) -> list[Zone]:
     """The zones whose requests a person sees: a volunteer's own, every zone for an operator."""
-    query = select(Zone).where(_serves(user, Zone.id)).order_by(Zone.area, Zone.name)
-    return list(session.scalars(query))
+    query = select(Zone).where(_serves(user.is_operator, Zone.id)).order_by(Zone.area, Zone.name)
+    return list(session.scalars(query, {"me": user.id}))
 
 
 def request_seen_by(session: Session, reference: str, user: User) -> SeenRequest | None:
@@ -153,7 +168,8 @@ def request_seen_by(session: Session, reference: str, user: User) -> SeenRequest
     row = session.execute(
         select(HelpRequest, _access(user))
         .options(joinedload(HelpRequest.zone))
-        .where(HelpRequest.reference == _normalised(reference))
+        .where(HelpRequest.reference == _normalised(reference)),
+        {"me": user.id},
     ).one_or_none()
     return None if row is None else SeenRequest(row[0], Access(row[1]))
 
@@ -224,10 +240,10 @@ def claims_held_by(session: Session, user: User) -> list[HelpRequest]:
     query = (
         select(HelpRequest)
         .options(joinedload(HelpRequest.zone))
-        .where(_held_by(user))
+        .where(_held_by())
         .order_by(HelpRequest.claimed_at)
     )
-    return list(session.scalars(query))
+    return list(session.scalars(query, {"me": user.id}))
 
 
 def recently_closed_by(session: Session, user: User, limit: int = 20) -> list[HelpRequest]:
@@ -286,11 +302,12 @@ def claim_request(
         .where(
             HelpRequest.reference == reference,
             _access(user) == Access.CARD,
-            _claims_held(user) < max_open_claims,
+            _claims_held < max_open_claims,
         )
         .values(status=RequestStatus.CLAIMED, claimed_by_id=user.id, claimed_at=now or utcnow())
         .returning(HelpRequest)
-        .execution_options(synchronize_session=False, populate_existing=True)
+        .execution_options(synchronize_session=False, populate_existing=True),
+        {"me": user.id},
     ).one_or_none()
     if claimed is not None:
         record(session, Action.CLAIMED, user=user, request=claimed)
@@ -301,9 +318,10 @@ def claim_request(
     # on SQLite the UPDATE made this transaction the writer, which reads the
     # newest data.
     row = session.execute(
-        select(HelpRequest, _access(user), _claims_held(user))
+        select(HelpRequest, _access(user), _claims_held)
         .where(HelpRequest.reference == reference)
-        .execution_options(populate_existing=True)
+        .execution_options(populate_existing=True),
+        {"me": user.id},
     ).one_or_none()
     if row is None:
         return ClaimResult.NO_SUCH_REQUEST
@@ -325,24 +343,20 @@ def claim_request(
             return ClaimResult.CLOSED
 
 
-def _claims_held(user: User):
-    """How many claims `user` holds, as a scalar subquery. Over an alias, so that inside a
-    statement on help_requests it is not correlated with the row at hand."""
-    return select(func.count()).select_from(_HELD).where(_held_by(user, _HELD)).scalar_subquery()
-
-
 def open_claim_count(session: Session, user: User) -> int:
     """How many requests `user` holds right now."""
-    return session.scalar(select(func.count()).select_from(HelpRequest).where(_held_by(user)))
+    query = select(func.count()).select_from(HelpRequest).where(_held_by())
+    return session.scalar(query, {"me": user.id})
 
 
 def _update_own_claim(session: Session, request: HelpRequest, user: User, **values) -> bool:
     """Change a request only while `user` still holds the claim; True if it changed."""
     result = session.execute(
         update(HelpRequest)
-        .where(HelpRequest.id == request.id, _held_by(user))
+        .where(HelpRequest.id == request.id, _held_by())
         .values(**values)
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False),
+        {"me": user.id},
     )
     return result.rowcount == 1
 
@@ -414,7 +428,8 @@ def record_number_viewed(session: Session, request: HelpRequest, user: User) -> 
     still_held = session.scalar(
         select(func.count())
         .select_from(HelpRequest)
-        .where(HelpRequest.id == request.id, _access(user) == Access.CLAIMER)
+        .where(HelpRequest.id == request.id, _access(user) == Access.CLAIMER),
+        {"me": user.id},
     )
     if not still_held:
         return False
