@@ -25,6 +25,8 @@ from app.database import utcnow
 from app.help_requests import ACTIVE
 from app.models import AuditEvent, Call, HelpRequest, RequestStatus, User
 
+# After this many calls that reached nobody a request needs an operator: it is listed
+# here, the board flags it (app/claims.py) and tells the volunteer so.
 UNREACHABLE_LIMIT = 3
 EXPIRED_CLAIMS_LIMIT = 2
 

@@ -6,8 +6,12 @@ single conditional UPDATE whose WHERE clause states what must still be true
 ("still open", "still claimed by this volunteer"), and its rowcount says
 whether this call won. Two volunteers, two app servers and the expiry job can
 race each other freely: the database decides, never a read-then-write in Python.
-The caller's number is shown only to the volunteer holding the claim, and
-every time it is shown an audit event says so.
+
+What a person may see of a request (`Access`) is decided in one place,
+`_access`, a SQL expression over the request's row: a request's page, its
+caller's number and a claim (inside the claim's UPDATE) all ask it. The
+caller's number is shown only to the volunteer holding the claim, and every
+time it is shown an audit event says so.
 """
 
 from __future__ import annotations
@@ -15,18 +19,18 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import partial
+from functools import cache, partial
+from typing import NamedTuple
 
-from sqlalchemy import case, func, literal, select, update
+from sqlalchemy import and_, bindparam, case, func, literal, select, true, update
 from sqlalchemy.orm import Session, aliased, joinedload
 
+from app.attention import UNREACHABLE_LIMIT
 from app.audit import Action, record
 from app.board_counts import RememberedCounts
 from app.database import utcnow
 from app.models import HelpRequest, RequestStatus, User, Zone, user_zones
 
-# After this many "could not reach" reports the request is flagged for the operators.
-UNREACHABLE_FLAG_AFTER = 3
 # A board shows at most this many cards; the counts per zone still tell the whole backlog,
 # and the filters narrow it. 50, not 100: rendering a card costs about a quarter of a
 # millisecond, and at 100 cards the page missed its 50 ms target (bench/board.py).
@@ -36,11 +40,11 @@ BOARD_LIMIT = 50
 # queries fit the partial indexes over open requests (see HelpRequest), which
 # keep a board fast when the table holds a million requests.
 OPEN_ONLY = HelpRequest.status == literal(RequestStatus.OPEN.value, literal_execute=True)
-OPEN_CREATED_INDEX = "INDEXED BY ix_help_requests_open_created"
-# The claims a volunteer holds, counted inside a claim's UPDATE: an alias, so that the
-# count is not correlated with the row being updated. Made once: an alias copies
-# every column, which every claim paid for.
-_HELD = aliased(HelpRequest, name="held")
+# The person asking, in the expressions below that decide what they may see and do:
+# a parameter rather than their id written into each, so that each expression is
+# built once (building the claim's UPDATE took as long as running it on SQLite),
+# and every statement that uses one is executed with {"me": user.id}.
+_ME = bindparam("me")
 
 
 class ClaimResult(enum.StrEnum):
@@ -49,7 +53,9 @@ class ClaimResult(enum.StrEnum):
     TAKEN = "taken"  # another volunteer was quicker
     CLOSED = "closed"  # cancelled by the caller or done meanwhile
     LIMIT_REACHED = "limit_reached"  # the volunteer already holds max_open_claims
-    NOT_ALLOWED = "not_allowed"  # not approved, or outside the volunteer's zones
+    OUTSIDE_ZONES = "outside_zones"  # in a zone the volunteer does not serve
+    NOT_ALLOWED = "not_allowed"  # a pending, rejected or suspended account
+    NO_SUCH_REQUEST = "no_such_request"  # no request has that reference
 
 
 class Access(enum.StrEnum):
@@ -66,6 +72,13 @@ class Access(enum.StrEnum):
     @property
     def allowed(self) -> bool:
         return self in (Access.CLAIMER, Access.CARD, Access.FORMER)
+
+
+class SeenRequest(NamedTuple):
+    """A request and what the person who asked for it may see of it."""
+
+    request: HelpRequest
+    access: Access
 
 
 @dataclass(frozen=True)
@@ -93,21 +106,72 @@ class OpenRequests:
     counted_at: datetime | None = None
 
 
+def _serves(operator: bool, zone_id):
+    """Whether the person asking (`_ME`) serves the zone `zone_id` (a column): every zone
+    for an operator, a volunteer their own. The board's zones, a request's page and a
+    claim all ask this."""
+    if operator:
+        return true()
+    return zone_id.in_(select(user_zones.c.zone_id).where(user_zones.c.user_id == _ME))
+
+
+def _held_by(requests=HelpRequest):
+    """Whether the person asking (`_ME`) holds the claim on a request (a row of `requests`)."""
+    return and_(requests.claimed_by_id == _ME, requests.status == RequestStatus.CLAIMED)
+
+
+@cache
+def _access_rule(approved: bool, operator: bool):
+    """What the person asking (`_ME`) may see of a request, as a SQL expression over its
+    row (Access's values).
+
+    The one home of that rule. The claimer first: it stays theirs, whichever
+    zones they serve now. Then the zones: a volunteer elsewhere learns nothing
+    of a request, not even whether someone holds it.
+    """
+    if not approved:
+        return literal(Access.NOT_APPROVED.value)
+    return case(
+        (_held_by(), Access.CLAIMER.value),
+        (HelpRequest.claimed_by_id == _ME, Access.FORMER.value),
+        (~_serves(operator, HelpRequest.zone_id), Access.OUTSIDE_ZONES.value),
+        (HelpRequest.claimed_by_id.is_not(None), Access.OTHER_CLAIMER.value),
+        (HelpRequest.status == RequestStatus.OPEN, Access.CARD.value),
+        else_=Access.CLOSED.value,
+    )
+
+
+def _access(user: User):
+    """What `user` may see of a request (_access_rule); executed with {"me": user.id}."""
+    return _access_rule(user.approved, user.is_operator)
+
+
+# How many claims the person asking (`_ME`) holds. Over an alias, so that inside a
+# statement on help_requests it is not correlated with the row at hand.
+_HELD = aliased(HelpRequest, name="held")
+_claims_held = select(func.count()).select_from(_HELD).where(_held_by(_HELD)).scalar_subquery()
+
+
+def _normalised(reference: str) -> str:
+    """A public reference ('HX7-K4M') as stored; people type it in any case, with spaces."""
+    return reference.strip().upper()
+
+
 def zones_served_by(session: Session, user: User) -> list[Zone]:
     """The zones whose requests a person sees: a volunteer's own, every zone for an operator."""
-    if user.is_operator:
-        return list(session.scalars(select(Zone).order_by(Zone.area, Zone.name)))
-    return sorted(user.zones, key=lambda z: (z.area, z.name))
+    query = select(Zone).where(_serves(user.is_operator, Zone.id)).order_by(Zone.area, Zone.name)
+    return list(session.scalars(query, {"me": user.id}))
 
 
-def request_by_reference(session: Session, reference: str) -> HelpRequest | None:
-    """A request by its public reference ('HX7-K4M'); case-insensitive, as people type it."""
-    query = (
-        select(HelpRequest)
+def request_seen_by(session: Session, reference: str, user: User) -> SeenRequest | None:
+    """The request `reference` and what `user` may see of it; None if there is no such request."""
+    row = session.execute(
+        select(HelpRequest, _access(user))
         .options(joinedload(HelpRequest.zone))
-        .where(HelpRequest.reference == reference.strip().upper())
-    )
-    return session.scalars(query).first()
+        .where(HelpRequest.reference == _normalised(reference)),
+        {"me": user.id},
+    ).one_or_none()
+    return None if row is None else SeenRequest(row[0], Access(row[1]))
 
 
 def open_requests(
@@ -136,12 +200,8 @@ def open_requests(
     conditions = [*matching, HelpRequest.zone_id.in_(zone_ids)]
 
     def count(*where) -> dict[int, int]:
+        # Counted from ix_help_requests_open_zone alone, filters included (see HelpRequest).
         query = select(HelpRequest.zone_id, func.count()).where(*where)
-        if len(matching) > 1:
-            # Narrowed by postcode, kind or language: this index holds those columns,
-            # where SQLite would otherwise read every open request's row for them
-            # (15 ms instead of 250 for 100,000 open requests, bench/board.py's database).
-            query = query.with_hint(HelpRequest.__table__, OPEN_CREATED_INDEX, "sqlite")
         return dict(session.execute(query.group_by(HelpRequest.zone_id)).all())
 
     if remembered is None:
@@ -167,11 +227,9 @@ def open_requests(
             .options(joinedload(HelpRequest.zone))
             .where(*conditions)
             .order_by(HelpRequest.created_at, HelpRequest.id)
+            # Read from ix_help_requests_open_created in date order, stopping after
+            # `limit`, once the database has statistics (app/planner_statistics.py).
             .limit(limit)
-            # SQLite without ANALYZE statistics (how the app leaves it) would sort
-            # every open request of the zones instead (24 ms for 100,000 of them,
-            # bench/board.py); walking this index costs at most one pass over it.
-            .with_hint(HelpRequest, OPEN_CREATED_INDEX, "sqlite")
         )
     )
     return OpenRequests(requests=requests, counts=counts, total=total, counted_at=counted_at)
@@ -182,10 +240,10 @@ def claims_held_by(session: Session, user: User) -> list[HelpRequest]:
     query = (
         select(HelpRequest)
         .options(joinedload(HelpRequest.zone))
-        .where(HelpRequest.claimed_by_id == user.id, HelpRequest.status == RequestStatus.CLAIMED)
+        .where(_held_by())
         .order_by(HelpRequest.claimed_at)
     )
-    return list(session.scalars(query))
+    return list(session.scalars(query, {"me": user.id}))
 
 
 def recently_closed_by(session: Session, user: User, limit: int = 20) -> list[HelpRequest]:
@@ -203,102 +261,21 @@ def recently_closed_by(session: Session, user: User, limit: int = 20) -> list[He
     return list(session.scalars(query))
 
 
-def access_to(request: HelpRequest, user: User, zones: list[Zone]) -> Access:
-    """What `user` may see of `request`, given the zones they serve (zones_served_by)."""
-    if not user.approved:
-        return Access.NOT_APPROVED
-    if request.claimed_by_id is not None:
-        if request.claimed_by_id != user.id:
-            # Checked before the zones: another volunteer's claim is theirs alone.
-            return Access.OTHER_CLAIMER
-        return Access.CLAIMER if request.status == RequestStatus.CLAIMED else Access.FORMER
-    if request.zone_id not in {z.id for z in zones}:
-        return Access.OUTSIDE_ZONES
-    return Access.CARD if request.status == RequestStatus.OPEN else Access.CLOSED
-
-
 def claim_request(
-    session: Session,
-    request: HelpRequest,
-    user: User,
-    *,
-    max_open_claims: int,
-    now: datetime | None = None,
-) -> ClaimResult:
-    """Claim an open request for `user`; exactly one of any number of racing claims wins.
-
-    The session is committed (or rolled back) and `request` up to date.
-    """
-    zones = zones_served_by(session, user)
-    access = access_to(request, user, zones)
-    # Outside one's zones is "not allowed" whether or not someone holds the request:
-    # a volunteer elsewhere learns no more of it by trying to claim it.
-    outside = request.zone_id not in {z.id for z in zones}
-    if access == Access.NOT_APPROVED or outside:
-        return ClaimResult.NOT_ALLOWED
-    if access == Access.CLAIMER:
-        return ClaimResult.ALREADY_YOURS
-    if access == Access.OTHER_CLAIMER and request.status == RequestStatus.CLAIMED:
-        return ClaimResult.TAKEN
-    if access != Access.CARD:
-        return ClaimResult.CLOSED
-    if _claim(session, user, [HelpRequest.id == request.id], max_open_claims, now) is not None:
-        # `request` was updated in place from the row the UPDATE returned: no refresh.
-        return ClaimResult.CLAIMED
-    session.rollback()
-    session.refresh(request)
-    if request.status == RequestStatus.CLAIMED:
-        return ClaimResult.ALREADY_YOURS if request.claimed_by_id == user.id else ClaimResult.TAKEN
-    if request.status != RequestStatus.OPEN:
-        return ClaimResult.CLOSED
-    if open_claim_count(session, user) >= max_open_claims:
-        return ClaimResult.LIMIT_REACHED
-    # Open again by now: taken and released in between. Tell it as taken.
-    return ClaimResult.TAKEN
-
-
-def claim_by_reference(
     session: Session,
     reference: str,
     user: User,
     *,
     max_open_claims: int,
     now: datetime | None = None,
-) -> HelpRequest | None:
-    """Claim the request `reference` for `user` without looking it up first; None if not claimed.
+) -> ClaimResult:
+    """Claim the request `reference` for `user`; exactly one of any number of racing claims wins.
 
-    The board's "take it" button nearly always finds its request open, so the
-    conditional UPDATE goes first and itself states everything claim_request
-    checks beforehand: open, in one of the user's zones, under the claim limit.
-    When it claims nothing (taken, closed, outside the zones, a stale claim in
-    the way, no such reference) the caller looks the request up and asks
-    claim_request, which tries again and tells why.
-    """
-    if not user.approved:
-        return None
-    conditions = [HelpRequest.reference == reference.strip().upper()]
-    if not user.is_operator:  # operators serve every zone (zones_served_by)
-        conditions.append(
-            HelpRequest.zone_id.in_(
-                select(user_zones.c.zone_id).where(user_zones.c.user_id == user.id)
-            )
-        )
-    claimed = _claim(session, user, conditions, max_open_claims, now)
-    if claimed is None:
-        session.rollback()  # and with it the lock of the user row (PostgreSQL)
-    return claimed
-
-
-def _claim(
-    session: Session,
-    user: User,
-    conditions: list,
-    max_open_claims: int,
-    now: datetime | None,
-) -> HelpRequest | None:
-    """The claim itself: the request matching `conditions` if this call claimed it (committed).
-
-    On None nothing was written, and the transaction is left to the caller.
+    One conditional UPDATE claims it when `user` may: the request is open and
+    unclaimed in one of their zones, and they hold fewer than `max_open_claims`.
+    When it claims nothing, one SELECT tells why. Flushed, not committed: the
+    caller commits (and with it ends the lock below). A request loaded in the
+    session is brought up to date either way.
     """
     if session.get_bind().dialect.name == "postgresql":
         # The claim limit must hold when one volunteer claims from two tabs or
@@ -314,53 +291,72 @@ def _claim(
         # a claim. SQLite needs no lock: it runs one writer at a time, and the
         # UPDATE below is one statement.
         session.execute(select(User.id).where(User.id == user.id).with_for_update(key_share=True))
-    held = _HELD
-    claims_held = (
-        select(func.count())
-        .select_from(held)
-        .where(held.claimed_by_id == user.id, held.status == RequestStatus.CLAIMED)
-        .scalar_subquery()
-    )
-    # The race between volunteers is decided here: only one UPDATE can find
-    # the row still open (PostgreSQL re-checks the WHERE clause after waiting
-    # for the winner's row lock; SQLite serialises the writers). RETURNING
-    # hands back the claimed row, so that nobody reads it again after the commit.
+    reference = _normalised(reference)
+    # The race between volunteers is decided here: only one UPDATE can find the
+    # row still open (PostgreSQL re-checks the whole WHERE clause on the row as
+    # the winner left it, after waiting for the winner's row lock; SQLite
+    # serialises the writers). RETURNING hands back the claimed row, so that
+    # nobody reads it again.
     claimed = session.scalars(
         update(HelpRequest)
         .where(
-            *conditions,
-            HelpRequest.status == RequestStatus.OPEN,
-            claims_held < max_open_claims,
+            HelpRequest.reference == reference,
+            _access(user) == Access.CARD,
+            _claims_held < max_open_claims,
         )
         .values(status=RequestStatus.CLAIMED, claimed_by_id=user.id, claimed_at=now or utcnow())
         .returning(HelpRequest)
-        .execution_options(synchronize_session=False, populate_existing=True)
+        .execution_options(synchronize_session=False, populate_existing=True),
+        {"me": user.id},
     ).one_or_none()
     if claimed is not None:
         record(session, Action.CLAIMED, user=user, request=claimed)
-        session.commit()
-    return claimed
+        session.flush()
+        return ClaimResult.CLAIMED
+    # Why not: read after the UPDATE, in its transaction. On PostgreSQL this
+    # statement sees the claim that won (committed before the UPDATE gave up);
+    # on SQLite the UPDATE made this transaction the writer, which reads the
+    # newest data.
+    row = session.execute(
+        select(HelpRequest, _access(user), _claims_held)
+        .where(HelpRequest.reference == reference)
+        .execution_options(populate_existing=True),
+        {"me": user.id},
+    ).one_or_none()
+    if row is None:
+        return ClaimResult.NO_SUCH_REQUEST
+    request, access, held = row
+    match Access(access):
+        case Access.CARD:
+            # Open and theirs to take, yet not taken: the limit, or taken and given
+            # back again between the UPDATE and now (told as taken).
+            return ClaimResult.LIMIT_REACHED if held >= max_open_claims else ClaimResult.TAKEN
+        case Access.CLAIMER:
+            return ClaimResult.ALREADY_YOURS
+        case Access.OTHER_CLAIMER if request.status == RequestStatus.CLAIMED:
+            return ClaimResult.TAKEN
+        case Access.OUTSIDE_ZONES:
+            return ClaimResult.OUTSIDE_ZONES
+        case Access.NOT_APPROVED:
+            return ClaimResult.NOT_ALLOWED
+        case _:  # done or cancelled, whoever held it
+            return ClaimResult.CLOSED
 
 
 def open_claim_count(session: Session, user: User) -> int:
-    return session.scalar(
-        select(func.count())
-        .select_from(HelpRequest)
-        .where(HelpRequest.claimed_by_id == user.id, HelpRequest.status == RequestStatus.CLAIMED)
-    )
+    """How many requests `user` holds right now."""
+    query = select(func.count()).select_from(HelpRequest).where(_held_by())
+    return session.scalar(query, {"me": user.id})
 
 
 def _update_own_claim(session: Session, request: HelpRequest, user: User, **values) -> bool:
     """Change a request only while `user` still holds the claim; True if it changed."""
     result = session.execute(
         update(HelpRequest)
-        .where(
-            HelpRequest.id == request.id,
-            HelpRequest.status == RequestStatus.CLAIMED,
-            HelpRequest.claimed_by_id == user.id,
-        )
+        .where(HelpRequest.id == request.id, _held_by())
         .values(**values)
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False),
+        {"me": user.id},
     )
     return result.rowcount == 1
 
@@ -407,7 +403,7 @@ def record_unreachable(session: Session, request: HelpRequest, user: User) -> in
         user,
         unreachable_count=HelpRequest.unreachable_count + 1,
         needs_attention=case(
-            (HelpRequest.unreachable_count + 1 >= UNREACHABLE_FLAG_AFTER, True),
+            (HelpRequest.unreachable_count + 1 >= UNREACHABLE_LIMIT, True),
             else_=HelpRequest.needs_attention,
         ),
     )
@@ -432,11 +428,8 @@ def record_number_viewed(session: Session, request: HelpRequest, user: User) -> 
     still_held = session.scalar(
         select(func.count())
         .select_from(HelpRequest)
-        .where(
-            HelpRequest.id == request.id,
-            HelpRequest.status == RequestStatus.CLAIMED,
-            HelpRequest.claimed_by_id == user.id,
-        )
+        .where(HelpRequest.id == request.id, _access(user) == Access.CLAIMER),
+        {"me": user.id},
     )
     if not still_held:
         return False

@@ -93,6 +93,15 @@ def db_upgrade(revision: str) -> None:
     click.echo(f"Database at {migrations_runner.current(get_db().url) or 'empty'}.")
 
 
+@db_group.command("analyze")
+def db_analyze() -> None:
+    """Refresh the statistics the database plans the board's queries with (nightly, from cron)."""
+    from app import planner_statistics
+
+    planner_statistics.analyze(get_db().engine)
+    click.echo("Statistics refreshed.")
+
+
 @db_group.command("downgrade")
 @click.argument("revision")
 def db_downgrade(revision: str) -> None:

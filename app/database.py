@@ -22,7 +22,6 @@ from sqlalchemy import (
     make_url,
     text,
 )
-from sqlalchemy.dialects.sqlite.base import SQLiteCompiler
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -103,7 +102,10 @@ def make_engine(url: str, for_migrations: bool = False, timeout_seconds: float =
     # timeout: wait for another writer this long instead of failing at once.
     # An in-memory database has one connection per thread and no pool to wait for.
     in_memory = make_url(url).database in (None, "", ":memory:")
-    pool = {} if in_memory else {"pool_timeout": timeout_seconds}
+    # pool_recycle: SQLite reads the planner's statistics when a connection opens, so
+    # the nightly ANALYZE of another process (app/planner_statistics.py) reaches a
+    # running server's connections when they are opened again, within the hour.
+    pool = {} if in_memory else {"pool_timeout": timeout_seconds, "pool_recycle": 3600}
     engine = create_engine(url, connect_args={"timeout": timeout_seconds}, **pool)
     # The app keeps the sqlite3 module's own transaction handling: a
     # transaction begins at the first write, so reads never hold a snapshot
@@ -140,18 +142,6 @@ def _discard_dropped_connection(dbapi_connection, _record, _proxy) -> None:
     poller.register(socket, select.POLLIN)
     if poller.poll(0):
         raise DisconnectionError("the database server closed this pooled connection")
-
-
-def _sqlite_from_hint(_compiler, _table, text: str | None) -> str | None:
-    return text
-
-
-# SQLAlchemy's SQLite dialect silently drops the hints of Select.with_hint(). SQLite's
-# own hint, "FROM table INDEXED BY index", is exactly what SQLAlchemy renders once the
-# dialect passes the text through. Needed by the board (app/claims.py): without
-# ANALYZE statistics, which the app never gathers, SQLite would sort every open
-# request of the zones shown instead of walking the index that is already in order.
-SQLiteCompiler.get_from_hint_text = _sqlite_from_hint
 
 
 def _sqlite_app(dbapi_connection, _record) -> None:

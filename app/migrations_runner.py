@@ -9,6 +9,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
+from app import planner_statistics
 from app.database import make_engine
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
@@ -22,7 +23,16 @@ def alembic_config(url: str) -> Config:
 
 
 def upgrade(url: str, revision: str = "head") -> None:
+    """Migrate to `revision`, then gather the planner's statistics (app/planner_statistics.py).
+
+    After a migration: a new or rebuilt index has none yet.
+    """
     command.upgrade(alembic_config(url), revision)
+    engine = make_engine(url)
+    try:
+        planner_statistics.analyze(engine)
+    finally:
+        engine.dispose()
 
 
 def downgrade(url: str, revision: str) -> None:

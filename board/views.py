@@ -15,14 +15,13 @@ from flask_babel import ngettext
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
+from app.attention import UNREACHABLE_LIMIT
 from app.board_counts import RememberedCounts
-from app.claims import UNREACHABLE_FLAG_AFTER as UNREACHABLE_LIMIT
 from app.claims import (
     Access,
     BoardFilters,
     ClaimResult,
-    access_to,
-    claim_by_reference,
+    SeenRequest,
     claim_deadline,
     claim_request,
     claims_held_by,
@@ -34,7 +33,7 @@ from app.claims import (
     record_number_viewed,
     record_unreachable,
     release_request,
-    request_by_reference,
+    request_seen_by,
     zones_served_by,
 )
 from app.database import db_session
@@ -135,11 +134,12 @@ def requests_list():
     return _board_page("board/_request_list.html")
 
 
-def _request_or_404(session, reference: str) -> HelpRequest:
-    help_request = request_by_reference(session, reference)
-    if help_request is None:
+def _seen_or_404(session, reference: str) -> SeenRequest:
+    """The request and what the volunteer may see of it; 404 if there is no such request."""
+    seen = request_seen_by(session, reference, current_user)
+    if seen is None:
         abort(404)
-    return help_request
+    return seen
 
 
 def _refuse(access: Access):
@@ -152,8 +152,7 @@ def _refuse(access: Access):
 def request_page(reference: str):
     """One request: its card to claim, or (for its claimer only) how to call the caller back."""
     session = _session_with_fresh_claims()
-    help_request = _request_or_404(session, reference)
-    access = access_to(help_request, current_user, zones_served_by(session, current_user))
+    help_request, access = _seen_or_404(session, reference)
     if access == Access.CLAIMER:
         return _claimed_page(session, help_request)
     if not access.allowed and access != Access.CLOSED:
@@ -189,34 +188,28 @@ def _claimed_page(session, help_request: HelpRequest, status: int = 200, **forms
 @bp.post("/requests/<reference>/claim")
 @approved_required
 def claim(reference: str):
-    session = db_session()
+    # Stale claims go back to the board first: one of them may be this very
+    # request, or count against the volunteer's limit.
+    session = _session_with_fresh_claims()
     limit = settings().max_open_claims
-    # Claim first, look afterwards: the usual press of "take it" is one UPDATE,
-    # and stale claims are returned to the board by the page it leads to. Only
-    # when it claimed nothing are stale claims returned here (one of them may
-    # be the request itself, or count against the limit) and the claim tried
-    # again, so that it ends as if the expiry had run first.
-    claimed = claim_by_reference(session, reference, current_user, max_open_claims=limit)
-    if claimed is not None:
-        flash(_("It is yours. Please call back soon."), "success")
-        return redirect(url_for("board.request_page", reference=claimed.reference))
-    expire_stale_claims(session, settings().claim_timeout_hours)
-    help_request = _request_or_404(session, reference)
-    board_url = local_path(request.form.get("next"), url_for("board.requests"))
-    result = claim_request(session, help_request, current_user, max_open_claims=limit)
+    result = claim_request(session, reference, current_user, max_open_claims=limit)
+    session.commit()
+    if result == ClaimResult.NO_SUCH_REQUEST:
+        abort(404)
     if result in (ClaimResult.CLAIMED, ClaimResult.ALREADY_YOURS):
         if result == ClaimResult.CLAIMED:
             flash(_("It is yours. Please call back soon."), "success")
-        return redirect(url_for("board.request_page", reference=help_request.reference))
+        return redirect(url_for("board.request_page", reference=reference))
+    if result == ClaimResult.OUTSIDE_ZONES:
+        return _refuse(Access.OUTSIDE_ZONES)
     if result == ClaimResult.NOT_ALLOWED:
-        zones = zones_served_by(session, current_user)
-        return _refuse(access_to(help_request, current_user, zones))
+        return _refuse(Access.NOT_APPROVED)
     if result == ClaimResult.LIMIT_REACHED:
         flash(
             _(
                 "You already hold %(n)d requests. Please finish or give back one of them "
                 "before taking another.",
-                n=settings().max_open_claims,
+                n=limit,
             ),
             "error",
         )
@@ -225,13 +218,12 @@ def claim(reference: str):
         flash(_("Another volunteer has just taken this request. Thank you all the same!"), "error")
     else:
         flash(_("This request is no longer open: the caller no longer needs help."), "error")
-    return redirect(board_url)
+    return redirect(local_path(request.form.get("next"), url_for("board.requests")))
 
 
 def _own_claim_or_refuse(session, reference: str):
     """The request if the volunteer still holds it, else the response to send instead."""
-    help_request = _request_or_404(session, reference)
-    access = access_to(help_request, current_user, zones_served_by(session, current_user))
+    help_request, access = _seen_or_404(session, reference)
     if access == Access.CLAIMER:
         return help_request, None
     if access in (Access.OTHER_CLAIMER, Access.OUTSIDE_ZONES):

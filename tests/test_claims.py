@@ -4,7 +4,7 @@ import threading
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, insert, select
 
 from app.audit import Action
 from app.board_counts import RememberedCounts
@@ -12,7 +12,6 @@ from app.claims import (
     Access,
     BoardFilters,
     ClaimResult,
-    access_to,
     claim_request,
     complete_request,
     expire_stale_claims,
@@ -20,11 +19,12 @@ from app.claims import (
     record_number_viewed,
     record_unreachable,
     release_request,
+    request_seen_by,
     zones_served_by,
 )
 from app.database import get_db, utcnow
 from app.help_requests import cancel_request
-from app.models import AuditEvent, HelpRequest, RequestStatus, Role, User
+from app.models import AuditEvent, HelpRequest, Postcode, RequestStatus, Role, User
 from tests.conftest import store_request
 
 LIMIT = 3
@@ -44,6 +44,13 @@ def user(db, person):
 def age_request(db, request, hours):
     request.created_at = utcnow() - timedelta(hours=hours)
     db.commit()
+
+
+def claim(db, request, person) -> ClaimResult:
+    """A claim as the board makes one: the service, then the commit."""
+    result = claim_request(db, request.reference, person, max_open_claims=LIMIT)
+    db.commit()
+    return result
 
 
 def run_at_once(count, work):
@@ -127,14 +134,35 @@ def test_operators_see_every_zone(berlin, make_person):
     assert open_requests(berlin, zones).total == 1
 
 
-def test_the_board_walks_the_index_of_open_requests_without_statistics(app, berlin, volunteer):
-    """SQLite as the app leaves it (no ANALYZE) reads the oldest open requests in index
-    order and stops at a page's worth, rather than sorting all of them."""
-    if berlin.get_bind().dialect.name != "sqlite":
-        pytest.skip("PostgreSQL keeps statistics of its own")
-    for postcode in ("10115", "12043", "13187"):
-        store_request(berlin, postcode=postcode)
-    zones = zones_served_by(berlin, user(berlin, volunteer))
+def fill_the_board(db, open_count: int, closed_count: int) -> None:
+    """A board after some months: `open_count` requests open (the newest), `closed_count`
+    done, one every seven minutes, over Berlin's zones."""
+    postcodes = db.execute(select(Postcode.code, Postcode.zone_id).order_by(Postcode.code)).all()
+    now = utcnow()
+    rows = []
+    for i in range(open_count + closed_count):
+        code, zone_id = postcodes[i % len(postcodes)]
+        is_open = i < open_count
+        created = now - timedelta(minutes=7 * i + 1)
+        rows.append(
+            {
+                "reference": f"T{i:06d}",
+                "postcode": code,
+                "zone_id": zone_id,
+                "request_type": ("shopping", "pharmacy", "chat")[i % 3],
+                "language": ("de", "de", "en", "pl")[i % 4],
+                "caller_number": f"+4930{i:07d}",
+                "status": RequestStatus.OPEN if is_open else RequestStatus.DONE,
+                "created_at": created,
+                "closed_at": None if is_open else created + timedelta(hours=3),
+            }
+        )
+    db.execute(insert(HelpRequest), rows)
+    db.commit()
+
+
+def board_statements(app, session, zones) -> dict[str, tuple]:
+    """What open_requests sends for `zones`: plain, and narrowed by postcode and language."""
     statements = []
     engine = get_db(app).engine
 
@@ -143,21 +171,61 @@ def test_the_board_walks_the_index_of_open_requests_without_statistics(app, berl
 
     event.listen(engine, "before_cursor_execute", capture)
     try:
-        open_requests(berlin, zones)
-        open_requests(berlin, zones, BoardFilters(postcode_prefix="1", language="de"))
+        open_requests(session, zones)
+        open_requests(session, zones, BoardFilters(postcode_prefix="1", language="de"))
     finally:
         event.remove(engine, "before_cursor_execute", capture)
+    counts, lists = (
+        [s for s in statements if "count(*)" in s[0]],
+        [s for s in statements if "ORDER BY" in s[0]],
+    )
+    return {"count": counts[0], "list": lists[0], "narrowed count": counts[1]}
 
-    def plan(statement, parameters) -> list[str]:
-        connection = berlin.connection()
-        explained = connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
-        return [row[-1] for row in explained]
 
-    listing = plan(*statements[1])
-    assert "SCAN help_requests USING INDEX ix_help_requests_open_created" in listing
-    assert not any("TEMP B-TREE" in step for step in listing), listing
-    # The counts narrowed by postcode or language read the columns from the index too.
-    assert "ix_help_requests_open_created" in " ".join(plan(*statements[2]))
+def sqlite_plan(session, statement, parameters) -> str:
+    explained = session.connection().exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
+    return "\n".join(row[-1] for row in explained)
+
+
+def postgresql_plan(session, statement, parameters) -> str:
+    explained = session.connection().exec_driver_sql("EXPLAIN " + statement, parameters)
+    return "\n".join(row[0] for row in explained)
+
+
+@pytest.mark.parametrize("command", [["db", "analyze"], ["db", "upgrade"]])
+def test_with_fresh_statistics_the_board_reads_its_indexes(
+    app, berlin, runner, make_person, command
+):
+    """Thousands of closed requests and some hundreds open, statistics gathered as the app
+    gathers them (every night, and after every upgrade): a board reads the oldest open
+    requests in index order and stops at a page's worth (no sort of every open request
+    of its zones), and counts them, filters included, through an index (SQLite from the
+    index of open requests by zone alone). Without the statistics both databases sort
+    instead."""
+    fill_the_board(berlin, open_count=600, closed_count=6000)
+    result = runner.invoke(args=command)
+    assert result.exit_code == 0, result.output
+    # SQLite reads statistics when a connection opens: a server starts after an upgrade,
+    # and reopens its connections within the hour after the nightly run (app/database.py).
+    get_db(app).engine.dispose()
+    ada = user(berlin, make_person("ada@example.org", zones=["mitte", "neukoelln"]))
+    operator = user(berlin, make_person("op@example.org", zones=[], role=Role.OPERATOR))
+    for person in (ada, operator):
+        statements = board_statements(app, berlin, zones_served_by(berlin, person))
+        if berlin.get_bind().dialect.name == "sqlite":
+            plans = {what: sqlite_plan(berlin, *s) for what, s in statements.items()}
+            assert "SCAN help_requests USING INDEX ix_help_requests_open_created" in plans["list"]
+            assert "TEMP B-TREE" not in plans["list"], plans["list"]
+            for count in ("count", "narrowed count"):
+                assert "USING COVERING INDEX ix_help_requests_open_zone" in plans[count], plans
+        else:
+            plans = {what: postgresql_plan(berlin, *s) for what, s in statements.items()}
+            assert "Index Scan using ix_help_requests_open_created" in plans["list"], plans
+            assert "Sort" not in plans["list"], plans["list"]
+            # The counts read the open requests through one index or another (an index-only
+            # scan once autovacuum has marked the table's pages all-visible).
+        for plan in plans.values():
+            assert "Seq Scan on help_requests" not in plan, plans
 
 
 class Clock:
@@ -222,7 +290,7 @@ def test_small_counts_are_exact_at_once(berlin, volunteer):
     zones = zones_served_by(berlin, ada)
     requests = [store_request(berlin), store_request(berlin)]
     assert open_requests(berlin, zones, remembered=remembered).total == 2
-    claim_request(berlin, requests[0], ada, max_open_claims=LIMIT)
+    claim(berlin, requests[0], ada)
     board = open_requests(berlin, zones, remembered=remembered)
     assert board.total == 1 and board.counted_at is None
     assert [r.id for r in board.requests] == [requests[1].id]
@@ -234,24 +302,31 @@ def test_small_counts_are_exact_at_once(berlin, volunteer):
 def test_access_rules(berlin, make_person):
     ada = user(berlin, make_person("ada@example.org"))
     bea = user(berlin, make_person("bea@example.org"))
+    cem = user(berlin, make_person("cem@example.org", zones=["pankow"]))
     pending = user(berlin, make_person("new@example.org", status="pending"))
-    zones = zones_served_by(berlin, ada)
     mine = store_request(berlin, postcode="10115")
     theirs = store_request(berlin, postcode="10115")
     elsewhere = store_request(berlin, postcode="13187")
     cancelled = store_request(berlin, postcode="10115")
     cancel_request(berlin, cancelled)
-    assert claim_request(berlin, mine, ada, max_open_claims=LIMIT) == ClaimResult.CLAIMED
-    assert claim_request(berlin, theirs, bea, max_open_claims=LIMIT) == ClaimResult.CLAIMED
+    assert claim(berlin, mine, ada) == ClaimResult.CLAIMED
+    assert claim(berlin, theirs, bea) == ClaimResult.CLAIMED
 
-    assert access_to(mine, ada, zones) == Access.CLAIMER
-    assert access_to(theirs, ada, zones) == Access.OTHER_CLAIMER
-    assert access_to(elsewhere, ada, zones) == Access.OUTSIDE_ZONES
-    assert access_to(cancelled, ada, zones) == Access.CLOSED
-    assert access_to(mine, pending, zones) == Access.NOT_APPROVED
+    def access(request, person):
+        return request_seen_by(berlin, request.reference, person).access
+
+    assert access(mine, ada) == Access.CLAIMER
+    assert access(theirs, ada) == Access.OTHER_CLAIMER
+    assert access(elsewhere, ada) == Access.OUTSIDE_ZONES
+    assert access(elsewhere, cem) == Access.CARD
+    assert access(cancelled, ada) == Access.CLOSED
+    assert access(mine, pending) == Access.NOT_APPROVED
+    # A volunteer elsewhere is not told that someone holds a request.
+    assert access(mine, cem) == Access.OUTSIDE_ZONES
     complete_request(berlin, mine, ada)
-    assert access_to(mine, ada, zones) == Access.FORMER
-    assert access_to(mine, bea, zones) == Access.OTHER_CLAIMER
+    assert access(mine, ada) == Access.FORMER
+    assert access(mine, bea) == Access.OTHER_CLAIMER
+    assert request_seen_by(berlin, "AAA-AAA", ada) is None
 
 
 def test_the_number_is_audited_only_for_its_claimer(berlin, make_person):
@@ -259,7 +334,7 @@ def test_the_number_is_audited_only_for_its_claimer(berlin, make_person):
     bea = user(berlin, make_person("bea@example.org"))
     request = store_request(berlin)
     assert not record_number_viewed(berlin, request, ada)  # not claimed yet
-    claim_request(berlin, request, ada, max_open_claims=LIMIT)
+    claim(berlin, request, ada)
     assert record_number_viewed(berlin, request, ada)
     assert record_number_viewed(berlin, request, ada)
     assert not record_number_viewed(berlin, request, bea)
@@ -274,16 +349,11 @@ def test_exactly_one_of_many_simultaneous_claims_wins(app, berlin, many_voluntee
     people = many_volunteers(50)
     request = store_request(berlin)
 
-    def claim(i):
+    def press(i):
         with get_db(app).session() as session:
-            return claim_request(
-                session,
-                session.get(HelpRequest, request.id),
-                session.get(User, people[i].id),
-                max_open_claims=LIMIT,
-            )
+            return claim(session, request, session.get(User, people[i].id))
 
-    results = run_at_once(len(people), claim)
+    results = run_at_once(len(people), press)
     assert results.count(ClaimResult.CLAIMED) == 1
     assert results.count(ClaimResult.TAKEN) == len(people) - 1
     winner = people[results.index(ClaimResult.CLAIMED)]
@@ -296,16 +366,11 @@ def test_simultaneous_claims_by_one_volunteer_respect_the_limit(app, berlin, vol
     """Six tabs (or six app servers) claiming six requests for one volunteer at once."""
     requests = [store_request(berlin) for _ in range(6)]
 
-    def claim(i):
+    def press(i):
         with get_db(app).session() as session:
-            return claim_request(
-                session,
-                session.get(HelpRequest, requests[i].id),
-                session.get(User, volunteer.id),
-                max_open_claims=LIMIT,
-            )
+            return claim(session, requests[i], session.get(User, volunteer.id))
 
-    results = run_at_once(len(requests), claim)
+    results = run_at_once(len(requests), press)
     assert results.count(ClaimResult.CLAIMED) == LIMIT
     assert results.count(ClaimResult.LIMIT_REACHED) == len(requests) - LIMIT
     held = berlin.scalar(
@@ -319,8 +384,8 @@ def test_simultaneous_claims_by_one_volunteer_respect_the_limit(app, berlin, vol
 def test_a_second_claim_of_ones_own_request_is_no_error(berlin, volunteer):
     request = store_request(berlin)
     ada = user(berlin, volunteer)
-    assert claim_request(berlin, request, ada, max_open_claims=LIMIT) == ClaimResult.CLAIMED
-    assert claim_request(berlin, request, ada, max_open_claims=LIMIT) == ClaimResult.ALREADY_YOURS
+    assert claim(berlin, request, ada) == ClaimResult.CLAIMED
+    assert claim(berlin, request, ada) == ClaimResult.ALREADY_YOURS
     assert len(events(berlin, Action.CLAIMED)) == 1
 
 
@@ -328,21 +393,48 @@ def test_a_second_claim_of_ones_own_request_is_no_error(berlin, volunteer):
 def test_accounts_not_approved_cannot_claim(berlin, make_person, status):
     person = user(berlin, make_person("new@example.org", status=status))
     request = store_request(berlin)
-    assert claim_request(berlin, request, person, max_open_claims=LIMIT) == ClaimResult.NOT_ALLOWED
+    assert claim(berlin, request, person) == ClaimResult.NOT_ALLOWED
     assert request.status == RequestStatus.OPEN
 
 
-def test_requests_outside_ones_zones_cannot_be_claimed(berlin, volunteer):
+def test_requests_outside_ones_zones_cannot_be_claimed(berlin, volunteer, make_person):
     request = store_request(berlin, postcode="13187")
-    result = claim_request(berlin, request, user(berlin, volunteer), max_open_claims=LIMIT)
-    assert result == ClaimResult.NOT_ALLOWED
+    result = claim(berlin, request, user(berlin, volunteer))
+    assert result == ClaimResult.OUTSIDE_ZONES
     assert request.status == RequestStatus.OPEN
+    # Nor when someone holds it: a volunteer elsewhere is not told that.
+    cem = user(berlin, make_person("cem@example.org", zones=["pankow"]))
+    assert claim(berlin, request, cem) == ClaimResult.CLAIMED
+    assert claim(berlin, request, user(berlin, volunteer)) == ClaimResult.OUTSIDE_ZONES
+
+
+def test_the_claim_limit_is_told(berlin, volunteer):
+    ada = user(berlin, volunteer)
+    requests = [store_request(berlin) for _ in range(LIMIT + 1)]
+    assert [claim(berlin, r, ada) for r in requests] == [ClaimResult.CLAIMED] * LIMIT + [
+        ClaimResult.LIMIT_REACHED
+    ]
+    assert requests[-1].status == RequestStatus.OPEN
+
+
+def test_a_claim_of_no_such_request(berlin, volunteer):
+    result = claim_request(berlin, "AAA-AAA", user(berlin, volunteer), max_open_claims=LIMIT)
+    assert result == ClaimResult.NO_SUCH_REQUEST
+
+
+def test_a_request_done_by_another_volunteer_is_closed_to_a_claim(berlin, make_person):
+    ada = user(berlin, make_person("ada@example.org"))
+    bea = user(berlin, make_person("bea@example.org"))
+    request = store_request(berlin)
+    claim(berlin, request, bea)
+    complete_request(berlin, request, bea)
+    assert claim(berlin, request, ada) == ClaimResult.CLOSED
 
 
 def test_a_cancelled_request_cannot_be_claimed(berlin, volunteer):
     request = store_request(berlin)
     cancel_request(berlin, request)
-    result = claim_request(berlin, request, user(berlin, volunteer), max_open_claims=LIMIT)
+    result = claim(berlin, request, user(berlin, volunteer))
     assert result == ClaimResult.CLOSED
 
 
@@ -353,7 +445,7 @@ def test_done_release_and_unreachable_only_by_the_claimer(berlin, make_person):
     ada = user(berlin, make_person("ada@example.org"))
     bea = user(berlin, make_person("bea@example.org"))
     request = store_request(berlin)
-    claim_request(berlin, request, ada, max_open_claims=LIMIT)
+    claim(berlin, request, ada)
     assert not complete_request(berlin, request, bea, "sneaky")
     assert not release_request(berlin, request, bea, "sneaky")
     assert record_unreachable(berlin, request, bea) is None
@@ -370,7 +462,7 @@ def test_done_release_and_unreachable_only_by_the_claimer(berlin, make_person):
 def test_released_requests_go_back_to_the_board_with_the_reason_logged(berlin, volunteer):
     ada = user(berlin, volunteer)
     request = store_request(berlin)
-    claim_request(berlin, request, ada, max_open_claims=LIMIT)
+    claim(berlin, request, ada)
     assert release_request(berlin, request, ada, "no_time: away this week")
     assert request.status == RequestStatus.OPEN and request.claimed_by_id is None
     assert [e.detail for e in events(berlin, Action.RELEASED)] == ["no_time: away this week"]
@@ -381,13 +473,13 @@ def test_the_third_unreachable_call_flags_the_request_for_operators(berlin, make
     ada = user(berlin, make_person("ada@example.org"))
     bea = user(berlin, make_person("bea@example.org"))
     request = store_request(berlin)
-    claim_request(berlin, request, ada, max_open_claims=LIMIT)
+    claim(berlin, request, ada)
     assert record_unreachable(berlin, request, ada) == 1
     assert record_unreachable(berlin, request, ada) == 2
     assert not request.needs_attention
     release_request(berlin, request, ada, "no_time")
     # The count belongs to the request: the next volunteer's attempt is the third.
-    claim_request(berlin, request, bea, max_open_claims=LIMIT)
+    claim(berlin, request, bea)
     assert record_unreachable(berlin, request, bea) == 3
     assert request.needs_attention
     assert request.status == RequestStatus.CLAIMED  # still theirs to try again
@@ -400,7 +492,7 @@ def test_the_third_unreachable_call_flags_the_request_for_operators(berlin, make
 
 def test_simultaneous_unreachable_reports_are_all_counted(app, berlin, volunteer):
     request = store_request(berlin)
-    claim_request(berlin, request, user(berlin, volunteer), max_open_claims=LIMIT)
+    claim(berlin, request, user(berlin, volunteer))
 
     def report(_i):
         with get_db(app).session() as session:
@@ -419,8 +511,8 @@ def test_simultaneous_unreachable_reports_are_all_counted(app, berlin, volunteer
 def test_stale_claims_return_to_the_board_and_the_claimer_loses_access(berlin, volunteer):
     ada = user(berlin, volunteer)
     stale, fresh = store_request(berlin), store_request(berlin)
-    claim_request(berlin, stale, ada, max_open_claims=LIMIT)
-    claim_request(berlin, fresh, ada, max_open_claims=LIMIT)
+    claim(berlin, stale, ada)
+    claim(berlin, fresh, ada)
     stale.claimed_at = utcnow() - timedelta(hours=24, minutes=1)
     berlin.commit()
 
@@ -428,7 +520,7 @@ def test_stale_claims_return_to_the_board_and_the_claimer_loses_access(berlin, v
     berlin.refresh(stale)
     assert stale.status == RequestStatus.OPEN and stale.claimed_by_id is None
     assert stale.expired_claims == 1
-    assert access_to(stale, ada, zones_served_by(berlin, ada)) == Access.CARD
+    assert request_seen_by(berlin, stale.reference, ada).access == Access.CARD
     assert not record_number_viewed(berlin, stale, ada)
     assert not complete_request(berlin, stale, ada)
     berlin.refresh(fresh)
@@ -441,7 +533,7 @@ def test_stale_claims_return_to_the_board_and_the_claimer_loses_access(berlin, v
 
 def test_two_servers_expiring_at_once_return_each_claim_once(app, berlin, volunteer):
     request = store_request(berlin)
-    claim_request(berlin, request, user(berlin, volunteer), max_open_claims=LIMIT)
+    claim(berlin, request, user(berlin, volunteer))
     request.claimed_at = utcnow() - timedelta(hours=30)
     berlin.commit()
 
@@ -457,7 +549,7 @@ def test_two_servers_expiring_at_once_return_each_claim_once(app, berlin, volunt
 
 def test_the_expire_command_for_cron(runner, berlin, volunteer):
     request = store_request(berlin)
-    claim_request(berlin, request, user(berlin, volunteer), max_open_claims=LIMIT)
+    claim(berlin, request, user(berlin, volunteer))
     request.claimed_at = utcnow() - timedelta(hours=25)
     berlin.commit()
     result = runner.invoke(args=["requests", "expire"])
@@ -472,7 +564,7 @@ def test_done_and_expiry_at_the_same_moment_never_both_win(app, berlin, voluntee
     """A volunteer presses done just as the claim times out: one of the two happens."""
     for _ in range(5):
         request = store_request(berlin)
-        claim_request(berlin, request, user(berlin, volunteer), max_open_claims=LIMIT)
+        claim(berlin, request, user(berlin, volunteer))
         request.claimed_at = utcnow() - timedelta(hours=24, seconds=1)
         berlin.commit()
 

@@ -105,7 +105,8 @@ def scene(app, berlin, make_person) -> Scene:
         "eve": make_person("eve@example.org", zones=[], role=Role.OPERATOR, name="Eve"),
     }
     claimed = store_request(berlin, postcode="10115", caller_number=CLAIMED_NUMBER)
-    claim_request(berlin, claimed, berlin.get(User, people["ada"].id), max_open_claims=3)
+    claim_request(berlin, claimed.reference, berlin.get(User, people["ada"].id), max_open_claims=3)
+    berlin.commit()
     opened = store_request(berlin, postcode="10117", caller_number=OPEN_NUMBER)
     pankow = store_request(berlin, postcode="13187", caller_number=PANKOW_NUMBER)
     call = Call(
@@ -394,7 +395,8 @@ def test_injection_strings_in_the_claim_forms_are_refused_or_kept_as_typed(scene
         ):
             request = store_request(scene.db, postcode="10119")
             if action != "claim":
-                claim_request(scene.db, request, user, max_open_claims=3)
+                claim_request(scene.db, request.reference, user, max_open_claims=3)
+                scene.db.commit()
             data = {"reason": "other", field: payload}
             response = ada.post(f"/requests/{request.reference}/{action}", data)
             assert_harmless(response, payload)
