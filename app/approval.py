@@ -97,7 +97,7 @@ def decide(
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
-        session.rollback()
+        # Nothing was written: the account had moved on (another operator, another tab).
         session.refresh(volunteer)
         raise ApprovalError(f"cannot {decision} an account that is {volunteer.status}")
     session.refresh(volunteer)
@@ -107,7 +107,7 @@ def decide(
     audit.record(session, action, user=operator, subject=volunteer, detail=detail)
     if target == AccountStatus.SUSPENDED:
         _release_claims(session, volunteer, operator)
-    session.commit()
+    session.flush()  # the caller commits: the web request or the command
     return volunteer
 
 

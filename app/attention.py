@@ -142,7 +142,7 @@ def attention_counts(
 def record_numbers_shown(
     session: Session, operator: User, requests: Iterable[HelpRequest], calls: Iterable[Call]
 ) -> None:
-    """Write to the audit log that `operator` is shown these callers' numbers, then commit.
+    """Write to the audit log that `operator` is shown these callers' numbers (the caller commits).
 
     The same trail a volunteer leaves (claims.record_number_viewed): one
     event per number put on a page, written before the page is rendered, so
@@ -168,7 +168,6 @@ def record_numbers_shown(
             for event in shown
         ],
     )
-    session.commit()
 
 
 def mark_message_handled(session: Session, call_id: int, operator: User) -> bool:
@@ -186,8 +185,7 @@ def mark_message_handled(session: Session, call_id: int, operator: User) -> bool
         .values(operator_message_handled_at=utcnow())
     )
     if result.rowcount != 1:
-        session.rollback()
-        return False
+        return False  # nothing written
     call = session.get(Call, call_id)
     audit.record(
         session,
@@ -195,7 +193,7 @@ def mark_message_handled(session: Session, call_id: int, operator: User) -> bool
         user=operator,
         detail=f"voice message of call {call.call_sid}",
     )
-    session.commit()
+    session.flush()
     return True
 
 
@@ -241,12 +239,11 @@ def _operator_update(
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
-        session.rollback()
-        return False
+        return False  # nothing written
     request = session.get(HelpRequest, request_id)
     session.refresh(request)
     audit.record(session, action, user=operator, request=request, detail=note.strip())
-    session.commit()
+    session.flush()
     return True
 
 

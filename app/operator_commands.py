@@ -296,6 +296,7 @@ def _decision_command(decision: approval.Decision, doc: str) -> click.Command:
                 )
             except approval.ApprovalError as e:
                 raise click.ClickException(f"{email}: {e}") from None
+            session.commit()
             click.echo(f"{volunteer.email} is now {volunteer.status}.")
 
     return command

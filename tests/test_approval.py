@@ -61,6 +61,7 @@ def test_two_operators_approving_at_once_approve_once(app, berlin, operator, pio
             barrier.wait()
             try:
                 approval.decide(session, piotr.id, approval.Decision.APPROVE, operator=None)
+                session.commit()  # as the operator page and the command do
                 outcomes.append("approved")
             except approval.ApprovalError:
                 outcomes.append("refused")
@@ -86,6 +87,7 @@ def test_two_operators_handling_one_voice_message_record_it_once(app, berlin, op
         with app.app_context(), get_db(app).session() as session:
             barrier.wait()
             results.append(mark_message_handled(session, message.id, session.merge(operator)))
+            session.commit()  # as the operator page does
 
     threads = [threading.Thread(target=handle) for _ in range(6)]
     for t in threads:

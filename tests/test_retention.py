@@ -215,6 +215,7 @@ def noted(berlin, operator):
     approval.decide(
         berlin, anna.id, approval.Decision.SUSPEND, operator=operator, note="rude to a caller"
     )
+    berlin.commit()
     return {"done": done.id, "closed": closed.id, "recent": recent.id}
 
 

@@ -151,6 +151,7 @@ def decide(user_id: int):
         person = approval.decide(
             db_session(), user_id, decision, operator=current_user, note=form.note.data or ""
         )
+        db_session().commit()
     except approval.ApprovalError:
         flash(gettext("That account has changed meanwhile; nothing was done."), "error")
         return redirect(url_for(".volunteers", status=back))
@@ -168,6 +169,7 @@ def attention_list():
     # Audited before rendering, as a volunteer's view is: the numbers on this
     # page are never shown without the log knowing who saw them.
     attention.record_numbers_shown(session, current_user, [i.request for i in items], messages)
+    session.commit()
     return render_template(
         "board/operator/attention.html",
         items=items,
@@ -185,7 +187,9 @@ def resolve_request(request_id: int, action: str):
         flash(gettext("The note is too long (500 characters at most)."), "error")
         return redirect(url_for(".attention_list"))
     resolve = attention.return_to_board if action == "return" else attention.close_request
-    if resolve(db_session(), request_id, current_user, form.note.data or ""):
+    done = resolve(db_session(), request_id, current_user, form.note.data or "")
+    db_session().commit()
+    if done:
         if action == "return":
             flash(gettext("The request is back on the board for volunteers."), "success")
         else:
@@ -197,7 +201,9 @@ def resolve_request(request_id: int, action: str):
 
 @bp.post("/attention/messages/<int:call_id>/handled")
 def message_handled(call_id: int):
-    if attention.mark_message_handled(db_session(), call_id, current_user):
+    handled = attention.mark_message_handled(db_session(), call_id, current_user)
+    db_session().commit()
+    if handled:
         flash(gettext("The voice message is marked as handled."), "success")
     else:
         flash(gettext("That voice message was already handled."), "error")
