@@ -9,9 +9,11 @@ may come without one, and a final status must stay final either way; the
 sequence only orders callbacks of the same rank. Whatever order things arrive
 in, the log ends the same.
 
-The webhooks write through a Core connection (Database.connect()), committing
-each statement at once; no ORM session, whose unit of work cost more than the
-statements themselves on every webhook.
+The webhooks write through a Core connection (Database.connect()) and commit
+each write at once themselves (voice/views.py: the call log before the flow,
+so a failing step never takes the log down with it); no ORM session, whose unit
+of work cost more than the statements themselves on every webhook. Nothing here
+commits: the webhook, or the call spool's writer, does.
 """
 
 from __future__ import annotations
@@ -75,7 +77,6 @@ def start_call(
         "status": CallStatus.IN_PROGRESS.value,
     }
     connection.execute(_started_call(connection.dialect.name), row)
-    connection.commit()
 
 
 def call_for(session: Session, call_sid: str) -> Call | None:
@@ -123,7 +124,6 @@ def record_step(
         connection, {"call_sid": call_sid, **values}
     ):
         connection.execute(statement, parameters)
-    connection.commit()
 
 
 @cache
@@ -149,7 +149,6 @@ def save_callback_number(connection: Connection, call_sid: str, number: str) -> 
     connection.execute(
         update(calls).where(calls.c.call_sid == call_sid).values(callback_number=number)
     )
-    connection.commit()
 
 
 def save_operator_message(connection: Connection, call_sid: str, url: str, seconds: int) -> None:
@@ -159,7 +158,6 @@ def save_operator_message(connection: Connection, call_sid: str, url: str, secon
         .where(calls.c.call_sid == call_sid)
         .values(operator_message_url=url, operator_message_seconds=seconds)
     )
-    connection.commit()
 
 
 def record_error(
@@ -187,7 +185,6 @@ def record_error(
         row.update({"language": language} if language else {})
         row.update({"started_at": at} if at else {})
         _insert_call(connection, row)
-    connection.commit()
 
 
 def record_start(
@@ -229,7 +226,6 @@ def record_start(
             where=calls.c.numbers_erased_at.is_(None),
         )
     )
-    connection.commit()
 
 
 def apply_spooled(connection: Connection, fact: dict) -> None:
@@ -320,7 +316,6 @@ def record_status(
         if not _insert_call(connection, row):
             # The first webhook logged it at this very moment: apply the status to that row.
             connection.execute(statement, parameters)
-    connection.commit()
     return True
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -46,26 +45,17 @@ from tests.conftest import (
     store_request,
 )
 from tests.consistency import assert_database_consistent
+from tests.faults import CONNECTING, OPERATOR, SORRY, SqliteLocked
 from tests.tcp_proxy import TcpProxy
-from voice.prompts import load_catalogs
 from voice.simulator import Phone, new_sid
 
 # Timed: run alone, after the other tests (Makefile, `make test`).
 pytestmark = pytest.mark.serial
 
-OPERATOR = "+4930999000"
 DEADLINE = 1.5  # database_timeout_seconds here: the same path as the default 6 s, quicker
 # What "within the deadline" allows on top: the watchdog's tick, the apology, a busy machine.
 SLACK = 1.0
 TWILIO_GIVES_UP = 15
-
-
-def german(sentence: str) -> str:
-    return load_catalogs(["de"])["de"].say(sentence)
-
-
-SORRY = german("technical_problem")
-CONNECTING = german("connecting")
 
 
 class PostgresqlLocked:
@@ -104,24 +94,6 @@ class PostgresqlSilent:
     def end(self) -> None:
         self.proxy.stop()
         self.proxy.start()
-
-
-class SqliteLocked:
-    """Another connection holds SQLite's write lock."""
-
-    def __init__(self, url: str):
-        self.url = url
-        self.holder: sqlite3.Connection | None = None
-
-    def begin(self) -> None:
-        self.holder = sqlite3.connect(make_url(self.url).database, isolation_level=None)
-        self.holder.execute("BEGIN EXCLUSIVE")
-
-    def end(self) -> None:
-        if self.holder is not None:
-            self.holder.execute("ROLLBACK")
-            self.holder.close()
-            self.holder = None
 
 
 @pytest.fixture(params=["locked", "silent"])
@@ -353,6 +325,7 @@ def test_a_spooled_fact_applied_twice_changes_nothing(app, berlin, tmp_path):
     with app.app_context(), get_db(app).connect() as connection:
         for fact in facts + facts:
             call_log.apply_spooled(connection, fact)
+            connection.commit()
     [row] = berlin.scalars(select(Call))
     assert (row.status, row.outcome, row.duration_seconds) == ("completed", "error", 42)
     assert row.from_number == "+4930123456"
@@ -415,6 +388,7 @@ def test_an_unreadable_spool_file_is_set_aside_and_the_rest_written(app, berlin,
     def write(fact):
         with app.app_context(), get_db(app).connect() as connection:
             call_log.apply_spooled(connection, fact)
+            connection.commit()
 
     assert spool.replay(write) == 1
     assert spool.waiting() == []

@@ -56,6 +56,7 @@ def spool_writer(app: Flask):
         # A deadline like a webhook's: a database that hangs is tried again later.
         with app.app_context(), budget(db.timeout_seconds), db.connect() as connection:
             call_log.apply_spooled(connection, fact)
+            connection.commit()
 
     return write
 

@@ -95,10 +95,12 @@ class StoredCall:
                     self.connection.commit()
             case SaveCallbackNumber():
                 call_log.save_callback_number(self.connection, self.call_sid, effect.number)
+                self.connection.commit()
             case SaveOperatorMessage():
                 call_log.save_operator_message(
                     self.connection, self.call_sid, effect.url, effect.seconds
                 )
+                self.connection.commit()
             case _:
                 raise TypeError(f"not an effect: {effect!r}")
         return ""

@@ -95,6 +95,7 @@ def incoming():
         call_log.start_call(
             connection, call_sid=call_sid, from_number=number, to_number=form.get("To", "")
         )
+        connection.commit()  # the call is in the log, whatever the flow does next
         call = _stored_call(connection, call_sid, number)
         reply = _play(call, flow.start(line, call))
     return respond(line, reply)
@@ -133,6 +134,7 @@ def status():
     try:
         with get_db().connect() as connection:
             applied = call_log.record_status(connection, call_sid, at=at, **fact)
+            connection.commit()
     except Exception as error:
         if not (is_database_trouble(error) or database_failed()):
             raise
@@ -221,6 +223,7 @@ def _play(call: StoredCall, turn: flow.Turn) -> tuple[flow.Verb, ...]:
         outcome=turn.outcome,
         request_reference=reference,
     )
+    call.connection.commit()
     return turn.reply
 
 
@@ -275,6 +278,7 @@ def _log_error(call_sid: str) -> None:
         try:
             with get_db().connect() as connection:
                 call_log.record_error(connection, call_sid, step=step, language=language)
+                connection.commit()
             return
         except Exception:
             current_app.logger.warning("Could not log the error of call %s", call_sid)
