@@ -17,7 +17,6 @@ again; the call log and the requests are consistent afterwards.
 
 from __future__ import annotations
 
-import sqlite3
 import time
 import xml.etree.ElementTree as ET
 
@@ -30,42 +29,13 @@ from app.database import get_db
 from app.models import Call, HelpRequest
 from tests.conftest import close_test_app, make_test_app
 from tests.consistency import assert_database_consistent
+from tests.faults import CONNECTING, OPERATOR, SORRY, SqliteLocked
 from tests.tcp_proxy import TcpProxy
 from voice.flow import spell
-from voice.prompts import load_catalogs
 from voice.simulator import Phone
 
 # Timed: run alone, after the other tests (Makefile, `make test`).
 pytestmark = pytest.mark.serial
-
-OPERATOR = "+4930999000"
-
-
-def german(sentence: str) -> str:
-    return load_catalogs(["de"])["de"].say(sentence)
-
-
-SORRY = german("technical_problem")
-CONNECTING = german("connecting")
-
-
-class SqliteLocked:
-    """SQLite unavailable: another process holds the write lock."""
-
-    def __init__(self, url: str):
-        self.url = url
-        self.path = make_url(url).database
-        self.holder: sqlite3.Connection | None = None
-
-    def begin(self) -> None:
-        self.holder = sqlite3.connect(self.path, isolation_level=None)
-        self.holder.execute("BEGIN EXCLUSIVE")
-
-    def end(self) -> None:
-        if self.holder is not None:
-            self.holder.execute("ROLLBACK")
-            self.holder.close()
-            self.holder = None
 
 
 class PostgresqlStopped:
