@@ -20,8 +20,6 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
     checked the same way (plus `testing = true` for Flask's test mode).
     The instance folder (SQLite file, generated secrets) is ./instance.
     """
-    # Imported here: the command line's call log export builds only the core
-    # (core_app()) and starts faster without the web's modules.
     from flask_wtf.csrf import CSRFProtect
     from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -55,9 +53,8 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
 def core_app(test_config: dict | None = None, instance_path: str | None = None) -> Flask:
     """The configuration, the database and the translations: what create_app() builds on.
 
-    On its own it serves jobs that need no web and no phone line (the call
-    log export of `hotline calls export`), with the same settings, instance
-    folder and database as the whole app.
+    On its own it serves the export benchmark's baseline (bench/export_baseline.py),
+    with the same settings, instance folder and database as the whole app.
     """
     app = Flask(__name__, instance_path=instance_path or str(Path.cwd() / "instance"))
     overrides = dict(test_config or {})

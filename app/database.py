@@ -175,7 +175,7 @@ class Database:
         self.guard = DatabaseGuard(self.engine, timeout_seconds, max_waiting)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         # The phone line's webhooks write one conditional statement at a time and
-        # commit each at once (app/call_log.py). On PostgreSQL in autocommit mode each
+        # commit each at once (app/calls/call_log.py). On PostgreSQL in autocommit mode each
         # is one round trip, instead of three with BEGIN and COMMIT; SQLite keeps the
         # sqlite3 module's own transactions, which begin at a write (see make_engine).
         self.statements = (

@@ -43,7 +43,7 @@ class CallStatus(enum.StrEnum):
     """A call's status in the log: Twilio's CallStatus values, and our `unknown`.
 
     In the order of a call's life (its rank): a status only ever gives way to
-    one of a higher rank (app/call_log.py), and the five final ones share the
+    one of a higher rank (app/calls/call_log.py), and the five final ones share the
     last rank, so none of them replaces another. `unknown` is never Twilio's:
     `hotline calls close-stale` gives it to a call whose end never reached the
     log. It ranks after in-progress and before the finals, so that Twilio's
@@ -199,7 +199,7 @@ class HelpRequest(Base):
         # walks the second oldest first, checking its zones and filters in the
         # index itself, and stops at a page's worth instead of sorting every open
         # request of its zones. The queries must say status = 'open' literally to
-        # use them (app/claims.py, OPEN_ONLY). `status` is in the first although
+        # use them (app/requests/claims.py, OPEN_ONLY). `status` is in the first although
         # its rows are all open: SQLite (3.40) sees an index as covering only when
         # it holds every column the query names, and otherwise counts from
         # ix_help_requests_zone_status_created, reading each request's row for

@@ -8,7 +8,7 @@ kept between runs (`--reseed` makes them again). Then, on each database:
 
 - zone page: GET /requests (the real view, test client, a signed-in volunteer
   with two zones, and an operator who sees all twelve), and the service behind
-  it, app.claims.open_requests; target p95 under 50 ms.
+  it, app.requests.claims.open_requests; target p95 under 50 ms.
 - claim: POST /requests/<ref>/claim (view) and claim_request (service), each
   by another volunteer taking the oldest open request in their zones; target
   p95 under 20 ms. Claims made here are undone afterwards.
@@ -31,12 +31,12 @@ import psycopg
 from sqlalchemy import event, select, text
 
 from app import create_app
-from app.claims import claim_request, open_requests, zones_served_by
+from app.accounts.users import hash_password
 from app.config import DEFAULTS
 from app.database import get_db
-from app.help_requests import REFERENCE_ALPHABET
 from app.models import HelpRequest, RequestStatus, User, Zone
-from app.users import hash_password
+from app.requests.claims import claim_request, open_requests, zones_served_by
+from app.requests.intake import REFERENCE_ALPHABET
 from bench.databases import WORK_DIR, driver_url
 from bench.databases import seeded_database as seeded
 from bench.report import latency_summary, median, spread, table

@@ -12,7 +12,7 @@ from sqlalchemy import make_url
 
 from app import migrations_runner
 from app.database import Database
-from app.zones import import_profile, profile_path, read_profile
+from app.zones.profiles import import_profile, profile_path, read_profile
 from bench.report import RESULTS_DIR
 
 DEFAULT_POSTGRESQL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

@@ -346,9 +346,9 @@ def _web_download(url: str, config: Path, day: date, command_file: Path) -> bool
     default language.
     """
     from app import create_app
+    from app.accounts.users import create_user
     from app.database import get_db
     from app.models import Role, User
-    from app.users import create_user
 
     before = os.environ.get("HOTLINE_CONFIG")
     os.environ["HOTLINE_CONFIG"] = str(config)  # the command's configuration

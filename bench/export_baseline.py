@@ -19,7 +19,7 @@ from datetime import date
 from sqlalchemy import select
 
 from app import core_app
-from app.call_export import DayRange
+from app.calls.export import DayRange
 from app.database import get_db
 from app.models import Call
 

@@ -7,7 +7,7 @@ The issue's target for the German happy path: at most 9 keypresses and under
     .venv/bin/python -m bench.listening_time
 
 It builds a throwaway app on SQLite with the Berlin zones and the default
-configuration, and walks the call with the phone simulator (voice/simulator.py),
+configuration, and walks the call with the phone simulator (voice/simulator/phone.py),
 which times every <Say> and <Pause> the way this measure defines. Keys are
 counted as pressed once a prompt has been read out in full, so the figures
 are upper bounds: a caller who knows the menu can press earlier.
@@ -24,9 +24,9 @@ from sqlalchemy import select
 from app import create_app, migrations_runner
 from app.database import get_db
 from app.models import HelpRequest
-from app.zones import import_profile, profile_path, read_profile
+from app.zones.profiles import import_profile, profile_path, read_profile
 from voice.flow import spell
-from voice.simulator import Phone
+from voice.simulator.phone import Phone
 
 TARGET_KEYPRESSES = 9
 TARGET_SECONDS = 60.0

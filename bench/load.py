@@ -1,6 +1,6 @@
 """The load generator: simulated callers in separate processes, each caller a thread.
 
-Each caller is voice/simulator.py's Phone.over_http, so every request is signed
+Each caller is voice/simulator/phone.py's Phone.over_http, so every request is signed
 as Twilio signs it and every answer is played as Twilio plays it. The callers
 run in their own processes so that the client does not starve the server of
 the GIL; on a machine with 2 cores they still share the CPUs, which is why
@@ -16,7 +16,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from voice.simulator import Exchange, Phone
+from voice.simulator.phone import Exchange, Phone
 
 # The German happy path: language, postcode, "that is right", the kind of help,
 # then "#" at the beep (no message). The postcode and kind vary per call.

@@ -10,11 +10,11 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from app.board_counts import RememberedCounts
 from app.config import Settings
 from app.database import db_session
 from app.database_guard import DatabaseUnavailable, database_failed, mark_failed
 from app.models import User
+from app.requests.counts import RememberedCounts
 
 # The board's own static URL: the app's /static/<path> route would shadow a
 # blueprint without a URL prefix, and the stylesheet would never arrive.

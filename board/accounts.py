@@ -12,9 +12,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
 from wtforms.fields.choices import SelectChoice
 
-from app.claims import zones_served_by
-from app.database import db_session
-from app.users import (
+from app.accounts.users import (
     LOCK_MINUTES,
     LOGIN_ATTEMPTS,
     AccountError,
@@ -22,7 +20,9 @@ from app.users import (
     find_by_email,
     register_volunteer,
 )
-from app.zones import all_zones, postcodes_in_text, zones_for_postcodes
+from app.database import db_session
+from app.requests.claims import zones_served_by
+from app.zones.postcodes import all_zones, postcodes_in_text, zones_for_postcodes
 from board import bp, local_path
 from board.forms import LoginForm, SignupForm
 

@@ -19,7 +19,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length, Optional, Regexp
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from app.users import MIN_PASSWORD_LENGTH
+from app.accounts.users import MIN_PASSWORD_LENGTH
 
 # Deliberately loose: one @, something on both sides, no spaces. The first-run
 # operator is operator@localhost, so a dot in the domain is not required.

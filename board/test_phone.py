@@ -1,6 +1,6 @@
 """The test phone: the helpline in a browser, to try the line or train staff without a phone.
 
-The page is a keypad. The server places the call with voice/simulator.py in
+The page is a keypad. The server places the call with voice/simulator/phone.py in
 this process, so every key goes through the real, signed webhooks and the call
 flow has one implementation only. Nothing about a call stays on the server
 between two requests (there may be several app servers): every answer carries
@@ -32,14 +32,20 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from app import call_log
+from app.calls import call_log
 from app.database import db_session
-from app.help_requests import active_request
 from app.models import CallOutcome
 from app.phone_numbers import ANONYMOUS
-from voice import key_script
-from voice.flow import MESSAGE_SECONDS
-from voice.simulator import Phone, PhoneCall, PhoneError, fictional_number, is_fictional
+from app.requests.intake import active_request
+from voice.simulator import (
+    MESSAGE_SECONDS,
+    Phone,
+    PhoneCall,
+    PhoneError,
+    fictional_number,
+    is_fictional,
+    key_script,
+)
 
 # Its script and style sheet (in board/static) are served under /phone/static, behind
 # the same access rule as the page.
@@ -108,7 +114,7 @@ def start_call():
 @bp.post("/act")
 def act():
     """The caller's next move: {"call": snapshot, "key": "5"} or {"call": ..., "do": WORD},
-    WORD being a key script word (voice/key_script.py): "-", "rec:20", "answer",
+    WORD being a key script word (voice/simulator/key_script.py): "-", "rec:20", "answer",
     "noanswer", "busy", "hangup"; keys, either way, are typed as on a keypad."""
     data = _json_object()
     call = _resume(data.get("call"))

@@ -1,6 +1,6 @@
 """The board: open requests by zone, claiming one, and the volunteer's own requests.
 
-Thin views over app.claims. Filters live in the query string, so a reload, a
+Thin views over app.requests.claims. Filters live in the query string, so a reload, a
 bookmark, the refresh link and the 30-second refresh all keep them. A
 caller's number is rendered in exactly one place (the request page of the
 volunteer holding the claim), and only after the view was written to the audit log.
@@ -15,9 +15,10 @@ from flask_babel import ngettext
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
-from app.attention import UNREACHABLE_LIMIT
-from app.board_counts import RememberedCounts
-from app.claims import (
+from app.database import db_session
+from app.models import HelpRequest, RequestStatus
+from app.requests.attention import UNREACHABLE_LIMIT
+from app.requests.claims import (
     Access,
     BoardFilters,
     ClaimResult,
@@ -36,9 +37,8 @@ from app.claims import (
     request_seen_by,
     zones_served_by,
 )
-from app.database import db_session
-from app.models import HelpRequest, RequestStatus
-from app.zones import neighbourhoods
+from app.requests.counts import RememberedCounts
+from app.zones.postcodes import neighbourhoods
 from board import bp, local_path, settings
 from board.accounts import approved_required
 from board.formatting import language_name, request_type_label
@@ -51,7 +51,7 @@ REFUSALS = {
 
 
 def remembered_counts() -> RememberedCounts:
-    """This process's remembered board counts (app.board_counts)."""
+    """This process's remembered board counts (app.requests.counts)."""
     return current_app.extensions["hotline_board_counts"]
 
 

@@ -24,11 +24,12 @@ from sqlalchemy import create_engine, func, make_url, select, text
 from sqlalchemy.orm import Session
 
 from app import create_app, migrations_runner
+from app.accounts.users import create_user
 from app.database import Base, get_db
-from app.help_requests import create_request
 from app.models import AccountStatus, Role, User, Zone
-from app.users import create_user
-from app.zones import import_profile, profile_path, read_profile, zone_for_postcode
+from app.requests.intake import create_request
+from app.zones.postcodes import zone_for_postcode
+from app.zones.profiles import import_profile, profile_path, read_profile
 
 PG_URL = os.environ.get("HOTLINE_TEST_DATABASE_URL", "")
 DATABASES = ["sqlite"] + (["postgresql"] if PG_URL else [])
@@ -236,7 +237,7 @@ def runner(app):
 @pytest.fixture
 def phone(app, berlin):
     """A simulated telephone on the app's phone line, signing like Twilio; Berlin's zones."""
-    from voice.simulator import Phone
+    from voice.simulator.phone import Phone
 
     return Phone.for_app(app)
 
@@ -397,8 +398,8 @@ def signed_in(auth, volunteer) -> Person:
 @pytest.fixture
 def operator(berlin):
     """An approved operator account (on a database with the Berlin zones)."""
+    from app.accounts.users import create_user
     from app.models import Role
-    from app.users import create_user
 
     user = create_user(
         berlin,

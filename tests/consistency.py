@@ -14,7 +14,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.config import Settings
-from app.help_requests import REFERENCE_ALPHABET
 from app.models import (
     Call,
     CallOutcome,
@@ -24,6 +23,7 @@ from app.models import (
     Postcode,
     RequestStatus,
 )
+from app.requests.intake import REFERENCE_ALPHABET
 from voice.views import is_twilio_recording
 
 REFERENCE = re.compile(f"[{REFERENCE_ALPHABET}]{{3}}-[{REFERENCE_ALPHABET}]{{3}}")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import itertools
 from datetime import UTC, datetime, timedelta
 
-from app.help_requests import new_reference
+from app.accounts.users import create_user
 from app.models import Call, CallOutcome, HelpRequest, RequestStatus, User, Zone
-from app.users import create_user
+from app.requests.intake import new_reference
 from tests.conftest import TEST_PASSWORD_HASH_COST
 
 _sids = itertools.count(1)

@@ -7,11 +7,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from app.accounts.users import LOGIN_ATTEMPTS, _stand_in_hash, authenticate, hash_password
 from app.config import DEFAULTS
 from app.database import get_db, utcnow
 from app.models import AccountStatus, User, Zone
-from app.users import LOGIN_ATTEMPTS, _stand_in_hash, authenticate, hash_password
-from app.zones import postcodes_in_text
+from app.zones.postcodes import postcodes_in_text
 from tests.conftest import (
     PASSWORD,
     TEST_PASSWORD_HASH_COST,

@@ -7,7 +7,7 @@ import threading
 import pytest
 from sqlalchemy import select
 
-from app import approval
+from app.accounts import approval
 from app.database import get_db, utcnow
 from app.models import AccountStatus, AuditEvent, User
 from tests.seeding import call, volunteer
@@ -77,7 +77,7 @@ def test_two_operators_approving_at_once_approve_once(app, berlin, operator, pio
 
 
 def test_two_operators_handling_one_voice_message_record_it_once(app, berlin, operator):
-    from app.attention import mark_message_handled
+    from app.requests.attention import mark_message_handled
 
     message = call(berlin, utcnow(), operator_message_url="https://api.twilio.com/rec/RE1")
     barrier = threading.Barrier(6)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from app.claims import BOARD_LIMIT
 from app.models import Call, CallOutcome, HelpRequest, RequestStatus
+from app.requests.claims import BOARD_LIMIT
 from bench import board, calls, load
 from bench.servers import (
     BENCH_AUTH_TOKEN,

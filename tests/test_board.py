@@ -8,10 +8,10 @@ import pytest
 from sqlalchemy import select
 
 from app.audit import Action
-from app.board_counts import RememberedCounts
 from app.database import utcnow
-from app.help_requests import cancel_request
 from app.models import AuditEvent, HelpRequest, RequestStatus
+from app.requests.counts import RememberedCounts
+from app.requests.intake import cancel_request
 from tests.conftest import AuthActions, csrf_token, store_request
 from tests.test_claims import Clock
 

@@ -11,7 +11,7 @@ from app.models import Call, HelpRequest
 from tests.browser import closed_port_url, serving
 from tests.conftest import make_test_app
 from voice.flow import spell
-from voice.simulator import is_fictional
+from voice.simulator.phone import is_fictional
 
 HAPPY_PATH = "1 10115 1 1 #"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from flask_babel import force_locale, gettext
 
-from app.call_labels import outcome_label, status_label
+from app.calls.labels import outcome_label, status_label
 from app.models import CallOutcome, CallStatus, CallStep
 
 LANGUAGES = ("en", "de", "pl")

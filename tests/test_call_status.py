@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from app.call_log import STALE_CALL_HOURS, close_stale_calls
+from app.calls.call_log import STALE_CALL_HOURS, close_stale_calls
 from app.database import utcnow
 from app.models import FINAL_CALL_STATUSES, TWILIO_CALL_STATUSES, Call, CallOutcome, CallStatus
 from tests import seeding

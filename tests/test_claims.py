@@ -7,8 +7,9 @@ import pytest
 from sqlalchemy import event, func, insert, select
 
 from app.audit import Action
-from app.board_counts import RememberedCounts
-from app.claims import (
+from app.database import get_db, utcnow
+from app.models import AuditEvent, HelpRequest, Postcode, RequestStatus, Role, User
+from app.requests.claims import (
     Access,
     BoardFilters,
     ClaimResult,
@@ -22,9 +23,8 @@ from app.claims import (
     request_seen_by,
     zones_served_by,
 )
-from app.database import get_db, utcnow
-from app.help_requests import cancel_request
-from app.models import AuditEvent, HelpRequest, Postcode, RequestStatus, Role, User
+from app.requests.counts import RememberedCounts
+from app.requests.intake import cancel_request
 from tests.conftest import store_request
 
 LIMIT = 3

@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from app.dashboard import dashboard
 from app.models import CallOutcome, RequestStatus
+from app.requests.dashboard import dashboard
 from tests.seeding import call, help_request, utc, volunteer
 
 BERLIN = ZoneInfo("Europe/Berlin")

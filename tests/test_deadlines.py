@@ -32,8 +32,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
-from app import call_log
-from app.call_spool import CallSpool
+from app.calls import call_log
+from app.calls.spool import CallSpool
 from app.database import get_db, utcnow
 from app.models import Call, HelpRequest, RequestStatus
 from bench.servers import ServerSettings, gunicorn
@@ -47,7 +47,7 @@ from tests.conftest import (
 from tests.consistency import assert_database_consistent
 from tests.faults import CONNECTING, OPERATOR, SORRY, SqliteLocked
 from tests.tcp_proxy import TcpProxy
-from voice.simulator import Phone, new_sid
+from voice.simulator.phone import Phone, new_sid
 
 # Timed: run alone, after the other tests (Makefile, `make test`).
 pytestmark = pytest.mark.serial

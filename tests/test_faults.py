@@ -32,7 +32,7 @@ from tests.consistency import assert_database_consistent
 from tests.faults import CONNECTING, OPERATOR, SORRY, SqliteLocked
 from tests.tcp_proxy import TcpProxy
 from voice.flow import spell
-from voice.simulator import Phone
+from voice.simulator.phone import Phone
 
 # Timed: run alone, after the other tests (Makefile, `make test`).
 pytestmark = pytest.mark.serial

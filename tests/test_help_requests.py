@@ -5,15 +5,15 @@ import threading
 from sqlalchemy import func, select
 
 from app.database import get_db
-from app.help_requests import (
+from app.models import HelpRequest, RequestStatus
+from app.requests.intake import (
     REFERENCE_ALPHABET,
     active_request,
     cancel_request,
     create_request,
     new_reference,
 )
-from app.models import HelpRequest, RequestStatus
-from app.zones import zone_for_postcode
+from app.zones.postcodes import zone_for_postcode
 
 
 def store(db, call_sid="CA1", number="+4930123456", code="10115"):

@@ -35,7 +35,7 @@ from app.models import (
 )
 from tests.conftest import TEST_AUTH_TOKEN
 from tests.consistency import assert_database_consistent
-from voice.simulator import FlaskTransport, Phone
+from voice.simulator.phone import FlaskTransport, Phone
 
 # One database per test function; each example empties its calls and requests first.
 per_test_database = settings(suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy import select
 
-from app.claims import claim_request
 from app.database import Base
 from app.models import AccountStatus, AuditEvent, Call, HelpRequest, Role, User
+from app.requests.claims import claim_request
 from tests.conftest import PASSWORD, AuthActions, Person, store_request
 
 EN = {"Accept-Language": "en"}

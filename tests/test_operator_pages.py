@@ -8,9 +8,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from app.attention import Reason, requests_needing_attention
 from app.database import utcnow
 from app.models import AccountStatus, AuditEvent, Call, HelpRequest, RequestStatus, User
+from app.requests.attention import Reason, requests_needing_attention
 from tests.conftest import csrf_token
 from tests.seeding import call, help_request, operator_account, utc, volunteer
 

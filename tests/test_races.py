@@ -21,7 +21,7 @@ from tests.consistency import assert_database_consistent
 from tests.test_claims import run_at_once as at_once
 from tests.test_voice_webhooks import incoming_params
 from voice.flow import spell
-from voice.simulator import FlaskTransport
+from voice.simulator.phone import FlaskTransport
 
 # Timed: run alone, after the other tests (Makefile, `make test`).
 pytestmark = pytest.mark.serial

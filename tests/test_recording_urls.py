@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from app.models import Call, HelpRequest
 from tests.conftest import TEST_AUTH_TOKEN
-from voice.simulator import Phone
+from voice.simulator.phone import Phone
 
 CALLER = "+4930123456"
 OPERATOR = "+4930999000"

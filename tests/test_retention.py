@@ -189,8 +189,10 @@ def test_the_command_uses_the_configured_retention(app, berlin, seeded, runner):
 @pytest.fixture
 def noted(berlin, operator):
     """Old and recent requests with the notes volunteers and operators typed about them."""
-    from app import approval, attention, audit
-    from app.claims import complete_request, record_unreachable, release_request
+    from app import audit
+    from app.accounts import approval
+    from app.requests import attention
+    from app.requests.claims import complete_request, record_unreachable, release_request
     from tests.seeding import volunteer
 
     anna = volunteer(berlin, "anna@example.org", zones=["mitte"], approved=True)

@@ -11,12 +11,12 @@ from flask.testing import FlaskClient
 from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import select
 
+from app.accounts.users import create_user
 from app.models import Call, HelpRequest
-from app.users import create_user
 from board import test_phone
 from tests.conftest import TEST_PASSWORD_HASH_COST, csrf_token
 from voice.flow import spell
-from voice.simulator import is_fictional
+from voice.simulator.phone import is_fictional
 
 FICTIONAL = "+493023125042"
 

@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from app.accounts.users import create_user
 from app.database import get_db
 from app.models import Call, HelpRequest
-from app.users import create_user
 from tests import browser as browsers
 from tests.browser import chromium, serving
 from tests.conftest import TEST_PASSWORD_HASH_COST, make_test_app
-from voice.simulator import is_fictional
+from voice.simulator.phone import is_fictional
 
 # Records what the page asks the browser to say (headless Chromium has no voices).
 RECORD_SPEECH = """

@@ -12,10 +12,11 @@ from sqlalchemy import select, update
 
 from app.database import get_db
 from app.models import Call, HelpRequest, Postcode, RequestStatus
-from app.zones import PLACES_SECONDS, import_profile, profile_path, read_profile
+from app.zones.postcodes import PLACES_SECONDS
+from app.zones.profiles import import_profile, profile_path, read_profile
 from tests.conftest import make_test_app
 from voice.flow import spell
-from voice.simulator import Phone
+from voice.simulator.phone import Phone
 
 OPERATOR = "+4930999000"
 CALLER = "+4930123456"

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from app.models import Call, HelpRequest
 from tests.browser import closed_port_url
 from voice.flow import spell
-from voice.simulator import (
+from voice.simulator.phone import (
     FlaskTransport,
     LineUnreachable,
     Phone,

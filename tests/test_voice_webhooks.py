@@ -13,7 +13,7 @@ from app.database import Database, get_db
 from app.models import Call, HelpRequest
 from tests.conftest import TEST_AUTH_TOKEN, make_test_app
 from voice import flow, views
-from voice.simulator import FlaskTransport, Phone
+from voice.simulator.phone import FlaskTransport, Phone
 from voice.stored_call import StoredCall
 
 OPERATOR = "+4930999000"

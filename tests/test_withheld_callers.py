@@ -13,11 +13,11 @@ import pytest
 from sqlalchemy import select
 
 from app.audit import Action
-from app.call_export import DayRange, export_csv
+from app.calls.export import DayRange, export_csv
 from app.models import AuditEvent, Call, HelpRequest, RequestStatus
 from app.phone_numbers import WITHHELD_KEYPAD, WITHHELD_WORDS, caller_number, keypad_spelling
 from voice.flow import spell
-from voice.simulator import Phone
+from voice.simulator.phone import Phone
 
 OPERATOR = "+4930999000"
 TYPED = "030123456"

@@ -7,14 +7,14 @@ from sqlalchemy import func, select
 
 from app.config import PROFILE_DIR
 from app.models import Postcode, Zone
-from app.zones import (
+from app.zones.postcodes import zone_for_postcode
+from app.zones.profiles import (
     ZoneImportError,
     import_profile,
     profile_path,
     read_postcode_csv,
     read_profile,
     slugify,
-    zone_for_postcode,
 )
 
 SHARED_FILE = Path(__file__).resolve().parents[2] / "shared" / "data" / "berlin_postcodes_raw.csv"

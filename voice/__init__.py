@@ -8,12 +8,13 @@ from pathlib import Path
 from flask import Blueprint, Flask, current_app
 from flask.sessions import SecureCookieSessionInterface
 
-from app import call_log
-from app.call_spool import CallSpool
+from app.calls import call_log
+from app.calls.spool import CallSpool
 from app.config import ConfigError, Settings
 from app.database import get_db
 from app.database_guard import budget
-from app.zones import PostcodePlaces, ZoneImportError, profile_path, read_profile
+from app.zones.postcodes import PostcodePlaces
+from app.zones.profiles import ZoneImportError, profile_path, read_profile
 from voice.flow import Line
 from voice.prompts import load_catalogs
 

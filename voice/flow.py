@@ -37,7 +37,7 @@ from typing import Protocol
 from app.config import RequestType
 from app.models import CallOutcome, CallStep, RequestStatus
 from app.phone_numbers import TYPED_NUMBER
-from app.zones import POSTCODE
+from app.zones.postcodes import POSTCODE
 from voice.prompts import Catalog
 
 # Seconds Twilio waits for a key after a question has been read out (and, when

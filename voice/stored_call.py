@@ -1,15 +1,16 @@
 """The database side of one call: the facts the flow reads, the effects it asks for.
 
 Through a Core connection (no ORM session): a webhook reads a few columns and
-writes single statements, each committed at once (app/call_log.py).
+writes single statements, each committed at once (app/calls/call_log.py).
 """
 
 from __future__ import annotations
 
 from sqlalchemy import Connection, Row
 
-from app import call_log, help_requests
-from app.zones import PostcodePlaces
+from app.calls import call_log
+from app.requests import intake
+from app.zones.postcodes import PostcodePlaces
 from voice.flow import (
     CancelRequest,
     CreateRequest,
@@ -43,7 +44,7 @@ class StoredCall:
         return self.caller_number is None
 
     def active_request(self) -> RequestInfo | None:
-        return _info(help_requests.active_request(self.connection, self.caller_number))
+        return _info(intake.active_request(self.connection, self.caller_number))
 
     def request(self, reference: str) -> RequestInfo | None:
         return _info(self._own_request(reference))
@@ -57,7 +58,7 @@ class StoredCall:
         return Place(postcode=code, name=name, zone_id=zone_id)
 
     def stored_request(self) -> RequestInfo | None:
-        return _info(help_requests.request_for_call(self.connection, self.call_sid))
+        return _info(intake.request_for_call(self.connection, self.call_sid))
 
     def callback_number(self) -> str:
         return call_log.callback_number(self.connection, self.call_sid)
@@ -75,7 +76,7 @@ class StoredCall:
                 if place is None:
                     raise LookupError(f"postcode {effect.postcode} left the zones mid-call")
                 number = self.caller_number or self.callback_number() or None
-                request = help_requests.store_request(
+                request = intake.store_request(
                     self.connection,
                     call_sid=self.call_sid,
                     caller_number=number,
@@ -91,7 +92,7 @@ class StoredCall:
             case CancelRequest():
                 request = self._own_request(effect.reference)
                 if request is not None:
-                    help_requests.cancel(self.connection, request.id)
+                    intake.cancel(self.connection, request.id)
                     self.connection.commit()
             case SaveCallbackNumber():
                 call_log.save_callback_number(self.connection, self.call_sid, effect.number)
@@ -109,7 +110,7 @@ class StoredCall:
         # Only the caller's own requests: a reference alone is not proof of anything.
         if not reference or self.caller_number is None:
             return None
-        return help_requests.own_request(self.connection, reference, self.caller_number)
+        return intake.own_request(self.connection, reference, self.caller_number)
 
 
 def _info(request: Row | None) -> RequestInfo | None:

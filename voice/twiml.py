@@ -14,9 +14,9 @@ from urllib.parse import quote_plus
 
 from flask import Response, current_app, request
 
-from app.help_requests import REFERENCE_ALPHABET
 from app.models import CallStep
-from app.zones import POSTCODE
+from app.requests.intake import REFERENCE_ALPHABET
+from app.zones.postcodes import POSTCODE
 from voice.flow import (
     CHOSEN_BEFORE,
     OPERATOR_RING_SECONDS,

@@ -5,7 +5,7 @@ missing or wrong). Every error after that still answers TwiML: the caller
 hears an apology in their language and a person or the helpline hours, never
 Twilio's "an application error has occurred". The database work of a webhook
 has a deadline (app/database_guard.py); what Twilio told us that the database
-could not take then is kept in the call spool (app/call_spool.py) and written
+could not take then is kept in the call spool (app/calls/spool.py) and written
 once the database is back.
 """
 
@@ -20,7 +20,7 @@ from flask import abort, current_app, request
 from sqlalchemy import Connection
 from werkzeug.exceptions import BadRequest, HTTPException
 
-from app import call_log
+from app.calls import call_log
 from app.database import get_db, utcnow
 from app.database_guard import database_failed, is_database_trouble
 from app.models import CallStep
@@ -290,7 +290,7 @@ def _log_error(call_sid: str) -> None:
 
 
 def _keep(kind: str, call_sid: str, **fields) -> None:
-    """Keep a fact for the call log on disk until the database takes it (app/call_spool.py)."""
+    """Keep a fact for the call log on disk until the database takes it (app/calls/spool.py)."""
     spool = current_app.extensions["hotline_call_spool"]
     try:
         spool.keep(kind, call_sid, **fields)

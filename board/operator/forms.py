@@ -8,18 +8,18 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, IntegerField, SelectField, StringField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 
-from app import call_export
-from app.help_requests import REFERENCE_ALPHABET
+from app.calls import export
+from app.requests.intake import REFERENCE_ALPHABET
 
 
 def within_export_days(form, field) -> None:
     """A day the export can cover: 0202-06-01 or 9999-12-31 get a form error, not a 500."""
-    if field.data and not call_export.within_export_days(field.data):
+    if field.data and not export.within_export_days(field.data):
         raise ValidationError(
             gettext(
                 "Choose a day from %(first)s to %(last)s.",
-                first=format_date(call_export.FIRST_DAY, "medium"),
-                last=format_date(call_export.LAST_DAY, "medium"),
+                first=format_date(export.FIRST_DAY, "medium"),
+                last=format_date(export.LAST_DAY, "medium"),
             )
         )
 

@@ -1,5 +1,6 @@
-"""Operator pages: thin views over app.dashboard, app.approval, app.attention, app.audit
-and app.call_export (the same export as `hotline calls export`)."""
+"""Operator pages: thin views over app.requests.dashboard, app.accounts.approval,
+app.requests.attention, app.audit and app.calls.export (the same export as
+`hotline calls export`)."""
 
 from __future__ import annotations
 
@@ -20,13 +21,15 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 
-from app import approval, attention, audit
-from app.call_export import DayRange, export_csv, local_today, prepare_export
-from app.call_labels import call_end_label
-from app.dashboard import dashboard as dashboard_figures
+from app import audit
+from app.accounts import approval
+from app.calls.export import DayRange, export_csv, local_today, prepare_export
+from app.calls.labels import call_end_label
 from app.database import db_session, get_db
 from app.i18n import LANGUAGE_NAMES
 from app.models import AccountStatus, HelpRequest, User
+from app.requests import attention
+from app.requests.dashboard import dashboard as dashboard_figures
 from board import settings
 from board.operator import bp
 from board.operator.bar_chart import bar_chart

@@ -1,4 +1,4 @@
-// The test phone's keypad. The server plays the call (voice/simulator.py through the
+// The test phone's keypad. The server plays the call (voice/simulator/phone.py through the
 // real webhooks); this page only sends the caller's moves, one at a time and in order,
 // shows and speaks what comes back, and keeps the signed snapshot the server hands out.
 (function () {

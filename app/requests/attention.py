@@ -22,11 +22,11 @@ from sqlalchemy.orm import Session, joinedload
 
 from app import audit
 from app.database import utcnow
-from app.help_requests import ACTIVE
 from app.models import AuditEvent, Call, HelpRequest, RequestStatus, User
+from app.requests.intake import ACTIVE
 
 # After this many calls that reached nobody a request needs an operator: it is listed
-# here, the board flags it (app/claims.py) and tells the volunteer so.
+# here, the board flags it (app/requests/claims.py) and tells the volunteer so.
 UNREACHABLE_LIMIT = 3
 EXPIRED_CLAIMS_LIMIT = 2
 

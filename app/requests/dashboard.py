@@ -18,8 +18,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, case, func, select, type_coerce
 from sqlalchemy.orm import Session
 
-from app.call_export import local_midnight
-from app.call_labels import call_end
+from app.calls.export import local_midnight
+from app.calls.labels import call_end
 from app.database import UTCDateTime, utcnow
 from app.models import (
     AccountStatus,

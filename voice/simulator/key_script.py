@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from voice.simulator import PhoneCall
+from voice.simulator.phone import PhoneCall
 
 KEYS = re.compile(r"[0-9*#]{1,32}")
 SPEAK = re.compile(r"rec(?::([0-9]{1,4}))?(?::([0-9*#]|-|wait|hangup))?")

@@ -195,7 +195,7 @@ def record_start(
     to_number: str,
     started_at: datetime,
 ) -> None:
-    """A call's start as it really was, kept while the database was away (app/call_spool.py).
+    """A call's start as it really was, kept while the database was away (app/calls/spool.py).
 
     The row may exist already, made by a later webhook or status callback once
     the database was back: it then gets the earlier start and the numbers it
@@ -229,7 +229,7 @@ def record_start(
 
 
 def apply_spooled(connection: Connection, fact: dict) -> None:
-    """Write one fact the phone line kept while the database was away (app/call_spool.py)."""
+    """Write one fact the phone line kept while the database was away (app/calls/spool.py)."""
     at = datetime.fromisoformat(fact["at"]).astimezone(UTC)
     call_sid = fact["call_sid"]
     match fact["kind"]:

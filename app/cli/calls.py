@@ -1,8 +1,6 @@
-"""The operators' commands: the call log export and its upkeep, the retention purge,
-vetting volunteers.
+"""`hotline calls`: the call log export and its upkeep.
 
-Thin wrappers over the domain services the operator pages use as well
-(app.call_export, app.retention, app.approval).
+A thin wrapper over app.calls.export, which the operators' web export uses as well.
 
 Exit codes of `hotline calls export`: 0 written; 1 no calls on those days
 (nothing written, no file created); 2 wrong usage (a bad date, --to before
@@ -12,7 +10,6 @@ Exit codes of `hotline calls export`: 0 written; 1 no calls on those days
 from __future__ import annotations
 
 import contextlib
-import getpass
 import os
 import re
 import sys
@@ -26,8 +23,8 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from app import approval, call_log, retention
-from app.call_export import (
+from app.calls import call_log
+from app.calls.export import (
     FIRST_DAY,
     LAST_DAY,
     DayRange,
@@ -36,9 +33,8 @@ from app.call_export import (
     prepare_export,
     within_export_days,
 )
+from app.cli.who import cli_user
 from app.database import get_db
-from app.models import AccountStatus, Role, User
-from app.users import find_by_email
 
 NO_CALLS = 1  # exit code: the range holds no calls
 NOT_WRITTEN = 3  # exit code: the output file could not be written
@@ -122,7 +118,7 @@ def calls_export(
         )
     with get_db().session() as session:
         total = prepare_export(
-            session, days, settings, with_numbers=with_numbers, operator=None, via=_cli_user()
+            session, days, settings, with_numbers=with_numbers, operator=None, via=cli_user()
         )
         if total == 0:
             click.echo(f"No calls on {days} ({settings.timezone.key}); nothing written.", err=True)
@@ -223,89 +219,3 @@ def _progress(total: int):
         return
     with click.progressbar(length=total, label="Exporting calls", file=sys.stderr) as bar:
         yield bar.update
-
-
-def _cli_user() -> str:
-    with contextlib.suppress(Exception):
-        return f"the command line (system user {getpass.getuser()})"
-    return "the command line"
-
-
-@click.group("retention", cls=AppGroup, help="Erase personal data after the retention period.")
-def retention_group() -> None:
-    pass
-
-
-@retention_group.command("purge")
-@click.option("--dry-run", is_flag=True, help="Only count what would be erased.")
-def retention_purge(dry_run: bool) -> None:
-    """Erase callers' numbers, codes, voice messages and notes older than retention_days.
-
-    Safe to run again at any time: what is erased stays erased, and anonymous
-    counts (calls, requests, zones, outcomes) stay. Meant for a daily cron job.
-    """
-    days = current_app.config["HOTLINE"].retention_days
-    with get_db().session() as session:
-        result = retention.purge(session, retention_days=days, dry_run=dry_run)
-    click.echo(f"Retention: {days} days.")
-    for line in result.report():
-        click.echo(line)
-    if dry_run:
-        click.echo("Dry run: nothing was changed.")
-
-
-@click.command("list")
-@click.option("--status", type=click.Choice([s.value for s in AccountStatus]))
-@click.option("--role", type=click.Choice([r.value for r in Role]))
-def users_list(status: str | None, role: str | None) -> None:
-    """List accounts: status, role, e-mail, name and zones."""
-    from sqlalchemy import select
-    from sqlalchemy.orm import selectinload
-
-    query = select(User).options(selectinload(User.zones)).order_by(User.created_at, User.id)
-    if status:
-        query = query.where(User.status == status)
-    if role:
-        query = query.where(User.role == role)
-    with get_db().session() as session:
-        accounts = list(session.scalars(query))
-        if not accounts:
-            click.echo("No accounts match.")
-            return
-        for user in accounts:
-            zones = ", ".join(z.name for z in user.zones) or "-"
-            click.echo(f"{user.status:<10} {user.role:<10} {user.email:<32} {user.name}  [{zones}]")
-
-
-def _decision_command(decision: approval.Decision, doc: str) -> click.Command:
-    @click.command(decision.value, help=doc)
-    @click.argument("email")
-    @click.option("--note", default="", help="Why, for the audit log.")
-    def command(email: str, note: str) -> None:
-        with get_db().session() as session:
-            volunteer = find_by_email(session, email)
-            if volunteer is None:
-                raise click.ClickException(f"no account for {email}")
-            try:
-                volunteer = approval.decide(
-                    session,
-                    volunteer.id,
-                    decision,
-                    operator=None,
-                    note="; ".join(filter(None, [note.strip(), f"via {_cli_user()}"])),
-                )
-            except approval.ApprovalError as e:
-                raise click.ClickException(f"{email}: {e}") from None
-            session.commit()
-            click.echo(f"{volunteer.email} is now {volunteer.status}.")
-
-    return command
-
-
-users_approve = _decision_command(approval.Decision.APPROVE, "Approve a volunteer's account.")
-users_reject = _decision_command(approval.Decision.REJECT, "Reject a pending volunteer.")
-users_suspend = _decision_command(
-    approval.Decision.SUSPEND, "Suspend a volunteer; their claimed requests go back to the board."
-)
-
-USERS_COMMANDS = (users_list, users_approve, users_reject, users_suspend)

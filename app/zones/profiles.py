@@ -1,4 +1,4 @@
-"""Zones and postcodes: reading zone profiles and looking up a caller's postcode.
+"""Zone profiles: reading a profile file and importing it into the database.
 
 A profile is either a published postcode list (Berlin's CSV, read exactly as
 published, flaws and all) or a small TOML file of postcode ranges (the
@@ -11,20 +11,17 @@ from __future__ import annotations
 import csv
 import io
 import re
-import time
 import tomllib
 import unicodedata
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 
-from sqlalchemy import Connection, Select, func, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from app.config import PROFILE_DIR
 from app.models import Postcode, Zone
-
-POSTCODE = re.compile(r"[0-9]{5}")
+from app.zones.postcodes import POSTCODE
 
 
 class ZoneImportError(Exception):
@@ -312,118 +309,3 @@ def import_profile(session: Session, profile: Profile) -> ImportResult:
             result.postcodes_removed += 1
     session.flush()
     return result
-
-
-def zone_for_postcode(session: Session, code: str) -> Postcode | None:
-    """The postcode row (with its zone) for a code typed by a caller; one primary-key lookup."""
-    if not POSTCODE.fullmatch(code or ""):
-        return None
-    query = select(Postcode).options(joinedload(Postcode.zone)).where(Postcode.code == code)
-    return session.scalars(query).first()
-
-
-# How long the phone line trusts its copy of the postcodes (PostcodePlaces). They
-# change only when zones are imported; an import by this app is seen at once (it
-# calls forget()), one by another process (`hotline zones import` beside the
-# running server) within this many seconds. Until then a caller may hear the old
-# neighbourhood, or the old answer "outside our area": harmless for half a minute
-# after a rare import, and what lets most webhooks of a call go without a query for
-# their postcode.
-PLACES_SECONDS = 30
-
-
-class PostcodePlaces:
-    """Every postcode's place, read in one query and kept for PLACES_SECONDS (one per app).
-
-    The phone line asks for the caller's postcode on most webhooks of a call: one
-    query, about a tenth of a webhook's time (bench/calls.py), for a table of a few
-    hundred rows that hardly ever changes.
-    """
-
-    def __init__(self, seconds: float = PLACES_SECONDS, clock=time.monotonic):
-        self.seconds = seconds
-        self.clock = clock
-        # (when read, {code: (code, name, zone id)}), replaced as a whole: the
-        # threads of a server share it without a lock.
-        self._copy: tuple[float, dict[str, tuple[str, str, int]]] | None = None
-
-    def forget(self) -> None:
-        """Read the postcodes again at the next call: this app has just imported zones."""
-        self._copy = None
-
-    def get(self, connection: Connection, code: str) -> tuple[str, str, int] | None:
-        """(code, name to read back, zone id) for a typed postcode, or None outside every zone.
-
-        The name is the neighbourhood, else the zone's name.
-        """
-        if not POSTCODE.fullmatch(code or ""):
-            return None
-        copy = self._copy
-        now = self.clock()
-        if copy is None or now - copy[0] >= self.seconds:
-            rows = connection.execute(_places_query())
-            copy = (
-                now,
-                {row.code: (row.code, row.neighbourhood or row.name, row.zone_id) for row in rows},
-            )
-            self._copy = copy
-        return copy[1].get(code)
-
-
-@cache
-def _places_query() -> Select:
-    postcodes, zones = Postcode.__table__, Zone.__table__
-    return select(
-        postcodes.c.code, postcodes.c.neighbourhood, postcodes.c.zone_id, zones.c.name
-    ).join(zones, zones.c.id == postcodes.c.zone_id)
-
-
-def zone_counts(session: Session) -> list[tuple[Zone, int]]:
-    """Every zone with the number of postcodes it holds, for `hotline zones list`."""
-    rows = session.execute(
-        select(Zone, func.count(Postcode.code))
-        .outerjoin(Postcode)
-        .group_by(Zone.id)
-        .order_by(Zone.area, Zone.name)
-    )
-    return [(zone, count) for zone, count in rows]
-
-
-def postcodes_in_text(text: str) -> list[str]:
-    """The postcodes someone typed, in order, once each: '10115, 12043' or '80-001 81-300'.
-
-    Separated by commas, semicolons or spaces; the dash of a Polish code is
-    dropped. Whatever is not five digits is kept as typed, for the error message.
-    """
-    tokens = (t.strip() for t in re.split(r"[\s,;]+", text or ""))
-    codes = (t.replace("-", "") if re.fullmatch(r"[0-9]{2}-[0-9]{3}", t) else t for t in tokens)
-    return list(dict.fromkeys(c for c in codes if c))
-
-
-def zones_for_postcodes(
-    session: Session, codes: list[str]
-) -> tuple[dict[str, Postcode], list[str]]:
-    """Each known postcode (with its zone), and the codes no zone holds (malformed included)."""
-    valid = [code for code in codes if POSTCODE.fullmatch(code)]
-    found = {
-        p.code: p
-        for p in session.scalars(
-            select(Postcode).options(joinedload(Postcode.zone)).where(Postcode.code.in_(valid))
-        )
-    }
-    return found, [code for code in codes if code not in found]
-
-
-def all_zones(session: Session) -> list[Zone]:
-    """Every zone, by area and name (the choices of a sign-up form)."""
-    return list(session.scalars(select(Zone).order_by(Zone.area, Zone.name)))
-
-
-def neighbourhoods(session: Session, codes: list[str]) -> dict[str, str]:
-    """The neighbourhood of each postcode, for the cards on the board."""
-    if not codes:
-        return {}
-    rows = session.execute(
-        select(Postcode.code, Postcode.neighbourhood).where(Postcode.code.in_(set(codes)))
-    )
-    return dict(rows.all())

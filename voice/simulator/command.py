@@ -1,6 +1,6 @@
 """`hotline call`: ring the helpline from the terminal, through the real webhooks.
 
-The phone is voice/simulator.py: every request is signed as Twilio signs it and
+The phone is voice/simulator/phone.py: every request is signed as Twilio signs it and
 every answer is played as Twilio plays it. Without --url the call goes to this
 app in-process (its database, its configuration); with --url to a running server.
 
@@ -28,14 +28,16 @@ from flask_babel import force_locale
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from app import call_log, migrations_runner, zones
-from app.cli import LOCAL_BASE_URL
+from app import migrations_runner
+from app.calls import call_log
+from app.cli.setup import LOCAL_BASE_URL
 from app.database import get_db
-from app.help_requests import active_request
 from app.models import Call, CallOutcome
 from app.phone_numbers import ANONYMOUS, caller_number, is_withheld
-from voice import key_script
-from voice.simulator import (
+from app.requests.intake import active_request
+from app.zones.postcodes import zone_counts
+from voice.simulator import key_script
+from voice.simulator.phone import (
     LineUnreachable,
     Phone,
     PhoneCall,
@@ -370,7 +372,7 @@ def _check_database() -> None:
             "Run: hotline db upgrade"
         )
     with get_db().session() as session:
-        if not zones.zone_counts(session):
+        if not zone_counts(session):
             click.echo("Warning: no zones are imported, so every postcode is outside the area.")
             click.echo("Run: hotline setup (or hotline zones import)")
 

@@ -25,11 +25,11 @@ from typing import NamedTuple
 from sqlalchemy import and_, bindparam, case, func, literal, select, true, update
 from sqlalchemy.orm import Session, aliased, joinedload
 
-from app.attention import UNREACHABLE_LIMIT
 from app.audit import Action, record
-from app.board_counts import RememberedCounts
 from app.database import utcnow
 from app.models import HelpRequest, RequestStatus, User, Zone, user_zones
+from app.requests.attention import UNREACHABLE_LIMIT
+from app.requests.counts import RememberedCounts
 
 # A board shows at most this many cards; the counts per zone still tell the whole backlog,
 # and the filters narrow it. 50, not 100: rendering a card costs about a quarter of a
@@ -102,7 +102,7 @@ class OpenRequests:
     requests: list[HelpRequest]
     counts: list[tuple[Zone, int]]  # every zone served, with its open requests (filters applied)
     total: int  # open requests matching the filters, in all zones served
-    # When `counts` and `total` were counted, if remembered (app.board_counts); None: just now.
+    # When `counts` and `total` were counted, if remembered (app.requests.counts); None: just now.
     counted_at: datetime | None = None
 
 
@@ -186,7 +186,7 @@ def open_requests(
     Oldest first so that nobody waits longest by accident. A zone filter
     outside `zones` matches nothing: the caller cannot widen what it may see.
     With `remembered`, large counts may be up to half a minute old (the
-    requests never are; app.board_counts); without, they are counted now.
+    requests never are; app.requests.counts); without, they are counted now.
     """
     filters = filters or BoardFilters()
     zone_ids = [z.id for z in zones]

@@ -32,7 +32,7 @@ from sqlalchemy import String, func, select, type_coerce
 from sqlalchemy.orm import Session
 
 from app import audit
-from app.call_labels import outcome_label, status_label
+from app.calls.labels import outcome_label, status_label
 from app.config import Settings
 from app.i18n import LANGUAGE_NAMES
 from app.models import Call, User, Zone

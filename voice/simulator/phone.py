@@ -5,7 +5,7 @@ TwiML that comes back with ElementTree, and plays it like Twilio would: it
 collects what the caller hears, stops where the caller must act, follows
 <Redirect>s and falls through <Gather>s and empty <Record>s, and sends the
 status callback when the call ends. Tests, the listening-time benchmark,
-`hotline call` (voice/call_command.py) and the browser test phone
+`hotline call` (voice/simulator/command.py) and the browser test phone
 (board/test_phone.py) are built on it.
 
     phone = Phone.for_app(app)                  # in-process, through Flask's test client

@@ -10,7 +10,7 @@ in the spool folder, written before the webhook answers, and a thread applies
 the files to the call log in order once the database answers again.
 
 Applying is safe to repeat and to reorder: every call log write only moves a
-call forward (app/call_log.py), so a file applied twice (a crash between the
+call forward (app/calls/call_log.py), so a file applied twice (a crash between the
 write and the unlink) or after a later webhook changes nothing wrong.
 
 The files hold callers' numbers: readable by the app's user alone, and deleted

@@ -1,0 +1,1 @@
+"""Accounts: volunteers and operators (users.py), and operators vetting volunteers (approval.py)."""

@@ -1,0 +1,76 @@
+"""`hotline setup`: the first run (and every `make run`): schema, zones, an operator, the URLs."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from app import migrations_runner
+from app.accounts import users
+from app.database import get_db
+from app.zones.postcodes import zone_counts
+from app.zones.profiles import import_profile, profile_path, read_profile
+
+# Where `make run` serves the app when no public address is configured.
+LOCAL_BASE_URL = "http://127.0.0.1:5000"
+
+
+@click.command("setup")
+@click.option(
+    "--base-url",
+    default=LOCAL_BASE_URL,
+    show_default=True,
+    help="Where the server will listen, for the URLs printed (public_base_url wins).",
+)
+@with_appcontext
+def setup_command(base_url: str) -> None:
+    """First-run set-up: upgrade the database, import the zone profile, make an operator."""
+
+    settings = current_app.config["HOTLINE"]
+    db = get_db()
+    migrations_runner.upgrade(db.url, "head")
+    with db.session() as session:
+        if not zone_counts(session):
+            profile = read_profile(profile_path(settings.zone_profile))
+            result = import_profile(session, profile)
+            session.commit()
+            for line in result.report():
+                click.echo(line)
+        login = None
+        if users.operator_count(session) == 0:
+            login = ("operator@localhost", users.new_password())
+            users.create_user(
+                session,
+                name="Operator",
+                email=login[0],
+                password=login[1],
+                hash_cost=settings.password_hash_cost,
+                role="operator",
+                approved=True,
+            )
+            session.commit()
+    base = settings.public_base_url or base_url.rstrip("/")
+    # The command as it was started (.venv/bin/hotline under `make run`), so
+    # the example can be pasted into a shell without activating the venv.
+    hotline = sys.argv[0] if sys.argv and sys.argv[0].endswith("hotline") else "hotline"
+    click.echo("")
+    click.echo(f"Board:            {base}/")
+    click.echo(f"Operators:        {base}/operator/")
+    click.echo("Paste into your Twilio number's voice configuration:")
+    click.echo(f"  A call comes in:  {base}/voice/incoming  (HTTP POST)")
+    click.echo(f"  Call status:      {base}/voice/status    (HTTP POST)")
+    click.echo(f"  Primary fails:    {base}/voice/fallback  (HTTP POST)")
+    click.echo("Try the helpline without a phone:")
+    if settings.test_phone != "off":
+        who = "for everyone" if settings.test_phone == "everyone" else "sign in as an operator"
+        click.echo(f"  Test phone:       {base}/phone  ({who})")
+    click.echo(f'  In a terminal:    {hotline} call --keys "1 10115 1 1 #"')
+    if login:
+        click.echo("")
+        click.echo("First run: an operator account was created. Its password is shown only now:")
+        click.echo(f"  e-mail:   {login[0]}")
+        click.echo(f"  password: {login[1]}")
+    click.echo("")

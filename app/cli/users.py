@@ -1,0 +1,106 @@
+"""`hotline users`: add, list and vet volunteer and operator accounts."""
+
+from __future__ import annotations
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from app.accounts import approval, users
+from app.accounts.users import find_by_email
+from app.cli.who import cli_user
+from app.database import get_db
+from app.models import AccountStatus, Role, User
+
+
+@click.group("users", cls=AppGroup, help="Volunteer and operator accounts.")
+def users_group() -> None:
+    pass
+
+
+@users_group.command("add")
+@click.option("--name", required=True)
+@click.option("--email", required=True)
+@click.option("--role", type=click.Choice(["volunteer", "operator"]), default="volunteer")
+@click.option("--phone", default="")
+@click.option("--password", help="Leave out to get a random one, shown once.")
+def users_add(name: str, email: str, role: str, phone: str, password: str | None) -> None:
+    """Create an approved account (operators create accounts they vouch for)."""
+    shown = password or users.new_password()
+    with get_db().session() as session:
+        try:
+            users.create_user(
+                session,
+                name=name,
+                email=email,
+                password=shown,
+                hash_cost=current_app.config["HOTLINE"].password_hash_cost,
+                role=role,
+                phone=phone,
+                approved=True,
+            )
+        except users.AccountError as e:
+            raise click.ClickException(str(e)) from None
+        session.commit()
+    click.echo(f"Created {role} {email}.")
+    if not password:
+        click.echo(f"Password (shown once): {shown}")
+
+
+@users_group.command("list")
+@click.option("--status", type=click.Choice([s.value for s in AccountStatus]))
+@click.option("--role", type=click.Choice([r.value for r in Role]))
+def users_list(status: str | None, role: str | None) -> None:
+    """List accounts: status, role, e-mail, name and zones."""
+    query = select(User).options(selectinload(User.zones)).order_by(User.created_at, User.id)
+    if status:
+        query = query.where(User.status == status)
+    if role:
+        query = query.where(User.role == role)
+    with get_db().session() as session:
+        accounts = list(session.scalars(query))
+        if not accounts:
+            click.echo("No accounts match.")
+            return
+        for user in accounts:
+            zones = ", ".join(z.name for z in user.zones) or "-"
+            click.echo(f"{user.status:<10} {user.role:<10} {user.email:<32} {user.name}  [{zones}]")
+
+
+def _decision_command(decision: approval.Decision, doc: str) -> click.Command:
+    @click.command(decision.value, help=doc)
+    @click.argument("email")
+    @click.option("--note", default="", help="Why, for the audit log.")
+    def command(email: str, note: str) -> None:
+        with get_db().session() as session:
+            volunteer = find_by_email(session, email)
+            if volunteer is None:
+                raise click.ClickException(f"no account for {email}")
+            try:
+                volunteer = approval.decide(
+                    session,
+                    volunteer.id,
+                    decision,
+                    operator=None,
+                    note="; ".join(filter(None, [note.strip(), f"via {cli_user()}"])),
+                )
+            except approval.ApprovalError as e:
+                raise click.ClickException(f"{email}: {e}") from None
+            session.commit()
+            click.echo(f"{volunteer.email} is now {volunteer.status}.")
+
+    return command
+
+
+users_group.add_command(
+    _decision_command(approval.Decision.APPROVE, "Approve a volunteer's account.")
+)
+users_group.add_command(_decision_command(approval.Decision.REJECT, "Reject a pending volunteer."))
+users_group.add_command(
+    _decision_command(
+        approval.Decision.SUSPEND,
+        "Suspend a volunteer; their claimed requests go back to the board.",
+    )
+)
