@@ -6,6 +6,7 @@ the phone line, the CLI and the tests all call the same functions.
 
 from __future__ import annotations
 
+import enum
 import select
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,6 +18,7 @@ from sqlalchemy import (
     DateTime,
     Engine,
     MetaData,
+    String,
     create_engine,
     event,
     make_url,
@@ -66,6 +68,28 @@ class UTCDateTime(TypeDecorator):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class StatusType(TypeDecorator):
+    """A status column: stored as its plain string, read back as its enum member.
+
+    A plain VARCHAR rather than a database enum, so that adding a status needs
+    no type migration and both databases store the same text. A value that is
+    not a member is refused before it reaches the database.
+    """
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, enum_class: type[enum.StrEnum], length: int = 16):
+        super().__init__(length)
+        self.enum_class = enum_class
+
+    def process_bind_param(self, value, dialect):
+        return None if value is None else self.enum_class(value).value
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else self.enum_class(value)
 
 
 def utcnow() -> datetime:

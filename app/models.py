@@ -10,7 +10,7 @@ from flask_login import UserMixin
 from sqlalchemy import Column, ForeignKey, Index, String, Table, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.database import Base, UTCDateTime, utcnow
+from app.database import Base, StatusType, UTCDateTime, utcnow
 
 intpk = Annotated[int, mapped_column(primary_key=True)]
 timestamp = Annotated[datetime, mapped_column(UTCDateTime)]
@@ -168,8 +168,10 @@ class User(UserMixin, Base):
     email: Mapped[str] = mapped_column(String(254), unique=True)
     phone: Mapped[str] = mapped_column(String(32), default="")
     password_hash: Mapped[str] = mapped_column(String(256))
-    role: Mapped[str] = mapped_column(String(16), default=Role.VOLUNTEER)
-    status: Mapped[str] = mapped_column(String(16), default=AccountStatus.PENDING, index=True)
+    role: Mapped[Role] = mapped_column(StatusType(Role), default=Role.VOLUNTEER)
+    status: Mapped[AccountStatus] = mapped_column(
+        StatusType(AccountStatus), default=AccountStatus.PENDING, index=True
+    )
     language: Mapped[str] = mapped_column(String(8), default="")
     created_at: Mapped[created]
     approved_at: Mapped[timestamp | None]
@@ -244,7 +246,9 @@ class HelpRequest(Base):
     # Personal data: shown only to the claimer and operators, erased after retention.
     caller_number: Mapped[str | None] = mapped_column(String(32))
     verification_code: Mapped[str | None] = mapped_column(String(4))
-    status: Mapped[str] = mapped_column(String(16), default=RequestStatus.OPEN)
+    status: Mapped[RequestStatus] = mapped_column(
+        StatusType(RequestStatus), default=RequestStatus.OPEN
+    )
     created_at: Mapped[created]
     claimed_at: Mapped[timestamp | None]
     closed_at: Mapped[timestamp | None]
@@ -278,7 +282,9 @@ class Call(Base):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     ended_at: Mapped[timestamp | None]
     duration_seconds: Mapped[int | None]
-    status: Mapped[str] = mapped_column(String(16), default=CallStatus.IN_PROGRESS.value)
+    status: Mapped[CallStatus] = mapped_column(
+        StatusType(CallStatus), default=CallStatus.IN_PROGRESS
+    )
     # The highest SequenceNumber of the status callbacks applied (-1: none had one).
     status_sequence: Mapped[int] = mapped_column(default=-1)
     language: Mapped[str] = mapped_column(String(8), default="")
