@@ -26,8 +26,8 @@ from sqlalchemy.orm import Session
 from app import create_app, migrations_runner
 from app.accounts.users import create_user
 from app.database import Base, get_db
-from app.models import AccountStatus, Role, User, Zone
-from app.requests.intake import create_request
+from app.models import AccountStatus, HelpRequest, Role, User, Zone
+from app.requests import intake
 from app.zones.postcodes import zone_for_postcode
 from app.zones.profiles import import_profile, profile_path, read_profile
 
@@ -257,7 +257,7 @@ class Person:
     name: str
 
 
-def store_request(
+def add_request(
     session,
     postcode: str = "10115",
     request_type: str = "shopping",
@@ -266,12 +266,15 @@ def store_request(
     voice_message_seconds: int | None = None,
     call_sid: str | None = None,
 ):
-    """A help request stored exactly as the phone line stores one (create_request)."""
-    return create_request(
-        session,
+    """A help request stored exactly as the phone line stores one, and committed."""
+    place = zone_for_postcode(session, postcode)
+    session.flush()
+    stored = intake.store_request(
+        session.connection(),
         call_sid=call_sid or f"CA{uuid.uuid4().hex}",
         caller_number=caller_number,
-        postcode=zone_for_postcode(session, postcode),
+        postcode=place.code,
+        zone_id=place.zone_id,
         request_type=request_type,
         language=language,
         voice_message_url=(
@@ -281,6 +284,8 @@ def store_request(
         ),
         voice_message_seconds=voice_message_seconds,
     )
+    session.commit()
+    return session.get(HelpRequest, stored.id)
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from app.accounts.users import create_user
 from app.models import Call, CallOutcome, HelpRequest, RequestStatus, User, Zone
+from app.requests import intake
 from app.requests.intake import new_reference
 from tests.conftest import TEST_PASSWORD_HASH_COST
 
@@ -131,3 +132,11 @@ def operator_account(db, email: str, *, status: str = "approved") -> User:
     user.status = status
     db.commit()
     return user
+
+
+def cancel_request(db, request: HelpRequest) -> bool:
+    """Cancel a request as a caller does on the phone, committed; False if already closed."""
+    cancelled = intake.cancel(db, request.id)
+    db.commit()
+    db.refresh(request)
+    return cancelled

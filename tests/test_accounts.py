@@ -16,8 +16,8 @@ from tests.conftest import (
     PASSWORD,
     TEST_PASSWORD_HASH_COST,
     AuthActions,
+    add_request,
     make_test_app,
-    store_request,
 )
 
 REFUSED = "The e-mail address or the password is not right."
@@ -359,7 +359,7 @@ def test_session_cookies_are_secure_http_only_and_same_site(database_url, tmp_pa
 def test_accounts_not_approved_see_no_requests_at_all(
     client, auth, berlin, make_person, status, words
 ):
-    request = store_request(berlin, postcode="10115", caller_number="+4930999888")
+    request = add_request(berlin, postcode="10115", caller_number="+4930999888")
     person = make_person("new@example.org", status=status)
     response = auth.login(person.email, person.password)
     assert response.headers["Location"] == "/account"

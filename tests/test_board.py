@@ -11,8 +11,8 @@ from app.audit import Action
 from app.database import utcnow
 from app.models import AuditEvent, HelpRequest, RequestStatus
 from app.requests.counts import RememberedCounts
-from app.requests.intake import cancel_request
-from tests.conftest import AuthActions, csrf_token, store_request
+from tests.conftest import AuthActions, add_request, csrf_token
+from tests.seeding import cancel_request
 from tests.test_claims import Clock
 
 NUMBER = "+4930111222"
@@ -55,11 +55,11 @@ def card_references(html):
 
 
 def test_the_board_shows_open_requests_in_my_zones_oldest_first(client, berlin, signed_in):
-    newer = store_request(berlin, postcode="12043", language="pl", voice_message_seconds=83)
-    older = store_request(berlin, postcode="10115", request_type="pharmacy")
+    newer = add_request(berlin, postcode="12043", language="pl", voice_message_seconds=83)
+    older = add_request(berlin, postcode="10115", request_type="pharmacy")
     older.created_at = utcnow() - timedelta(hours=3, minutes=5)
     berlin.commit()
-    pankow = store_request(berlin, postcode="13187")
+    pankow = add_request(berlin, postcode="13187")
 
     page = client.get("/requests", headers=EN).text
     assert card_references(page) == [older.reference, newer.reference]
@@ -80,7 +80,7 @@ def test_the_board_shows_open_requests_in_my_zones_oldest_first(client, berlin, 
 
 
 def test_the_board_speaks_the_volunteers_language(client, berlin, signed_in):
-    request = store_request(berlin, language="pl", request_type="pharmacy")
+    request = add_request(berlin, language="pl", request_type="pharmacy")
     request.created_at = utcnow() - timedelta(hours=3)
     berlin.commit()
     german = client.get("/requests", headers={"Accept-Language": "de"}).text
@@ -92,7 +92,7 @@ def test_the_board_speaks_the_volunteers_language(client, berlin, signed_in):
 def test_neighbourhoods_are_shown_with_the_postcode(client, berlin, make_person, auth):
     person = make_person(zones=["friedrichshain-kreuzberg"])
     auth.login(person.email, person.password)
-    store_request(berlin, postcode="10243")
+    add_request(berlin, postcode="10243")
     assert "10243 Friedrichshain · Friedrichshain-Kreuzberg" in client.get("/requests").text
 
 
@@ -107,9 +107,9 @@ def test_neighbourhoods_are_shown_with_the_postcode(client, berlin, make_person,
     ],
 )
 def test_filters_narrow_the_board(client, berlin, signed_in, query, expected):
-    store_request(berlin, postcode="10115")
-    store_request(berlin, postcode="12043", language="pl")
-    store_request(berlin, postcode="12047", request_type="pharmacy")
+    add_request(berlin, postcode="10115")
+    add_request(berlin, postcode="12043", language="pl")
+    add_request(berlin, postcode="12047", request_type="pharmacy")
     page = client.get("/requests", query_string=query, headers=EN).text
     shown = re.findall(r"<dt>Where</dt><dd>(\d{5})", page)
     assert sorted(shown) == expected
@@ -133,8 +133,8 @@ def test_filters_narrow_the_board(client, berlin, signed_in, query, expected):
     ],
 )
 def test_bad_filters_are_explained_and_ignored(client, berlin, signed_in, query, error):
-    store_request(berlin, postcode="10115")
-    pankow = store_request(berlin, postcode="13187")
+    add_request(berlin, postcode="10115")
+    pankow = add_request(berlin, postcode="13187")
     response = client.get("/requests", query_string=query, headers=EN)
     assert response.status_code == 200
     assert error in response.text
@@ -167,7 +167,7 @@ def test_an_empty_board_says_so(client, berlin, signed_in):
 
 
 def test_claiming_shows_number_code_voice_message_and_guidance(client, auth, berlin, signed_in):
-    request = store_request(berlin, voice_message_seconds=23)
+    request = add_request(berlin, voice_message_seconds=23)
     response = claim(auth, request)
     assert response.status_code == 302
     assert response.headers["Location"] == f"/requests/{request.reference}"
@@ -184,7 +184,7 @@ def test_claiming_shows_number_code_voice_message_and_guidance(client, auth, ber
 
 
 def test_pages_with_a_number_are_never_cached(client, auth, berlin, signed_in):
-    request = store_request(berlin)
+    request = add_request(berlin)
     claim(auth, request)
     page = client.get(f"/requests/{request.reference}")
     assert NUMBER in page.text
@@ -193,7 +193,7 @@ def test_pages_with_a_number_are_never_cached(client, auth, berlin, signed_in):
 
 
 def test_every_showing_of_the_number_is_audited(client, auth, berlin, signed_in):
-    request = store_request(berlin)
+    request = add_request(berlin)
     claim(auth, request)
     for _ in range(3):
         assert NUMBER in client.get(f"/requests/{request.reference}").text
@@ -202,7 +202,7 @@ def test_every_showing_of_the_number_is_audited(client, auth, berlin, signed_in)
 
 
 def test_an_open_request_page_shows_the_card_but_not_the_number(client, berlin, signed_in):
-    request = store_request(berlin)
+    request = add_request(berlin)
     page = client.get(f"/requests/{request.reference.lower()}", headers=EN)
     assert page.status_code == 200
     assert "The phone number is shown once you take the request." in page.text
@@ -211,7 +211,7 @@ def test_an_open_request_page_shows_the_card_but_not_the_number(client, berlin, 
 
 
 def test_the_loser_of_a_claim_is_told_it_is_taken(client, auth, berlin, signed_in, make_person):
-    request = store_request(berlin)
+    request = add_request(berlin)
     other = browser(client.application)
     bea = make_person("bea@example.org")
     other.login(bea.email, bea.password)
@@ -227,7 +227,7 @@ def test_the_loser_of_a_claim_is_told_it_is_taken(client, auth, berlin, signed_i
 def test_another_volunteers_claimed_request_is_forbidden(
     client, auth, berlin, signed_in, make_person
 ):
-    request = store_request(berlin)
+    request = add_request(berlin)
     bea = make_person("bea@example.org")
     other = browser(client.application)
     other.login(bea.email, bea.password)
@@ -246,7 +246,7 @@ def test_another_volunteers_claimed_request_is_forbidden(
 
 
 def test_requests_outside_my_zones_are_forbidden(client, auth, berlin, signed_in):
-    request = store_request(berlin, postcode="13187")  # Pankow
+    request = add_request(berlin, postcode="13187")  # Pankow
     page = client.get(f"/requests/{request.reference}", headers=EN)
     assert page.status_code == 403
     assert "This request is in a zone you do not serve." in page.text
@@ -262,7 +262,7 @@ def test_unknown_references_are_not_found(client, auth, signed_in):
 def test_a_volunteer_over_the_claim_limit_is_told_to_finish_one_first(
     client, auth, berlin, signed_in
 ):
-    requests = [store_request(berlin) for _ in range(4)]
+    requests = [add_request(berlin) for _ in range(4)]
     for request in requests[:3]:
         claim(auth, request)
     response = claim(auth, requests[3])
@@ -274,14 +274,14 @@ def test_a_volunteer_over_the_claim_limit_is_told_to_finish_one_first(
 
 
 def test_claiming_needs_the_csrf_token(client, berlin, signed_in):
-    request = store_request(berlin)
+    request = add_request(berlin)
     response = client.post(f"/requests/{request.reference}/claim")
     assert response.status_code == 400
     assert fresh(berlin, request).status == RequestStatus.OPEN
 
 
 def test_a_request_the_caller_cancelled_cannot_be_claimed(client, auth, berlin, signed_in):
-    request = store_request(berlin)
+    request = add_request(berlin)
     cancel_request(berlin, request)
     response = claim(auth, request)
     assert response.headers["Location"] == "/requests"
@@ -293,7 +293,7 @@ def test_a_request_the_caller_cancelled_cannot_be_claimed(client, auth, berlin, 
 
 def test_a_claim_race_through_http_has_one_winner(app, berlin, make_person):
     """Six volunteers' browsers post "take it" for one request at the same moment."""
-    request = store_request(berlin)
+    request = add_request(berlin)
     browsers = []
     for i in range(6):
         person = make_person(f"v{i}@example.org")
@@ -330,7 +330,7 @@ def test_a_stale_claim_in_the_way_is_returned_before_the_claim(
     client, auth, berlin, signed_in, make_person
 ):
     """Taken by someone whose time ran out: the press of "take it" returns it and takes it."""
-    request = store_request(berlin)
+    request = add_request(berlin)
     bea = make_person("bea@example.org")
     other = browser(client.application)
     other.login(bea.email, bea.password)
@@ -347,7 +347,7 @@ def test_a_stale_claim_in_the_way_is_returned_before_the_claim(
 
 
 def test_ones_own_stale_claims_do_not_count_against_the_limit(client, auth, berlin, signed_in):
-    requests = [store_request(berlin) for _ in range(4)]
+    requests = [add_request(berlin) for _ in range(4)]
     for request in requests[:3]:
         claim(auth, request)
         stale = fresh(berlin, request)
@@ -359,7 +359,7 @@ def test_ones_own_stale_claims_do_not_count_against_the_limit(client, auth, berl
 
 
 def test_an_operator_can_claim_in_any_zone(client, berlin, operator, login):
-    request = store_request(berlin, postcode="13187")  # Pankow
+    request = add_request(berlin, postcode="13187")  # Pankow
     login(operator)
     token = csrf_token(client, "/requests")
     response = client.post(f"/requests/{request.reference}/claim", data={"csrf_token": token})
@@ -369,7 +369,7 @@ def test_an_operator_can_claim_in_any_zone(client, berlin, operator, login):
 
 def test_one_volunteers_tabs_claiming_at_once_respect_the_limit(app, berlin, volunteer):
     """Six tabs (or app servers) of one volunteer post "take it" for six requests at once."""
-    requests = [store_request(berlin) for _ in range(6)]
+    requests = [add_request(berlin) for _ in range(6)]
     tabs = []
     for _ in requests:
         tab = browser(app)
@@ -404,7 +404,7 @@ def test_large_counts_say_when_they_were_counted(app, client, auth, berlin, sign
     """A long backlog is counted every half minute; the list itself is always current."""
     clock = Clock()
     app.extensions["hotline_board_counts"] = RememberedCounts(remember_from=2, clock=clock)
-    requests = [store_request(berlin), store_request(berlin)]
+    requests = [add_request(berlin), add_request(berlin)]
     page = client.get("/requests").text
     assert "2 open requests" in page
     counted_at = re.search(r"Counts as of (\d\d?:\d\d\s?[AP]M)\.", page)
@@ -423,9 +423,9 @@ def test_large_counts_say_when_they_were_counted(app, client, auth, berlin, sign
 
 
 def test_my_requests_lists_my_claims_without_numbers(client, auth, berlin, signed_in):
-    mine = store_request(berlin, postcode="12043")
+    mine = add_request(berlin, postcode="12043")
     claim(auth, mine)
-    store_request(berlin, postcode="10115")  # open, not mine
+    add_request(berlin, postcode="10115")  # open, not mine
     page = client.get("/my-requests", headers=EN).text
     assert card_references(page) == [mine.reference]
     assert NUMBER not in page
@@ -434,7 +434,7 @@ def test_my_requests_lists_my_claims_without_numbers(client, auth, berlin, signe
 
 
 def test_done_with_a_note_closes_the_request(client, auth, berlin, signed_in):
-    request = store_request(berlin)
+    request = add_request(berlin)
     claim(auth, request)
     response = auth.post(f"/requests/{request.reference}/done", data={"note": "Shopping brought."})
     assert response.headers["Location"] == "/my-requests"
@@ -450,7 +450,7 @@ def test_done_with_a_note_closes_the_request(client, auth, berlin, signed_in):
 
 
 def test_an_overlong_note_is_a_form_error(client, auth, berlin, signed_in):
-    request = store_request(berlin)
+    request = add_request(berlin)
     claim(auth, request)
     response = auth.post(f"/requests/{request.reference}/done", data={"note": "x" * 2001})
     assert response.status_code == 422
@@ -459,7 +459,7 @@ def test_an_overlong_note_is_a_form_error(client, auth, berlin, signed_in):
 
 
 def test_releasing_needs_a_reason_and_puts_the_request_back(client, auth, berlin, signed_in):
-    request = store_request(berlin)
+    request = add_request(berlin)
     claim(auth, request)
     refused = auth.post(f"/requests/{request.reference}/release", data={}, headers=EN)
     assert refused.status_code == 422
@@ -478,7 +478,7 @@ def test_releasing_needs_a_reason_and_puts_the_request_back(client, auth, berlin
 
 
 def test_could_not_reach_is_counted_and_flagged_after_three(client, auth, berlin, signed_in):
-    request = store_request(berlin)
+    request = add_request(berlin)
     claim(auth, request)
     told = []
     for _ in range(3):
@@ -498,7 +498,7 @@ def test_could_not_reach_is_counted_and_flagged_after_three(client, auth, berlin
 
 
 def test_an_expired_claim_loses_access_to_the_number(client, auth, berlin, signed_in):
-    request = store_request(berlin)
+    request = add_request(berlin)
     claim(auth, request)
     assert NUMBER in client.get(f"/requests/{request.reference}").text
     stale = fresh(berlin, request)
@@ -521,7 +521,7 @@ def test_an_expired_claim_loses_access_to_the_number(client, auth, berlin, signe
 
 
 def test_a_claim_cancelled_by_the_caller_tells_the_volunteer(client, auth, berlin, signed_in):
-    request = store_request(berlin)
+    request = add_request(berlin)
     claim(auth, request)
     cancel_request(berlin, fresh(berlin, request))
     page = client.get(f"/requests/{request.reference}", headers=EN).text
@@ -534,7 +534,7 @@ def test_a_claim_cancelled_by_the_caller_tells_the_volunteer(client, auth, berli
 
 @pytest.mark.parametrize("action", ["claim", "done", "release", "unreachable"])
 def test_actions_need_the_csrf_token(client, auth, berlin, signed_in, action):
-    request = store_request(berlin)
+    request = add_request(berlin)
     if action != "claim":
         claim(auth, request)
     before = fresh(berlin, request).status
@@ -544,7 +544,7 @@ def test_actions_need_the_csrf_token(client, auth, berlin, signed_in, action):
 
 
 def test_the_pages_are_labelled_for_screen_readers(client, auth, berlin, signed_in):
-    request = store_request(berlin)
+    request = add_request(berlin)
     board = client.get("/requests", headers=EN).text
     assert '<main id="content"' in board and 'href="#content"' in board
     assert '<nav class="zone-counts" aria-label="Open requests per zone">' in board

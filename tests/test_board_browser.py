@@ -13,7 +13,7 @@ from sqlalchemy import select
 from app.database import get_db
 from app.models import HelpRequest, RequestStatus
 from tests import browser as browsers
-from tests.conftest import store_request
+from tests.conftest import add_request
 
 pytestmark = pytest.mark.browser
 
@@ -82,7 +82,7 @@ def test_a_volunteer_signs_in_claims_calls_back_and_marks_done(page, app, berlin
 
 
 def test_the_board_refreshes_itself_and_keeps_the_filters(page, berlin, volunteer):
-    store_request(berlin, postcode="10115")
+    add_request(berlin, postcode="10115")
     page.goto("/login?next=/requests%3Fzone%3Dneukoelln")
     page.get_by_label("E-mail").fill(volunteer.email)
     page.get_by_label("Password").fill(volunteer.password)
@@ -90,8 +90,8 @@ def test_the_board_refreshes_itself_and_keeps_the_filters(page, berlin, voluntee
     page.get_by_text("No open requests match these filters.").wait_for()
 
     # A call comes in while the page is open, in the filtered zone and outside it.
-    store_request(berlin, postcode="12043", request_type="pharmacy")
-    store_request(berlin, postcode="10117")
+    add_request(berlin, postcode="12043", request_type="pharmacy")
+    add_request(berlin, postcode="10117")
     # What the 30-second timer does, triggered now: the tab becoming visible again.
     page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
     page.get_by_role("article", name="Pharmacy").wait_for()

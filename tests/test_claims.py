@@ -24,8 +24,8 @@ from app.requests.claims import (
     zones_served_by,
 )
 from app.requests.counts import RememberedCounts
-from app.requests.intake import cancel_request
-from tests.conftest import store_request
+from tests.conftest import add_request
+from tests.seeding import cancel_request
 
 LIMIT = 3
 
@@ -79,11 +79,11 @@ def run_at_once(count, work):
 
 
 def test_the_board_lists_open_requests_in_my_zones_oldest_first(berlin, volunteer):
-    newer = store_request(berlin, postcode="12043")
-    older = store_request(berlin, postcode="10115")
+    newer = add_request(berlin, postcode="12043")
+    older = add_request(berlin, postcode="10115")
     age_request(berlin, older, hours=5)
-    store_request(berlin, postcode="13187")  # Pankow: not one of mine
-    claimed = store_request(berlin, postcode="10115")
+    add_request(berlin, postcode="13187")  # Pankow: not one of mine
+    claimed = add_request(berlin, postcode="10115")
     claimed.status = RequestStatus.CLAIMED
     berlin.commit()
 
@@ -110,9 +110,9 @@ def test_the_board_lists_open_requests_in_my_zones_oldest_first(berlin, voluntee
     ],
 )
 def test_filters_narrow_the_board_and_the_counts(berlin, volunteer, filters, expected):
-    store_request(berlin, postcode="10115")
-    store_request(berlin, postcode="12043", language="pl")
-    store_request(berlin, postcode="12047", request_type="pharmacy")
+    add_request(berlin, postcode="10115")
+    add_request(berlin, postcode="12043", language="pl")
+    add_request(berlin, postcode="12047", request_type="pharmacy")
     zones = zones_served_by(berlin, user(berlin, volunteer))
     board = open_requests(berlin, zones, BoardFilters(**filters))
     assert sorted(r.postcode for r in board.requests) == expected
@@ -120,7 +120,7 @@ def test_filters_narrow_the_board_and_the_counts(berlin, volunteer, filters, exp
 
 
 def test_a_zone_filter_cannot_widen_what_a_volunteer_sees(berlin, volunteer):
-    pankow_request = store_request(berlin, postcode="13187")
+    pankow_request = add_request(berlin, postcode="13187")
     zones = zones_served_by(berlin, user(berlin, volunteer))
     board = open_requests(berlin, zones, BoardFilters(zone_id=pankow_request.zone_id))
     assert board.requests == [] and board.total == 0
@@ -128,7 +128,7 @@ def test_a_zone_filter_cannot_widen_what_a_volunteer_sees(berlin, volunteer):
 
 def test_operators_see_every_zone(berlin, make_person):
     operator = make_person("op@example.org", zones=[], role=Role.OPERATOR)
-    store_request(berlin, postcode="13187")
+    add_request(berlin, postcode="13187")
     zones = zones_served_by(berlin, user(berlin, operator))
     assert len(zones) == 12
     assert open_requests(berlin, zones).total == 1
@@ -242,11 +242,11 @@ def test_large_counts_are_remembered_for_half_a_minute_the_requests_never(berlin
     clock = Clock()
     remembered = RememberedCounts(remember_from=2, clock=clock)
     zones = zones_served_by(berlin, user(berlin, volunteer))
-    first, second = store_request(berlin), store_request(berlin, postcode="12043")
+    first, second = add_request(berlin), add_request(berlin, postcode="12043")
     board = open_requests(berlin, zones, remembered=remembered)
     assert board.total == 2 and board.counted_at is not None
 
-    third = store_request(berlin)
+    third = add_request(berlin)
     clock.now += 29
     board = open_requests(berlin, zones, remembered=remembered)
     assert board.total == 2 and sum(count for _, count in board.counts) == 2
@@ -269,11 +269,11 @@ def test_counts_remembered_for_every_zone_serve_every_board(berlin, volunteer, m
     ada = user(berlin, volunteer)  # Mitte and Neukölln
     operator = user(berlin, make_person("op@example.org", zones=[], role=Role.OPERATOR))
     for postcode in ("13187", "13189", "10115"):  # Pankow twice, Mitte once
-        store_request(berlin, postcode=postcode)
+        add_request(berlin, postcode=postcode)
     everywhere = open_requests(berlin, zones_served_by(berlin, operator), remembered=remembered)
     assert everywhere.total == 3 and everywhere.counted_at is not None
 
-    store_request(berlin, postcode="10115")
+    add_request(berlin, postcode="10115")
     mine = open_requests(berlin, zones_served_by(berlin, ada), remembered=remembered)
     assert mine.total == 2 and mine.counted_at is None  # under 3: counted now
     bea = user(berlin, make_person("bea@example.org", zones=["pankow", "mitte"]))
@@ -288,7 +288,7 @@ def test_small_counts_are_exact_at_once(berlin, volunteer):
     remembered = RememberedCounts(remember_from=3, clock=Clock())
     ada = user(berlin, volunteer)
     zones = zones_served_by(berlin, ada)
-    requests = [store_request(berlin), store_request(berlin)]
+    requests = [add_request(berlin), add_request(berlin)]
     assert open_requests(berlin, zones, remembered=remembered).total == 2
     claim(berlin, requests[0], ada)
     board = open_requests(berlin, zones, remembered=remembered)
@@ -304,10 +304,10 @@ def test_access_rules(berlin, make_person):
     bea = user(berlin, make_person("bea@example.org"))
     cem = user(berlin, make_person("cem@example.org", zones=["pankow"]))
     pending = user(berlin, make_person("new@example.org", status="pending"))
-    mine = store_request(berlin, postcode="10115")
-    theirs = store_request(berlin, postcode="10115")
-    elsewhere = store_request(berlin, postcode="13187")
-    cancelled = store_request(berlin, postcode="10115")
+    mine = add_request(berlin, postcode="10115")
+    theirs = add_request(berlin, postcode="10115")
+    elsewhere = add_request(berlin, postcode="13187")
+    cancelled = add_request(berlin, postcode="10115")
     cancel_request(berlin, cancelled)
     assert claim(berlin, mine, ada) == ClaimResult.CLAIMED
     assert claim(berlin, theirs, bea) == ClaimResult.CLAIMED
@@ -332,7 +332,7 @@ def test_access_rules(berlin, make_person):
 def test_the_number_is_audited_only_for_its_claimer(berlin, make_person):
     ada = user(berlin, make_person("ada@example.org"))
     bea = user(berlin, make_person("bea@example.org"))
-    request = store_request(berlin)
+    request = add_request(berlin)
     assert not record_number_viewed(berlin, request, ada)  # not claimed yet
     claim(berlin, request, ada)
     assert record_number_viewed(berlin, request, ada)
@@ -347,7 +347,7 @@ def test_the_number_is_audited_only_for_its_claimer(berlin, make_person):
 def test_exactly_one_of_many_simultaneous_claims_wins(app, berlin, many_volunteers):
     """Fifty volunteers press "take it" on one request at the same moment."""
     people = many_volunteers(50)
-    request = store_request(berlin)
+    request = add_request(berlin)
 
     def press(i):
         with get_db(app).session() as session:
@@ -364,7 +364,7 @@ def test_exactly_one_of_many_simultaneous_claims_wins(app, berlin, many_voluntee
 
 def test_simultaneous_claims_by_one_volunteer_respect_the_limit(app, berlin, volunteer):
     """Six tabs (or six app servers) claiming six requests for one volunteer at once."""
-    requests = [store_request(berlin) for _ in range(6)]
+    requests = [add_request(berlin) for _ in range(6)]
 
     def press(i):
         with get_db(app).session() as session:
@@ -382,7 +382,7 @@ def test_simultaneous_claims_by_one_volunteer_respect_the_limit(app, berlin, vol
 
 
 def test_a_second_claim_of_ones_own_request_is_no_error(berlin, volunteer):
-    request = store_request(berlin)
+    request = add_request(berlin)
     ada = user(berlin, volunteer)
     assert claim(berlin, request, ada) == ClaimResult.CLAIMED
     assert claim(berlin, request, ada) == ClaimResult.ALREADY_YOURS
@@ -392,13 +392,13 @@ def test_a_second_claim_of_ones_own_request_is_no_error(berlin, volunteer):
 @pytest.mark.parametrize("status", ["pending", "rejected", "suspended"])
 def test_accounts_not_approved_cannot_claim(berlin, make_person, status):
     person = user(berlin, make_person("new@example.org", status=status))
-    request = store_request(berlin)
+    request = add_request(berlin)
     assert claim(berlin, request, person) == ClaimResult.NOT_ALLOWED
     assert request.status == RequestStatus.OPEN
 
 
 def test_requests_outside_ones_zones_cannot_be_claimed(berlin, volunteer, make_person):
-    request = store_request(berlin, postcode="13187")
+    request = add_request(berlin, postcode="13187")
     result = claim(berlin, request, user(berlin, volunteer))
     assert result == ClaimResult.OUTSIDE_ZONES
     assert request.status == RequestStatus.OPEN
@@ -410,7 +410,7 @@ def test_requests_outside_ones_zones_cannot_be_claimed(berlin, volunteer, make_p
 
 def test_the_claim_limit_is_told(berlin, volunteer):
     ada = user(berlin, volunteer)
-    requests = [store_request(berlin) for _ in range(LIMIT + 1)]
+    requests = [add_request(berlin) for _ in range(LIMIT + 1)]
     assert [claim(berlin, r, ada) for r in requests] == [ClaimResult.CLAIMED] * LIMIT + [
         ClaimResult.LIMIT_REACHED
     ]
@@ -425,14 +425,14 @@ def test_a_claim_of_no_such_request(berlin, volunteer):
 def test_a_request_done_by_another_volunteer_is_closed_to_a_claim(berlin, make_person):
     ada = user(berlin, make_person("ada@example.org"))
     bea = user(berlin, make_person("bea@example.org"))
-    request = store_request(berlin)
+    request = add_request(berlin)
     claim(berlin, request, bea)
     complete_request(berlin, request, bea)
     assert claim(berlin, request, ada) == ClaimResult.CLOSED
 
 
 def test_a_cancelled_request_cannot_be_claimed(berlin, volunteer):
-    request = store_request(berlin)
+    request = add_request(berlin)
     cancel_request(berlin, request)
     result = claim(berlin, request, user(berlin, volunteer))
     assert result == ClaimResult.CLOSED
@@ -444,7 +444,7 @@ def test_a_cancelled_request_cannot_be_claimed(berlin, volunteer):
 def test_done_release_and_unreachable_only_by_the_claimer(berlin, make_person):
     ada = user(berlin, make_person("ada@example.org"))
     bea = user(berlin, make_person("bea@example.org"))
-    request = store_request(berlin)
+    request = add_request(berlin)
     claim(berlin, request, ada)
     assert not complete_request(berlin, request, bea, "sneaky")
     assert not release_request(berlin, request, bea, "sneaky")
@@ -461,7 +461,7 @@ def test_done_release_and_unreachable_only_by_the_claimer(berlin, make_person):
 
 def test_released_requests_go_back_to_the_board_with_the_reason_logged(berlin, volunteer):
     ada = user(berlin, volunteer)
-    request = store_request(berlin)
+    request = add_request(berlin)
     claim(berlin, request, ada)
     assert release_request(berlin, request, ada, "no_time: away this week")
     assert request.status == RequestStatus.OPEN and request.claimed_by_id is None
@@ -472,7 +472,7 @@ def test_released_requests_go_back_to_the_board_with_the_reason_logged(berlin, v
 def test_the_third_unreachable_call_flags_the_request_for_operators(berlin, make_person):
     ada = user(berlin, make_person("ada@example.org"))
     bea = user(berlin, make_person("bea@example.org"))
-    request = store_request(berlin)
+    request = add_request(berlin)
     claim(berlin, request, ada)
     assert record_unreachable(berlin, request, ada) == 1
     assert record_unreachable(berlin, request, ada) == 2
@@ -491,7 +491,7 @@ def test_the_third_unreachable_call_flags_the_request_for_operators(berlin, make
 
 
 def test_simultaneous_unreachable_reports_are_all_counted(app, berlin, volunteer):
-    request = store_request(berlin)
+    request = add_request(berlin)
     claim(berlin, request, user(berlin, volunteer))
 
     def report(_i):
@@ -510,7 +510,7 @@ def test_simultaneous_unreachable_reports_are_all_counted(app, berlin, volunteer
 
 def test_stale_claims_return_to_the_board_and_the_claimer_loses_access(berlin, volunteer):
     ada = user(berlin, volunteer)
-    stale, fresh = store_request(berlin), store_request(berlin)
+    stale, fresh = add_request(berlin), add_request(berlin)
     claim(berlin, stale, ada)
     claim(berlin, fresh, ada)
     stale.claimed_at = utcnow() - timedelta(hours=24, minutes=1)
@@ -532,7 +532,7 @@ def test_stale_claims_return_to_the_board_and_the_claimer_loses_access(berlin, v
 
 
 def test_two_servers_expiring_at_once_return_each_claim_once(app, berlin, volunteer):
-    request = store_request(berlin)
+    request = add_request(berlin)
     claim(berlin, request, user(berlin, volunteer))
     request.claimed_at = utcnow() - timedelta(hours=30)
     berlin.commit()
@@ -548,7 +548,7 @@ def test_two_servers_expiring_at_once_return_each_claim_once(app, berlin, volunt
 
 
 def test_the_expire_command_for_cron(runner, berlin, volunteer):
-    request = store_request(berlin)
+    request = add_request(berlin)
     claim(berlin, request, user(berlin, volunteer))
     request.claimed_at = utcnow() - timedelta(hours=25)
     berlin.commit()
@@ -563,7 +563,7 @@ def test_the_expire_command_for_cron(runner, berlin, volunteer):
 def test_done_and_expiry_at_the_same_moment_never_both_win(app, berlin, volunteer):
     """A volunteer presses done just as the claim times out: one of the two happens."""
     for _ in range(5):
-        request = store_request(berlin)
+        request = add_request(berlin)
         claim(berlin, request, user(berlin, volunteer))
         request.claimed_at = utcnow() - timedelta(hours=24, seconds=1)
         berlin.commit()

@@ -40,9 +40,9 @@ from bench.servers import ServerSettings, gunicorn
 from tests.conftest import (
     TEST_AUTH_TOKEN,
     AuthActions,
+    add_request,
     close_test_app,
     make_test_app,
-    store_request,
 )
 from tests.consistency import assert_database_consistent
 from tests.faults import CONNECTING, OPERATOR, SORRY, SqliteLocked
@@ -202,7 +202,7 @@ def test_no_status_is_lost_in_an_outage(fault, faulty_app, berlin):
 def test_the_board_says_temporarily_unavailable_within_the_deadline(
     fault, faulty_app, berlin, volunteer
 ):
-    request = store_request(berlin)
+    request = add_request(berlin)
     berlin.commit()
     client = faulty_app.test_client()
     auth = AuthActions(client)

@@ -6,25 +6,13 @@ from sqlalchemy import func, select
 
 from app.database import get_db
 from app.models import HelpRequest, RequestStatus
-from app.requests.intake import (
-    REFERENCE_ALPHABET,
-    active_request,
-    cancel_request,
-    create_request,
-    new_reference,
-)
-from app.zones.postcodes import zone_for_postcode
+from app.requests.intake import REFERENCE_ALPHABET, active_request, new_reference
+from tests.conftest import add_request
+from tests.seeding import cancel_request
 
 
 def store(db, call_sid="CA1", number="+4930123456", code="10115"):
-    return create_request(
-        db,
-        call_sid=call_sid,
-        caller_number=number,
-        postcode=zone_for_postcode(db, code),
-        request_type="shopping",
-        language="de",
-    )
+    return add_request(db, postcode=code, caller_number=number, call_sid=call_sid)
 
 
 def test_a_request_lands_in_the_zone_of_its_postcode(berlin):

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from app.database import Base
 from app.models import AccountStatus, AuditEvent, Call, HelpRequest, Role, User
 from app.requests.claims import claim_request
-from tests.conftest import PASSWORD, AuthActions, Person, store_request
+from tests.conftest import PASSWORD, AuthActions, Person, add_request
 
 EN = {"Accept-Language": "en"}
 # Distinctive numbers, so that any way of printing them is found (see shows_number).
@@ -104,11 +104,11 @@ def scene(app, berlin, make_person) -> Scene:
         "dan": make_person("dan@example.org", zones=["mitte"], status=AccountStatus.PENDING),
         "eve": make_person("eve@example.org", zones=[], role=Role.OPERATOR, name="Eve"),
     }
-    claimed = store_request(berlin, postcode="10115", caller_number=CLAIMED_NUMBER)
+    claimed = add_request(berlin, postcode="10115", caller_number=CLAIMED_NUMBER)
     claim_request(berlin, claimed.reference, berlin.get(User, people["ada"].id), max_open_claims=3)
     berlin.commit()
-    opened = store_request(berlin, postcode="10117", caller_number=OPEN_NUMBER)
-    pankow = store_request(berlin, postcode="13187", caller_number=PANKOW_NUMBER)
+    opened = add_request(berlin, postcode="10117", caller_number=OPEN_NUMBER)
+    pankow = add_request(berlin, postcode="13187", caller_number=PANKOW_NUMBER)
     call = Call(
         call_sid="CA" + "5" * 32,
         from_number=CLAIMED_NUMBER,
@@ -393,7 +393,7 @@ def test_injection_strings_in_the_claim_forms_are_refused_or_kept_as_typed(scene
             ("unreachable", "next"),
             ("claim", "next"),
         ):
-            request = store_request(scene.db, postcode="10119")
+            request = add_request(scene.db, postcode="10119")
             if action != "claim":
                 claim_request(scene.db, request.reference, user, max_open_claims=3)
                 scene.db.commit()

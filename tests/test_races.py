@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from app.audit import Action
 from app.models import AuditEvent, Call, HelpRequest
-from tests.conftest import PASSWORD, AuthActions, store_request
+from tests.conftest import PASSWORD, AuthActions, add_request
 from tests.consistency import assert_database_consistent
 from tests.test_claims import run_at_once as at_once
 from tests.test_voice_webhooks import incoming_params
@@ -48,7 +48,7 @@ def test_fifty_browsers_pressing_take_it_at_once_make_exactly_one_claim(
     """Through the board's own form and CSRF token, each browser a server thread of its own.
     (tests/test_claims.py has the same race with fifty sessions, without HTTP.)"""
     people = [p.id for p in many_volunteers(CLAIMERS)]
-    request = store_request(berlin, caller_number=NUMBER)
+    request = add_request(berlin, caller_number=NUMBER)
     browsers = []
     for i, person in enumerate(people):
         auth = AuthActions(app.test_client())

@@ -11,7 +11,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from app.database import utcnow
-from app.models import HelpRequest, Postcode, RequestStatus
+from app.models import HelpRequest, RequestStatus
 
 # No 0/O, 1/I/L, 5/S, 2/Z, 8/B: a reference is read out over the phone and
 # typed by people in a hurry.
@@ -76,16 +76,6 @@ def store_request(
     raise RuntimeError("could not store the request: reference collisions")
 
 
-def create_request(session: Session, *, postcode: Postcode, **fields) -> HelpRequest:
-    """store_request() for a session and a Postcode row; the session is committed."""
-    session.flush()
-    stored = store_request(
-        session.connection(), postcode=postcode.code, zone_id=postcode.zone_id, **fields
-    )
-    session.commit()
-    return session.get(HelpRequest, stored.id)
-
-
 def request_for_call(connection: Connection | Session, call_sid: str) -> Row | None:
     """The request a call stored (id, reference, type, status, code), if any."""
     return connection.execute(_for_call_query(), {"call_sid_": call_sid}).first()
@@ -120,14 +110,6 @@ def cancel(connection: Connection | Session, request_id: int) -> bool:
         .values(status=RequestStatus.CANCELLED, closed_at=utcnow())
     )
     return result.rowcount == 1
-
-
-def cancel_request(session: Session, request: HelpRequest) -> bool:
-    """cancel() for a HelpRequest, which is refreshed; the session is committed."""
-    cancelled = cancel(session, request.id)
-    session.commit()
-    session.refresh(request)
-    return cancelled
 
 
 # What the phone line reads of a request. The statements are built once, with bound
