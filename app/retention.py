@@ -97,8 +97,9 @@ def purge(
 ) -> PurgeResult:
     """Erase what is older than the retention period (or only count it, in a dry run).
 
-    A real run commits, with an audit event even when there was nothing to
-    erase: the trail then shows that the daily purge ran.
+    A real run writes an audit event even when there was nothing to erase
+    (the trail then shows that the daily purge ran). Flushed, not committed:
+    the command commits, so the erasures and their audit event land together.
     """
     if retention_days < 1:
         raise ValueError("retention_days must be at least 1")
@@ -154,7 +155,7 @@ def purge(
     result = PurgeResult(cutoff=cutoff, dry_run=dry_run, **counts)
     if not dry_run:
         audit.record(session, audit.Action.PURGED, user=operator, detail=" ".join(result.report()))
-        session.commit()
+        session.flush()
     return result
 
 

@@ -26,6 +26,7 @@ def retention_purge(dry_run: bool) -> None:
     days = current_app.config["HOTLINE"].retention_days
     with get_db().session() as session:
         result = retention.purge(session, retention_days=days, dry_run=dry_run)
+        session.commit()
     click.echo(f"Retention: {days} days.")
     for line in result.report():
         click.echo(line)
