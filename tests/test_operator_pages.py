@@ -253,8 +253,8 @@ def test_the_attention_page_lists_stuck_requests_and_voice_messages(berlin, logi
     page = login(operator).get("/operator/attention", headers={"Accept-Language": "en"}).text
 
     assert stuck.reference in page and "could not be reached 3 times" in page
-    assert 'href="tel:+4930888888"' in page and "+4930777777" not in page
-    assert 'href="tel:+4930999999"' in page
+    assert "+49 *** **88" in page and "+49 *** **99" in page, "masked until asked for"
+    assert "+4930777777" not in page and "+49 *** **77" not in page
     assert 'src="https://api.twilio.com/rec/RE1"' in page
 
 
@@ -398,31 +398,58 @@ def test_the_unclaimed_alert_follows_the_configuration(another_app, berlin, oper
     assert "nobody has taken it for 3 hours" in page
 
 
-def test_operators_viewing_callers_numbers_is_in_the_audit_log(berlin, login, operator):
+def test_operators_see_a_callers_number_only_on_asking_and_the_audit_log_knows(
+    berlin, client, login, operator
+):
     stuck = help_request(berlin, created_at=utcnow() - timedelta(days=1), unreachable_count=3)
     message = call(berlin, utcnow(), number="+4930999999", operator_message_url="https://x/RE1")
     call(berlin, utcnow(), number=None, operator_message_url="https://x/RE2")  # nothing to see
     typed = call(berlin, utcnow(), number=None, operator_message_url="https://x/RE3")
-    typed.callback_number = "030123456"
+    typed.callback_number = "+4930123456"
     berlin.commit()
+    english = {"Accept-Language": "en"}
 
-    login(operator).get("/operator/attention")
-    login(operator).get("/operator/attention")
+    login(operator)
+    listed = client.get("/operator/attention", headers=english).text
+    assert stuck.caller_number not in listed and "+4930999999" not in listed
+    assert stuck.verification_code not in listed
+    assert "+49 ***" in listed and "Show number" in listed
+    assert berlin.scalars(select(AuditEvent)).all() == [], "looking writes nothing"
+
+    token = csrf_token(client)
+    shown = client.post(
+        f"/operator/attention/requests/{stuck.id}/number", data={"csrf_token": token}
+    )
+    assert f'href="tel:{stuck.caller_number}"' in shown.text
+    assert stuck.verification_code in shown.text
+    assert "+4930999999" not in shown.text, "only the number asked for"
+    client.post(f"/operator/attention/messages/{message.id}/number", data={"csrf_token": token})
+    client.post(f"/operator/attention/messages/{typed.id}/number", data={"csrf_token": token})
 
     events = berlin.scalars(
         select(AuditEvent).where(AuditEvent.action == "number_viewed").order_by(AuditEvent.id)
     ).all()
-    seen = [(e.user_id, e.request_id, e.detail) for e in events]
-    once = [
+    assert [(e.user_id, e.request_id, e.detail) for e in events] == [
         (operator.id, stuck.id, ""),
         (operator.id, None, f"caller number of call {message.call_sid}"),
         (operator.id, None, f"caller number of call {typed.call_sid}"),
     ]
-    assert seen == once + once, "one event per number shown, per page view"
-    page = login(operator).get(
-        "/operator/audit?action=number_viewed", headers={"Accept-Language": "en"}
-    )
+    page = client.get("/operator/audit?action=number_viewed", headers=english)
     assert "viewed the caller&#39;s number" in page.text and stuck.reference in page.text
+
+
+def test_a_number_no_longer_on_the_attention_page_is_not_shown(berlin, client, login, operator):
+    done = help_request(berlin, created_at=utcnow() - timedelta(days=1), status="done")
+    login(operator)
+    answer = client.post(
+        f"/operator/attention/requests/{done.id}/number",
+        data={"csrf_token": csrf_token(client)},
+        headers={"Accept-Language": "en"},
+        follow_redirects=True,
+    )
+    assert "no longer needs attention" in answer.text
+    assert done.caller_number not in answer.text
+    assert berlin.scalars(select(AuditEvent)).all() == []
 
 
 def test_an_attention_page_without_numbers_writes_nothing(berlin, login, operator):

@@ -13,16 +13,15 @@ until an operator marks it handled.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, case, func, insert, or_, select, update
+from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from app import audit
 from app.database import utcnow
-from app.models import AuditEvent, Call, HelpRequest, RequestStatus, User
+from app.models import Call, HelpRequest, RequestStatus, User
 from app.requests.intake import ACTIVE
 
 # After this many calls that reached nobody a request needs an operator: it is listed
@@ -139,35 +138,27 @@ def attention_counts(
     return AttentionCounts(requests=requests, unclaimed=unclaimed, messages=messages)
 
 
-def record_numbers_shown(
-    session: Session, operator: User, requests: Iterable[HelpRequest], calls: Iterable[Call]
+def record_number_shown(
+    session: Session,
+    operator: User,
+    *,
+    request: HelpRequest | None = None,
+    call: Call | None = None,
 ) -> None:
-    """Write to the audit log that `operator` is shown these callers' numbers (the caller commits).
+    """Write to the audit log that `operator` is shown a caller's number (the caller commits).
 
-    The same trail a volunteer leaves (claims.record_number_viewed): one
-    event per number put on a page, written before the page is rendered, so
-    no number is ever shown that the log does not know of. One multi-row
-    INSERT, so a long list costs one round trip.
+    The same trail a volunteer leaves (claims.record_number_viewed), written
+    before the number is rendered, so no number is ever shown that the log
+    does not know of. Only when an operator asks to see it: the page lists
+    numbers masked, so merely opening it writes nothing.
     """
-    shown = [
-        {"request_id": request.id, "detail": ""} for request in requests if request.caller_number
-    ]
-    shown += [
+    if request is not None:
+        audit.record(session, audit.Action.NUMBER_VIEWED, user=operator, request=request)
+    if call is not None:
         # A call has no request to point to: the detail names it.
-        {"request_id": None, "detail": f"caller number of call {call.call_sid}"}
-        for call in calls
-        if call.from_number or call.callback_number
-    ]
-    if not shown:
-        return
-    at = utcnow()
-    session.execute(
-        insert(AuditEvent),
-        [
-            {"action": audit.Action.NUMBER_VIEWED, "user_id": operator.id, "at": at, **event}
-            for event in shown
-        ],
-    )
+        detail = f"caller number of call {call.call_sid}"
+        audit.record(session, audit.Action.NUMBER_VIEWED, user=operator, detail=detail)
+    session.flush()
 
 
 def mark_message_handled(session: Session, call_id: int, operator: User) -> bool:

@@ -28,6 +28,7 @@ from app.calls.labels import call_end_label
 from app.database import db_session, get_db
 from app.i18n import LANGUAGE_NAMES
 from app.models import AccountStatus, HelpRequest, User
+from app.phone_numbers import masked_number
 from app.requests import attention
 from app.requests.dashboard import dashboard as dashboard_figures
 from board import settings
@@ -164,19 +165,39 @@ def decide(user_id: int):
 
 @bp.get("/attention")
 def attention_list():
+    return _attention_page()
+
+
+@bp.post("/attention/<any(requests, messages):kind>/<int:item_id>/number")
+def show_number(kind: str, item_id: int):
+    """Show one caller's number (and code) on the attention page, audited before it is shown."""
+    return _attention_page(shown=(kind, item_id))
+
+
+def _attention_page(shown: tuple[str, int] | None = None):
     session = db_session()
     items = attention.requests_needing_attention(
         session, unclaimed_alert_hours=settings().unclaimed_alert_hours
     )
     messages = attention.unhandled_operator_messages(session)
-    # Audited before rendering, as a volunteer's view is: the numbers on this
-    # page are never shown without the log knowing who saw them.
-    attention.record_numbers_shown(session, current_user, [i.request for i in items], messages)
-    session.commit()
+    if shown is not None:
+        kind, item_id = shown
+        request = next((i.request for i in items if i.request.id == item_id), None)
+        call = next((m for m in messages if m.id == item_id), None)
+        if kind == "requests" and request is not None and request.caller_number:
+            attention.record_number_shown(session, current_user, request=request)
+        elif kind == "messages" and call is not None and (call.from_number or call.callback_number):
+            attention.record_number_shown(session, current_user, call=call)
+        else:
+            flash(gettext("That request or message no longer needs attention."), "error")
+            return redirect(url_for(".attention_list"))
+        session.commit()
     return render_template(
         "board/operator/attention.html",
         items=items,
         messages=messages,
+        shown=shown,
+        masked_number=masked_number,
         reason_text=_reason_text,
         request_type_label=_request_type_label,
         unclaimed_alert_hours=settings().unclaimed_alert_hours,
