@@ -16,6 +16,7 @@ from app.audit import Action
 from app.calls.export import DayRange, export_csv
 from app.models import AuditEvent, Call, HelpRequest, RequestStatus
 from app.phone_numbers import WITHHELD_KEYPAD, WITHHELD_WORDS, caller_number, keypad_spelling
+from tests.conftest import csrf_token
 from voice.flow import spell
 from voice.simulator.phone import Phone
 
@@ -62,13 +63,23 @@ def test_the_request_of_a_withheld_caller_carries_the_typed_number_to_the_volunt
     assert "withheld" not in page
 
 
-def test_the_operators_see_the_typed_number_of_a_voice_message(line, berlin, login, operator):
+def test_the_operators_see_the_typed_number_of_a_voice_message(
+    line, berlin, client, login, operator
+):
     leaves_a_message_for_the_operators(types_a_callback_number(line))
+    [message] = berlin.scalars(select(Call)).all()
 
-    page = login(operator).get("/operator/attention", headers=EN).text
+    login(operator)
+    listed = client.get("/operator/attention", headers=EN).text
+    shown = client.post(
+        f"/operator/attention/messages/{message.id}/number",
+        data={"csrf_token": csrf_token(client)},
+        headers=EN,
+    ).text
 
-    assert f'<a href="tel:{TYPED}">{TYPED}</a>' in page
-    assert "Number withheld; the caller typed this one to be called back on." in page
+    assert TYPED not in listed and "Show number" in listed
+    assert f'<a href="tel:{TYPED}">{TYPED}</a>' in shown
+    assert "Number withheld; the caller typed this one to be called back on." in shown
 
 
 def test_a_message_without_a_typed_number_says_where_the_number_is(line, berlin, login, operator):
@@ -156,13 +167,14 @@ def test_two_callers_with_the_same_withheld_number_never_meet(phone, berlin, spe
     heard = second_call.text
     assert "Sie haben bei uns schon eine Anfrage" not in heard, "the first caller's request"
     assert "zurückzuziehen" not in heard, "an offer to cancel it"
-    assert spell(first.verification_code) not in heard, "the first caller's code"
+    # As a code is said: its digits alone may be heard in a postcode or a number read back.
+    assert f"Code lautet: {spell(first.verification_code)}" not in heard, "the first caller's code"
     requests = berlin.scalars(select(HelpRequest).order_by(HelpRequest.id)).all()
     assert [(r.caller_number, r.status) for r in requests] == [
         (FIRST_TYPED, RequestStatus.OPEN),
         (SECOND_TYPED, RequestStatus.OPEN),
     ]
-    assert spell(requests[1].verification_code) in heard
+    assert f"Code lautet: {spell(requests[1].verification_code)}" in heard
     logged = berlin.scalars(select(Call).order_by(Call.id)).all()
     assert [(c.from_number, c.callback_number) for c in logged] == [
         (None, FIRST_TYPED),
