@@ -24,6 +24,7 @@ from app.requests.claims import (
     ClaimResult,
     SeenRequest,
     claim_deadline,
+    claim_expired,
     claim_request,
     claims_held_by,
     complete_request,
@@ -58,12 +59,14 @@ def remembered_counts() -> RememberedCounts:
 def _session_with_fresh_claims():
     """The request's session, after returning stale claims to the board.
 
-    Expiry runs here, lazily, on every board page (and from cron via
-    `hotline requests expire`): a claim past its time is gone before anyone
-    is shown anything, whether or not cron runs.
+    Before every change a volunteer makes (and from cron and the worker), so
+    that a stale claim is free to take and does not count against a limit.
+    Pages that only show things write nothing: they leave out claims past
+    their deadline instead (claim_expired).
     """
     session = db_session()
-    expire_stale_claims(session, settings().claim_timeout_hours)
+    if expire_stale_claims(session, settings().claim_timeout_hours):
+        session.commit()  # returned, whatever this post goes on to do or refuse
     return session
 
 
@@ -95,7 +98,7 @@ def _filters(zones) -> tuple[FilterForm, BoardFilters]:
 
 
 def _board_page(template: str):
-    session = _session_with_fresh_claims()
+    session = db_session()
     zones = zones_served_by(session, current_user)
     form, filters = _filters(zones)
     board = open_requests(session, zones, filters, remembered=remembered_counts())
@@ -151,9 +154,12 @@ def _refuse(access: Access):
 @approved_required
 def request_page(reference: str):
     """One request: its card to claim, or (for its claimer only) how to call the caller back."""
-    session = _session_with_fresh_claims()
+    session = db_session()
     help_request, access = _seen_or_404(session, reference)
     if access == Access.CLAIMER:
+        if claim_expired(help_request, settings().claim_timeout_hours):
+            flash(_lost_claim_message(help_request), "error")
+            return redirect(url_for("board.my_requests"))
         return _claimed_page(session, help_request)
     if not access.allowed and access != Access.CLOSED:
         # 403 rather than 404, so that a volunteer following a colleague's
@@ -173,6 +179,7 @@ def _claimed_page(session, help_request: HelpRequest, status: int = 200, **forms
     # Audited before rendering: the number is never on a page the log does not know of.
     if not record_number_viewed(session, help_request, current_user):
         return redirect(url_for("board.request_page", reference=help_request.reference))
+    session.commit()
     return render_template(
         "board/claimed.html",
         help_request=help_request,
@@ -224,7 +231,7 @@ def claim(reference: str):
 def _own_claim_or_refuse(session, reference: str):
     """The request if the volunteer still holds it, else the response to send instead."""
     help_request, access = _seen_or_404(session, reference)
-    if access == Access.CLAIMER:
+    if access == Access.CLAIMER and not claim_expired(help_request, settings().claim_timeout_hours):
         return help_request, None
     if access in (Access.OTHER_CLAIMER, Access.OUTSIDE_ZONES):
         return None, _refuse(access)
@@ -254,7 +261,9 @@ def mark_done(reference: str):
     form = DoneForm()
     if not form.validate():
         return _claimed_page(session, help_request, status=422, done_form=form)
-    if complete_request(session, help_request, current_user, form.note.data or ""):
+    done = complete_request(session, help_request, current_user, form.note.data or "")
+    session.commit()
+    if done:
         flash(_("Marked as done. Thank you for helping!"), "success")
     else:
         flash(_lost_claim_message(help_request), "error")
@@ -272,7 +281,9 @@ def release(reference: str):
     if not form.validate():
         return _claimed_page(session, help_request, status=422, release_form=form)
     reason = form.reason.data + (f": {form.note.data.strip()}" if form.note.data else "")
-    if release_request(session, help_request, current_user, reason):
+    released = release_request(session, help_request, current_user, reason)
+    session.commit()
+    if released:
         flash(_("Given back. The request is on the board again for someone else."), "success")
     else:
         flash(_lost_claim_message(help_request), "error")
@@ -287,6 +298,7 @@ def unreachable(reference: str):
     if refusal:
         return refusal
     attempts = record_unreachable(session, help_request, current_user)
+    session.commit()
     if attempts is None:
         flash(_lost_claim_message(help_request), "error")
         return redirect(url_for("board.my_requests"))
@@ -314,15 +326,16 @@ def unreachable(reference: str):
 @approved_required
 def my_requests():
     """The requests the volunteer holds (no numbers here: one tap shows them, audited)."""
-    session = _session_with_fresh_claims()
-    held = claims_held_by(session, current_user)
+    session = db_session()
+    timeout = settings().claim_timeout_hours
+    held = [r for r in claims_held_by(session, current_user) if not claim_expired(r, timeout)]
     closed = recently_closed_by(session, current_user)
     return render_template(
         "board/my_requests.html",
         held=held,
         closed=closed,
         neighbourhoods=neighbourhoods(session, [r.postcode for r in held + closed]),
-        deadlines={r.id: claim_deadline(r, settings().claim_timeout_hours) for r in held},
+        deadlines={r.id: claim_deadline(r, timeout) for r in held},
         max_open_claims=settings().max_open_claims,
         unreachable_limit=UNREACHABLE_LIMIT,
         done_form=DoneForm(formdata=None),

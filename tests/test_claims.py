@@ -496,9 +496,11 @@ def test_simultaneous_unreachable_reports_are_all_counted(app, berlin, volunteer
 
     def report(_i):
         with get_db(app).session() as session:
-            return record_unreachable(
+            attempts = record_unreachable(
                 session, session.get(HelpRequest, request.id), session.get(User, volunteer.id)
             )
+            session.commit()
+            return attempts
 
     assert sorted(run_at_once(4, report)) == [1, 2, 3, 4]
     berlin.refresh(request)
@@ -539,7 +541,9 @@ def test_two_servers_expiring_at_once_return_each_claim_once(app, berlin, volunt
 
     def expire(_i):
         with get_db(app).session() as session:
-            return expire_stale_claims(session, timeout_hours=24)
+            returned = expire_stale_claims(session, timeout_hours=24)
+            session.commit()
+            return returned
 
     assert sorted(run_at_once(4, expire)) == [0, 0, 0, 1]
     berlin.refresh(request)
@@ -571,10 +575,15 @@ def test_done_and_expiry_at_the_same_moment_never_both_win(app, berlin, voluntee
         def act(i, request_id=request.id):
             with get_db(app).session() as session:
                 if i == 0:
-                    return expire_stale_claims(session, timeout_hours=24) == 1
-                return complete_request(
-                    session, session.get(HelpRequest, request_id), session.get(User, volunteer.id)
-                )
+                    won = expire_stale_claims(session, timeout_hours=24) == 1
+                else:
+                    won = complete_request(
+                        session,
+                        session.get(HelpRequest, request_id),
+                        session.get(User, volunteer.id),
+                    )
+                session.commit()
+                return won
 
         expired, done = run_at_once(2, act)
         assert expired != done

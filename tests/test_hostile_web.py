@@ -90,6 +90,8 @@ class Scene:
             "user_id": self.people["dan"].id,  # waiting for approval
             "call_id": self.call.id,
             "action": "close",
+            "kind": "requests",
+            "item_id": self.claimed.id,
             **given,
         }
         return url(self.app, rule, **known)
@@ -149,6 +151,7 @@ FORM_DATA = {
     "operator.decide": {"decision": "approve", "status": "pending"},
     "operator.resolve_request": {"note": "Closed by phone."},
     "operator.message_handled": {},
+    "operator.show_number": {},
     "operator.export": {"first": "2026-01-01", "with_numbers": "y"},
 }
 # The test phone's posts are JSON, with the token in a header (as its script sends it).

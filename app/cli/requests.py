@@ -19,11 +19,12 @@ def requests_group() -> None:
 def requests_expire() -> None:
     """Return claims not done within claim_timeout_hours to the board (run it from cron).
 
-    The board does the same whenever it is used; this keeps the counts right
-    on quiet nights too.
+    The board does the same before every change a volunteer makes; this
+    keeps the board and its counts right between them.
     """
 
     hours = current_app.config["HOTLINE"].claim_timeout_hours
     with get_db().session() as session:
         returned = claims.expire_stale_claims(session, hours)
+        session.commit()
     click.echo(f"Returned {returned} claim(s) older than {hours} hours to the board.")

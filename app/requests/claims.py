@@ -434,7 +434,7 @@ def record_number_viewed(session: Session, request: HelpRequest, user: User) -> 
     if not still_held:
         return False
     record(session, Action.NUMBER_VIEWED, user=user, request=request)
-    session.commit()
+    session.flush()  # the page commits it before it is rendered
     return True
 
 
@@ -445,10 +445,23 @@ def claim_deadline(request: HelpRequest, timeout_hours: int) -> datetime | None:
     return request.claimed_at + timedelta(hours=timeout_hours)
 
 
+def claim_expired(request: HelpRequest, timeout_hours: int, now: datetime | None = None) -> bool:
+    """Whether a claim is past its deadline, returned to the board or not yet.
+
+    Pages that only show things check this instead of writing the return
+    (expire_stale_claims does that, from the next change, cron or the
+    worker): a volunteer never sees a caller's number past the deadline.
+    """
+    deadline = claim_deadline(request, timeout_hours)
+    return deadline is not None and deadline <= (now or utcnow())
+
+
 def expire_stale_claims(session: Session, timeout_hours: int, now: datetime | None = None) -> int:
     """Return claims older than `timeout_hours` to the board; how many were returned.
 
-    Runs whenever the board is used and from `hotline requests expire` (cron).
+    Runs before every change a volunteer makes on the board (a claim, done,
+    give back), from `hotline requests expire` (cron) and from the worker;
+    never on a page that is only looked at. Flushed: the caller commits.
     The search is a plain indexed read, so a board with nothing stale writes
     nothing. Each return is a conditional UPDATE on the same claim (same
     volunteer, still stale): if the volunteer marks it done at that moment, or
@@ -489,15 +502,14 @@ def expire_stale_claims(session: Session, timeout_hours: int, now: datetime | No
             )
             returned += 1
     if returned:
-        session.commit()
+        session.flush()
         # Objects already loaded in this session must not keep the old claim.
         session.expire_all()
     return returned
 
 
 def _finish(session: Session, request: HelpRequest, changed: bool) -> None:
-    if changed:
-        session.commit()
-    else:
-        session.rollback()
+    # Flushed, not committed: the view commits. The request in the session is
+    # brought up to date either way, changed by this call or by another.
+    session.flush()
     session.refresh(request)
