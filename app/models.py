@@ -260,7 +260,6 @@ class HelpRequest(Base):
     outcome_note: Mapped[str] = mapped_column(Text, default="")
     unreachable_count: Mapped[int] = mapped_column(default=0)
     expired_claims: Mapped[int] = mapped_column(default=0)
-    needs_attention: Mapped[bool] = mapped_column(default=False)
     # When an operator last put it back on the board after speaking to the caller:
     # the wait that alerts the operators about an unclaimed request counts from here.
     returned_to_board_at: Mapped[timestamp | None]

@@ -1,7 +1,7 @@
 """What needs an operator: requests volunteers could not resolve, and voice messages.
 
-A request needs attention while it is open or claimed and the board flagged
-it (needs_attention), or volunteers could not reach the caller three times,
+A request needs attention while it is open or claimed and volunteers could
+not reach the caller three times,
 or claims on it expired repeatedly, or nobody has taken it for
 `unclaimed_alert_hours` (counted from the call, or from when an operator last
 put it back on the board). An operator then calls the caller and either puts
@@ -31,7 +31,6 @@ EXPIRED_CLAIMS_LIMIT = 2
 
 
 class Reason:
-    FLAGGED = "flagged"
     UNREACHABLE = "unreachable"
     EXPIRED = "expired"
     UNCLAIMED = "unclaimed"
@@ -72,7 +71,6 @@ def _needs_attention(unclaimed_since: datetime):
     return (
         HelpRequest.status.in_(ACTIVE),
         or_(
-            HelpRequest.needs_attention.is_(True),
             HelpRequest.unreachable_count >= UNREACHABLE_LIMIT,
             HelpRequest.expired_claims >= EXPIRED_CLAIMS_LIMIT,
             _unclaimed_too_long(unclaimed_since),
@@ -205,14 +203,13 @@ def return_to_board(session: Session, request_id: int, operator: User, note: str
         claimed_at=None,
         unreachable_count=0,
         expired_claims=0,
-        needs_attention=False,
         returned_to_board_at=utcnow(),
     )
 
 
 def close_request(session: Session, request_id: int, operator: User, note: str = "") -> bool:
     """Close a request the operator resolved (or the caller no longer needs); False if closed."""
-    values = {"status": RequestStatus.CANCELLED, "closed_at": utcnow(), "needs_attention": False}
+    values = {"status": RequestStatus.CANCELLED, "closed_at": utcnow()}
     if note:
         values["outcome_note"] = note
     return _operator_update(
@@ -246,6 +243,4 @@ def _reasons(request: HelpRequest, unclaimed_since: datetime) -> tuple[str, ...]
         reasons.append(Reason.UNREACHABLE)
     if request.expired_claims >= EXPIRED_CLAIMS_LIMIT:
         reasons.append(Reason.EXPIRED)
-    if request.needs_attention and not reasons:
-        reasons.append(Reason.FLAGGED)
     return tuple(reasons)

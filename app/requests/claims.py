@@ -28,7 +28,6 @@ from sqlalchemy.orm import Session, aliased, joinedload
 from app.audit import Action, record
 from app.database import utcnow
 from app.models import HelpRequest, RequestStatus, User, Zone, user_zones
-from app.requests.attention import UNREACHABLE_LIMIT
 from app.requests.counts import RememberedCounts
 
 # A board shows at most this many cards; the counts per zone still tell the whole backlog,
@@ -398,14 +397,7 @@ def record_unreachable(session: Session, request: HelpRequest, user: User) -> in
     incremented in the database, so two reports at once both count.
     """
     counted = _update_own_claim(
-        session,
-        request,
-        user,
-        unreachable_count=HelpRequest.unreachable_count + 1,
-        needs_attention=case(
-            (HelpRequest.unreachable_count + 1 >= UNREACHABLE_LIMIT, True),
-            else_=HelpRequest.needs_attention,
-        ),
+        session, request, user, unreachable_count=HelpRequest.unreachable_count + 1
     )
     attempts = None
     if counted:

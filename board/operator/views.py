@@ -79,7 +79,6 @@ DECISION_DONE = {
 REASON_LABELS = {
     attention.Reason.UNREACHABLE: _l("could not be reached %(count)d times"),
     attention.Reason.EXPIRED: _l("claims expired %(count)d times"),
-    attention.Reason.FLAGGED: _l("flagged by a volunteer"),
 }
 
 
