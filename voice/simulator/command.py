@@ -34,7 +34,6 @@ from app.cli.setup import LOCAL_BASE_URL
 from app.database import get_db
 from app.models import Call, CallOutcome
 from app.phone_numbers import ANONYMOUS, caller_number, is_withheld
-from app.requests.intake import active_request
 from app.zones.postcodes import zone_counts
 from voice.simulator import key_script
 from voice.simulator.phone import (
@@ -130,7 +129,7 @@ def call_command(
         if signed_for != url:
             where += f" (signed for {signed_for})"
 
-    caller = caller or fictional_number(taken=_has_open_request)
+    caller = caller or _fictional_caller()
     click.echo(f"Calling the helpline: {where}, from {caller}.")
     call = None
     try:
@@ -304,16 +303,15 @@ def _logged_call(call_sid: str) -> Call | None:
         return None
 
 
-def _has_open_request(number: str) -> bool:
-    """Whether a number has an open request in this app's database (then it would hear
-    the repeat-caller menu instead of the first-time one); False when there is no database."""
+def _fictional_caller() -> str:
+    """A fictional number without an open request here; any one when there is no database."""
     if not _database_exists():
-        return False
+        return fictional_number()
     try:
         with get_db().session() as session:
-            return active_request(session, number) is not None
+            return fictional_number(session)
     except SQLAlchemyError:
-        return False
+        return fictional_number()
 
 
 def _hang_up_quietly(call: PhoneCall | None) -> None:

@@ -32,16 +32,17 @@ import contextvars
 import http.client
 import secrets
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import format_datetime
 from typing import Protocol
 from urllib.parse import urlencode, urljoin, urlsplit
 
+from sqlalchemy.orm import Session
 from twilio.request_validator import SIGNATURE_HEADER, RequestValidator
 
 from app.config import TWILIO_API_BASE_URL
 from app.database import utcnow
+from app.requests.intake import active_request
 
 WORDS_PER_SECOND = 2.5
 BEEP_SECONDS = 1.0
@@ -316,16 +317,16 @@ def new_sid(prefix: str) -> str:
     return prefix + secrets.token_hex(16)
 
 
-def fictional_number(taken: Callable[[str], bool] = lambda number: False) -> str:
+def fictional_number(session: Session | None = None) -> str:
     """A random caller number from the range kept free for fiction (+49 30 23125 xxx).
 
-    `taken` may say a number is in use (say, it has an open request, so calling
-    from it would reach the repeat-caller menu); up to 20 draws avoid those.
+    Given the app's database session, up to 20 draws avoid a number with an
+    open request there: calling from it would reach the repeat-caller menu.
     """
     number = ""
     for _ in range(20):
         number = f"{FICTIONAL_PREFIX}{secrets.randbelow(1000):03d}"
-        if not taken(number):
+        if session is None or active_request(session, number) is None:
             break
     return number
 
