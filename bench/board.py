@@ -210,13 +210,12 @@ def _seed(url: str, options: BoardOptions) -> None:
                 "",
                 0,
                 0,
-                False,
             )
         )
     columns = (
         "id, reference, postcode, zone_id, request_type, language, caller_number, "
         "verification_code, status, created_at, claimed_at, closed_at, claimed_by_id, "
-        "call_sid, outcome_note, unreachable_count, expired_claims, needs_attention"
+        "call_sid, outcome_note, unreachable_count, expired_claims"
     )
     _insert(conn, sqlite, "help_requests", columns, rows, placeholder)
     conn.commit()
