@@ -128,11 +128,76 @@ def test_missing_file_is_a_clear_error(runner):
 def test_tricity_profile(db):
     result = import_profile(db, read_profile(profile_path("trojmiasto")))
     db.commit()
-    assert "3 zones, 1900 postcodes" in "\n".join(result.report())
+    assert "3 zones, 1899 postcodes" in "\n".join(result.report())
+    assert zone_for_postcode(db, "80001").zone.name == "Gdańsk"  # 80-001, typed 80001
     assert zone_for_postcode(db, "80952").zone.name == "Gdańsk"
     assert zone_for_postcode(db, "81350").zone.name == "Gdynia"
     assert zone_for_postcode(db, "81720").zone.name == "Sopot"
+    assert zone_for_postcode(db, "81881").zone.name == "Sopot"
     assert zone_for_postcode(db, "81900") is None
+    # 81-198 is Kosakowo's (a commune north of Gdynia), not Gdynia's.
+    assert zone_for_postcode(db, "81198") is None
+    assert zone_for_postcode(db, "81197").zone.name == "Gdynia"
+    assert {z.slug for z in db.scalars(select(Zone))} == {"gdansk", "gdynia", "sopot"}
+
+
+def test_tricity_report_says_what_is_left_out_and_that_it_is_approximate(db):
+    report = "\n".join(import_profile(db, read_profile(profile_path("trojmiasto"))).report())
+    assert "Left out of the ranges: 81198 (Kosakowo) from Gdynia." in report
+    assert "Approximate: trojmiasto.toml gives postcode ranges" in report
+    berlin = "\n".join(import_profile(db, read_profile(profile_path("berlin"))).report())
+    assert "Approximate" not in berlin and "Left out" not in berlin
+
+
+def test_tricity_import_twice_changes_nothing(db):
+    import_profile(db, read_profile(profile_path("trojmiasto")))
+    db.commit()
+    before = sorted((p.code, p.zone_id, p.neighbourhood) for p in db.scalars(select(Postcode)))
+    again = import_profile(db, read_profile(profile_path("trojmiasto")))
+    db.commit()
+    assert not again.changed
+    assert "Nothing changed" in "\n".join(again.report())
+    after = sorted((p.code, p.zone_id, p.neighbourhood) for p in db.scalars(select(Postcode)))
+    assert after == before
+
+
+@pytest.mark.parametrize(
+    ("exclude", "reason"),
+    [
+        ('{ "20000" = "Elsewhere" }', "excluded postcode 20000 is not in its ranges"),
+        ('["10005"]', "'exclude' is a table"),
+        ('{ "1000" = "Elsewhere" }', "'exclude' is a table"),
+        ('{ "10005" = "" }', "'exclude' is a table"),
+    ],
+)
+def test_a_wrong_exclude_is_refused(tmp_path, exclude, reason):
+    path = tmp_path / "town.toml"
+    path.write_text(
+        f'area = "Town"\n[[zone]]\nname = "North"\nranges = [["10000", "10009"]]\n'
+        f"exclude = {exclude}\n"
+    )
+    with pytest.raises(ZoneImportError, match=reason):
+        read_profile(path)
+
+
+def test_an_excluded_code_can_belong_to_the_next_zone(tmp_path):
+    path = tmp_path / "town.toml"
+    path.write_text(
+        'area = "Town"\n[[zone]]\nname = "North"\nranges = [["10000", "10009"]]\n'
+        'exclude = { "10009" = "South" }\n'
+        '[[zone]]\nname = "South"\nranges = [["10009", "10019"]]\n'
+    )
+    north, south = read_profile(path).zones
+    assert "10009" not in north.postcodes and "10009" in south.postcodes
+
+
+def test_approximate_must_be_true_or_false(tmp_path):
+    path = tmp_path / "town.toml"
+    path.write_text(
+        'area = "Town"\napproximate = "yes"\n[[zone]]\nname = "N"\nranges = [["10000", "10001"]]\n'
+    )
+    with pytest.raises(ZoneImportError, match="'approximate' is true or false"):
+        read_profile(path)
 
 
 def test_overlapping_ranges_are_refused(tmp_path):

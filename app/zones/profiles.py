@@ -46,6 +46,10 @@ class Profile:
     read_lines: int = 0
     encoding: str = ""
     cleaned: list[str] = field(default_factory=list)
+    # A range profile: codes its ranges leave out (code, zone, where it belongs), and
+    # whether the ranges are only an approximation of the area (`approximate = true`).
+    left_out: list[tuple[str, str, str]] = field(default_factory=list)
+    approximate: bool = False
 
     @property
     def postcode_count(self) -> int:
@@ -82,6 +86,14 @@ class ImportResult:
             lines.append(f"Read {p.source}.")
         if p.cleaned:
             lines.append("Cleaned: " + "; ".join(p.cleaned) + ".")
+        if p.left_out:
+            codes = ", ".join(f"{code} ({where}) from {zone}" for code, zone, where in p.left_out)
+            lines.append(f"Left out of the ranges: {codes}.")
+        if p.approximate:
+            lines.append(
+                f"Approximate: {p.source} gives postcode ranges, not a published list "
+                "of the area's postcodes; see the notes in the file."
+            )
         lines.append(f"Profile {p.area}: {len(p.zones)} zones, {p.postcode_count} postcodes.")
         if self.changed:
             lines.append(
@@ -125,6 +137,9 @@ def read_profile(path: Path) -> Profile:
     if not isinstance(area, str) or not area.strip():
         raise ZoneImportError(f"{path}: the profile needs an 'area' name")
     spoken = meta.get("area_spoken", {})
+    approximate = meta.get("approximate", False)
+    if not isinstance(approximate, bool):
+        raise ZoneImportError(f"{path}: 'approximate' is true or false")
     if "csv" in meta:
         profile = read_postcode_csv(path.parent / meta["csv"], area=area)
     elif "zone" in meta:
@@ -132,6 +147,7 @@ def read_profile(path: Path) -> Profile:
     else:
         raise ZoneImportError(f"{path}: the profile needs either 'csv' or [[zone]] tables")
     profile.area_spoken = spoken
+    profile.approximate = approximate
     return profile
 
 
@@ -226,6 +242,7 @@ def read_postcode_csv(path: Path, area: str | None = None) -> Profile:
 def _read_ranges(path: Path, tables: list, area: str) -> Profile:
     zones: list[ZoneData] = []
     owner: dict[str, str] = {}
+    left_out: list[tuple[str, str, str]] = []
     for i, table in enumerate(tables, start=1):
         where = f"{path}, zone {i}"
         name, slug, ranges = table.get("name"), table.get("slug"), table.get("ranges")
@@ -235,6 +252,15 @@ def _read_ranges(path: Path, tables: list, area: str) -> Profile:
         if not isinstance(ranges, list) or not ranges:
             raise ZoneImportError(f'{where} ({name}): needs \'ranges\' like [["80000", "80999"]]')
         zone = ZoneData(slug=slug, name=name.strip())
+        exclude = table.get("exclude", {})
+        if not isinstance(exclude, dict) or not all(
+            POSTCODE.fullmatch(code) and isinstance(belongs, str) and belongs.strip()
+            for code, belongs in exclude.items()
+        ):
+            raise ZoneImportError(
+                f'{where} ({name}): \'exclude\' is a table like {{ "81198" = "Kosakowo" }}'
+            )
+        in_ranges: set[str] = set()
         for pair in ranges:
             if (
                 not isinstance(pair, list)
@@ -247,14 +273,23 @@ def _read_ranges(path: Path, tables: list, area: str) -> Profile:
                 )
             for number in range(int(pair[0]), int(pair[1]) + 1):
                 code = f"{number:05d}"
+                in_ranges.add(code)
+                if code in exclude:
+                    continue
                 if code in owner:
                     raise ZoneImportError(
                         f"{where} ({name}): postcode {code} is already in {owner[code]}"
                     )
                 owner[code] = name
                 zone.postcodes[code] = zone.name
+        for code, belongs in sorted(exclude.items()):
+            if code not in in_ranges:
+                raise ZoneImportError(
+                    f"{where} ({name}): excluded postcode {code} is not in its ranges"
+                )
+            left_out.append((code, zone.name, belongs))
         zones.append(zone)
-    return Profile(source=path.name, area=area, area_spoken={}, zones=zones)
+    return Profile(source=path.name, area=area, area_spoken={}, zones=zones, left_out=left_out)
 
 
 def import_profile(session: Session, profile: Profile) -> ImportResult:
