@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from app import audit
 from app.database import utcnow
-from app.help_requests import ACTIVE
+from app.help_requests import ACTIVE, renewed_verification_code
 from app.models import AuditEvent, Call, HelpRequest, RequestStatus, User
 
 # After this many calls that reached nobody a request needs an operator: it is listed
@@ -201,8 +201,12 @@ def return_to_board(session: Session, request_id: int, operator: User, note: str
     """Put a request back among the open ones, unclaimed and with its counters reset.
 
     For when the operator reached the caller and help is still wanted. One
-    conditional UPDATE: a request closed meanwhile is left alone (False).
+    conditional UPDATE: a request closed meanwhile is left alone (False). A
+    request taken from a volunteer's claim gets a new verification code (its
+    claimer knew the old one, app/help_requests.py).
     """
+    known = session.get(HelpRequest, request_id)
+    new_code = renewed_verification_code(known.verification_code if known else None)
     return _operator_update(
         session,
         request_id,
@@ -216,6 +220,10 @@ def return_to_board(session: Session, request_id: int, operator: User, note: str
         expired_claims=0,
         needs_attention=False,
         returned_to_board_at=utcnow(),
+        verification_code=case(
+            (HelpRequest.status == RequestStatus.CLAIMED, new_code),
+            else_=HelpRequest.verification_code,
+        ),
     )
 
 

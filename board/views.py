@@ -21,6 +21,7 @@ from app.claims import (
     Access,
     BoardFilters,
     ClaimResult,
+    ReleaseResult,
     SeenRequest,
     claim_deadline,
     claim_request,
@@ -192,7 +193,13 @@ def claim(reference: str):
     # request, or count against the volunteer's limit.
     session = _session_with_fresh_claims()
     limit = settings().max_open_claims
-    result = claim_request(session, reference, current_user, max_open_claims=limit)
+    result = claim_request(
+        session,
+        reference,
+        current_user,
+        max_open_claims=limit,
+        claims_per_hour=settings().claims_per_hour,
+    )
     session.commit()
     if result == ClaimResult.NO_SUCH_REQUEST:
         abort(404)
@@ -210,6 +217,20 @@ def claim(reference: str):
                 "You already hold %(n)d requests. Please finish or give back one of them "
                 "before taking another.",
                 n=limit,
+            ),
+            "error",
+        )
+        return redirect(url_for("board.my_requests"))
+    if result == ClaimResult.HOURLY_LIMIT:
+        flash(
+            ngettext(
+                "You have taken %(num)d request within the last hour, the most one volunteer "
+                "may take in an hour. Please call back the callers you hold first; you can "
+                "take more later.",
+                "You have taken %(num)d requests within the last hour, the most one volunteer "
+                "may take in an hour. Please call back the callers you hold first; you can "
+                "take more later.",
+                settings().claims_per_hour,
             ),
             "error",
         )
@@ -272,8 +293,28 @@ def release(reference: str):
     if not form.validate():
         return _claimed_page(session, help_request, status=422, release_form=form)
     reason = form.reason.data + (f": {form.note.data.strip()}" if form.note.data else "")
-    if release_request(session, help_request, current_user, reason):
+    result = release_request(
+        session,
+        help_request,
+        current_user,
+        reason,
+        give_backs_per_hour=settings().give_backs_per_hour,
+    )
+    if result == ReleaseResult.RELEASED:
         flash(_("Given back. The request is on the board again for someone else."), "success")
+    elif result == ReleaseResult.HOURLY_LIMIT:
+        flash(
+            ngettext(
+                "You have given back %(num)d request within the last hour, the most one "
+                "volunteer may give back in an hour. This one stays yours: please call the "
+                "caller, or ask the operators to take it over.",
+                "You have given back %(num)d requests within the last hour, the most one "
+                "volunteer may give back in an hour. This one stays yours: please call the "
+                "caller, or ask the operators to take it over.",
+                settings().give_backs_per_hour,
+            ),
+            "error",
+        )
     else:
         flash(_lost_claim_message(help_request), "error")
     return redirect(url_for("board.my_requests"))

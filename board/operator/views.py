@@ -20,7 +20,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 
-from app import approval, attention, audit
+from app import approval, attention, audit, churn
 from app.call_export import DayRange, export_csv, local_today, prepare_export
 from app.call_labels import call_end_label
 from app.dashboard import dashboard as dashboard_figures
@@ -114,7 +114,13 @@ def dashboard():
             db_session(), unclaimed_alert_hours=settings().unclaimed_alert_hours
         ),
         unclaimed_alert_hours=settings().unclaimed_alert_hours,
+        churning=_churning(),
     )
+
+
+def _churning() -> list[churn.Churn]:
+    """Volunteers who gave back unusually many requests (dashboard and Needs attention)."""
+    return churn.churning_volunteers(db_session(), threshold=settings().churn_alert_give_backs)
 
 
 @bp.get("/volunteers")
@@ -177,6 +183,7 @@ def attention_list():
         reason_text=_reason_text,
         request_type_label=_request_type_label,
         unclaimed_alert_hours=settings().unclaimed_alert_hours,
+        churning=_churning(),
     )
 
 
