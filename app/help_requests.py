@@ -10,8 +10,9 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from app.audit import Action
 from app.database import utcnow
-from app.models import HelpRequest, Postcode, RequestStatus
+from app.models import AuditEvent, HelpRequest, Postcode, RequestStatus
 
 # No 0/O, 1/I/L, 5/S, 2/Z, 8/B: a reference is read out over the phone and
 # typed by people in a hurry.
@@ -42,6 +43,20 @@ def renewed_verification_code(old: str | None) -> str:
     while (code := new_verification_code()) == old:
         pass  # one chance in 10,000: the old code must not stay valid
     return code
+
+
+def code_renewed(session: Session, request_id: int) -> bool:
+    """Whether the request's code changed since the call: the caller heard another one.
+
+    Told from the audit log (a give-back, a suspension's release, an expiry), so
+    that the volunteer who calls can explain it (the caller hears the new code
+    when they ring the helpline again).
+    """
+    query = select(AuditEvent.id).where(
+        AuditEvent.request_id == request_id,
+        AuditEvent.action.in_((Action.RELEASED, Action.EXPIRED)),
+    )
+    return session.scalar(query.limit(1)) is not None
 
 
 def store_request(

@@ -38,6 +38,7 @@ from app.claims import (
     zones_served_by,
 )
 from app.database import db_session
+from app.help_requests import code_renewed
 from app.models import HelpRequest, RequestStatus
 from app.zones import neighbourhoods
 from board import bp, local_path, settings
@@ -179,6 +180,7 @@ def _claimed_page(session, help_request: HelpRequest, status: int = 200, **forms
         help_request=help_request,
         neighbourhoods=neighbourhoods(session, [help_request.postcode]),
         deadline=claim_deadline(help_request, settings().claim_timeout_hours),
+        code_renewed=code_renewed(session, help_request.id),
         unreachable_limit=UNREACHABLE_LIMIT,
         done_form=forms.get("done_form") or DoneForm(formdata=None),
         release_form=forms.get("release_form") or ReleaseForm(formdata=None),

@@ -191,7 +191,7 @@ def test_simultaneous_give_backs_respect_the_hourly_limit(app, berlin, volunteer
 
 
 def test_after_a_give_back_the_old_code_is_worthless_and_the_caller_hears_the_new_one(
-    phone, berlin, client, auth, signed_in
+    phone, berlin, client, auth, signed_in, make_person
 ):
     call = phone.call(CALLER)
     for keys in ("1", "10115", "1", "1", "#"):
@@ -211,6 +211,15 @@ def test_after_a_give_back_the_old_code_is_worthless_and_the_caller_hears_the_ne
     again.press("1")  # hear the code
     assert again.text.count(spell(request.verification_code)) == 2
     assert spell(old) not in again.text
+
+    # The next volunteer says the new code, and is told the caller may know the old one.
+    bea = make_person("bea@example.org", zones=["mitte"])
+    auth.logout()
+    auth.login(bea.email, bea.password)
+    auth.post(f"/requests/{request.reference}/claim")
+    page = client.get(f"/requests/{request.reference}", headers=EN).text
+    assert request.verification_code in page and old not in page
+    assert "This request was given back before, so its code is new" in page
 
 
 def test_a_suspended_volunteers_claims_return_with_new_codes(berlin, volunteer, operator, login):
