@@ -15,9 +15,15 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import create_engine, select, text, update
 
-from app import migrations_runner
+from app import attention, migrations_runner
 from app.audit import Action
-from app.claims import ClaimResult, ReleaseResult, claim_request, release_request
+from app.claims import (
+    ClaimResult,
+    ReleaseResult,
+    claim_request,
+    expire_stale_claims,
+    release_request,
+)
 from app.database import get_db, utcnow
 from app.models import AuditEvent, HelpRequest, RequestStatus, User
 from tests.conftest import AuthActions, csrf_token, store_request
@@ -456,3 +462,24 @@ def test_the_migration_marks_earlier_typed_numbers_from_the_call_log(tmp_path):
         "CA-withheld-no-callback-row": 1,  # withheld, and not erased: typed
         "CA-erased": 0,  # nothing tells any more: verified, as the issue says
     }
+
+
+def test_every_return_to_the_board_from_a_volunteer_renews_the_code(berlin, volunteer, operator):
+    """An expiry, and an operator taking a claim back; an open request put back keeps its code."""
+    ada = berlin.get(User, volunteer.id)
+    stale, flagged, unclaimed = fill_mitte(berlin, 3)
+    for request in (stale, flagged):
+        claim_request(berlin, request.reference, ada, max_open_claims=3)
+    berlin.commit()
+    codes = {r.id: r.verification_code for r in (stale, flagged, unclaimed)}
+    stale.claimed_at = utcnow() - timedelta(hours=25)
+    berlin.commit()
+
+    assert expire_stale_claims(berlin, timeout_hours=24) == 1
+    for request in (flagged, unclaimed):
+        assert attention.return_to_board(berlin, request.id, operator, "spoke to them")
+    berlin.commit()
+    berlin.expire_all()
+    assert stale.verification_code != codes[stale.id]
+    assert flagged.verification_code != codes[flagged.id]
+    assert unclaimed.verification_code == codes[unclaimed.id]  # nobody but the caller knew it
