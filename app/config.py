@@ -59,6 +59,10 @@ DEFAULTS: dict = {
     "claim_timeout_hours": 24,
     "unclaimed_alert_hours": 48,
     "max_open_claims": 3,
+    "claims_per_hour": 10,
+    "give_backs_per_hour": 3,
+    "churn_alert_give_backs": 3,
+    "max_open_requests_per_number": 2,
     "password_hash_cost": 15,
     "operator_phone": "",
     "web_languages": ["de", "pl", "en"],
@@ -175,6 +179,10 @@ class Settings:
     retention_days: int
     claim_timeout_hours: int
     max_open_claims: int
+    claims_per_hour: int
+    give_backs_per_hour: int
+    churn_alert_give_backs: int
+    max_open_requests_per_number: int
     unclaimed_alert_hours: int
     password_hash_cost: int
     operator_phone: str
@@ -284,6 +292,10 @@ def _check(raw: dict, source: str) -> Settings:
         "retention_days",
         "claim_timeout_hours",
         "max_open_claims",
+        "claims_per_hour",
+        "give_backs_per_hour",
+        "churn_alert_give_backs",
+        "max_open_requests_per_number",
         "unclaimed_alert_hours",
     ):
         if raw[key] < 1:
@@ -368,6 +380,10 @@ def _check(raw: dict, source: str) -> Settings:
         retention_days=raw["retention_days"],
         claim_timeout_hours=raw["claim_timeout_hours"],
         max_open_claims=raw["max_open_claims"],
+        claims_per_hour=raw["claims_per_hour"],
+        give_backs_per_hour=raw["give_backs_per_hour"],
+        churn_alert_give_backs=raw["churn_alert_give_backs"],
+        max_open_requests_per_number=raw["max_open_requests_per_number"],
         unclaimed_alert_hours=raw["unclaimed_alert_hours"],
         password_hash_cost=raw["password_hash_cost"],
         operator_phone=raw["operator_phone"].strip(),

@@ -245,6 +245,9 @@ class HelpRequest(Base):
     language: Mapped[str] = mapped_column(String(8))
     # Personal data: shown only to the claimer and operators, erased after retention.
     caller_number: Mapped[str | None] = mapped_column(String(32))
+    # True when caller_number is what a caller who withheld theirs typed on the keypad:
+    # anyone can type anyone's number, so the board marks it "not verified".
+    caller_number_typed: Mapped[bool] = mapped_column(default=False)
     verification_code: Mapped[str | None] = mapped_column(String(4))
     status: Mapped[RequestStatus] = mapped_column(
         StatusType(RequestStatus), default=RequestStatus.OPEN
@@ -315,6 +318,11 @@ class AuditEvent(Base):
     """Who did what to which request, and when: the trail operators answer for."""
 
     __tablename__ = "audit_events"
+    __table_args__ = (
+        # What one person did lately: their claims and give-backs of the last hour,
+        # counted on every claim (app/requests/claim_limits.py).
+        Index("ix_audit_events_user_action_at", "user_id", "action", "at"),
+    )
 
     id: Mapped[intpk]
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

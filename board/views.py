@@ -22,6 +22,7 @@ from app.requests.claims import (
     Access,
     BoardFilters,
     ClaimResult,
+    ReleaseResult,
     SeenRequest,
     claim_deadline,
     claim_expired,
@@ -39,6 +40,7 @@ from app.requests.claims import (
     zones_served_by,
 )
 from app.requests.counts import RememberedCounts
+from app.requests.intake import code_renewed
 from app.zones.postcodes import neighbourhoods
 from board import bp, local_path, settings
 from board.accounts import approved_required
@@ -185,6 +187,7 @@ def _claimed_page(session, help_request: HelpRequest, status: int = 200, **forms
         help_request=help_request,
         neighbourhoods=neighbourhoods(session, [help_request.postcode]),
         deadline=claim_deadline(help_request, settings().claim_timeout_hours),
+        code_renewed=code_renewed(session, help_request.id),
         unreachable_limit=UNREACHABLE_LIMIT,
         done_form=forms.get("done_form") or DoneForm(formdata=None),
         release_form=forms.get("release_form") or ReleaseForm(formdata=None),
@@ -199,7 +202,13 @@ def claim(reference: str):
     # request, or count against the volunteer's limit.
     session = _session_with_fresh_claims()
     limit = settings().max_open_claims
-    result = claim_request(session, reference, current_user, max_open_claims=limit)
+    result = claim_request(
+        session,
+        reference,
+        current_user,
+        max_open_claims=limit,
+        claims_per_hour=settings().claims_per_hour,
+    )
     session.commit()
     if result == ClaimResult.NO_SUCH_REQUEST:
         abort(404)
@@ -217,6 +226,20 @@ def claim(reference: str):
                 "You already hold %(n)d requests. Please finish or give back one of them "
                 "before taking another.",
                 n=limit,
+            ),
+            "error",
+        )
+        return redirect(url_for("board.my_requests"))
+    if result == ClaimResult.HOURLY_LIMIT:
+        flash(
+            ngettext(
+                "You have taken %(num)d request within the last hour, the most one volunteer "
+                "may take in an hour. Please call back the callers you hold first; you can "
+                "take more later.",
+                "You have taken %(num)d requests within the last hour, the most one volunteer "
+                "may take in an hour. Please call back the callers you hold first; you can "
+                "take more later.",
+                settings().claims_per_hour,
             ),
             "error",
         )
@@ -281,10 +304,29 @@ def release(reference: str):
     if not form.validate():
         return _claimed_page(session, help_request, status=422, release_form=form)
     reason = form.reason.data + (f": {form.note.data.strip()}" if form.note.data else "")
-    released = release_request(session, help_request, current_user, reason)
+    result = release_request(
+        session,
+        help_request,
+        current_user,
+        reason,
+        give_backs_per_hour=settings().give_backs_per_hour,
+    )
     session.commit()
-    if released:
+    if result == ReleaseResult.RELEASED:
         flash(_("Given back. The request is on the board again for someone else."), "success")
+    elif result == ReleaseResult.HOURLY_LIMIT:
+        flash(
+            ngettext(
+                "You have given back %(num)d request within the last hour, the most one "
+                "volunteer may give back in an hour. This one stays yours: please call the "
+                "caller, or ask the operators to take it over.",
+                "You have given back %(num)d requests within the last hour, the most one "
+                "volunteer may give back in an hour. This one stays yours: please call the "
+                "caller, or ask the operators to take it over.",
+                settings().give_backs_per_hour,
+            ),
+            "error",
+        )
     else:
         flash(_lost_claim_message(help_request), "error")
     return redirect(url_for("board.my_requests"))

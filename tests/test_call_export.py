@@ -191,7 +191,7 @@ def test_one_row_per_call_with_every_column(app, berlin):
         "Outcome",
         "Request reference",
         "Caller number",
-        "Callback number (typed by the caller)",
+        "Callback number (typed by the caller: not verified)",
     ]
     assert row == [
         "CA-full",

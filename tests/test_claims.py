@@ -14,6 +14,7 @@ from app.requests.claims import (
     Access,
     BoardFilters,
     ClaimResult,
+    ReleaseResult,
     claim_request,
     complete_request,
     expire_stale_claims,
@@ -454,7 +455,7 @@ def test_done_release_and_unreachable_only_by_the_claimer(berlin, make_person):
     request = add_request(berlin)
     claim(berlin, request, ada)
     assert not complete_request(berlin, request, bea, "sneaky")
-    assert not release_request(berlin, request, bea, "sneaky")
+    assert release_request(berlin, request, bea, "sneaky") == ReleaseResult.NOT_HELD
     assert record_unreachable(berlin, request, bea) is None
     assert request.status == RequestStatus.CLAIMED and request.claimed_by_id == ada.id
 
@@ -470,9 +471,11 @@ def test_released_requests_go_back_to_the_board_with_the_reason_logged(berlin, v
     ada = user(berlin, volunteer)
     request = add_request(berlin)
     claim(berlin, request, ada)
-    assert release_request(berlin, request, ada, "no_time: away this week")
+    code = request.verification_code
+    assert release_request(berlin, request, ada, "no_time: away this week") == "released"
     assert request.status == RequestStatus.OPEN and request.claimed_by_id is None
     assert [e.detail for e in events(berlin, Action.RELEASED)] == ["no_time: away this week"]
+    assert request.verification_code != code  # the one the volunteer saw is worthless
     assert open_requests(berlin, zones_served_by(berlin, ada)).total == 1
 
 

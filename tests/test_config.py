@@ -27,6 +27,9 @@ def test_defaults_without_a_file():
     assert settings.retention_days == 30
     assert settings.claim_timeout_hours == 24
     assert settings.max_open_claims == 3
+    assert (settings.claims_per_hour, settings.give_backs_per_hour) == (10, 3)
+    assert settings.churn_alert_give_backs == 3
+    assert settings.max_open_requests_per_number == 2
     assert settings.unclaimed_alert_hours == 48
     assert settings.request_type_for_digit("2").code == "pharmacy"
     assert settings.request_type("shopping").label("pl") == "zakupy"
@@ -60,6 +63,11 @@ def test_file_values_and_environment_secrets(tmp_path):
         ("retention_days = 'thirty'", "'retention_days'"),
         ("retention_days = 0", "'retention_days'"),
         ("unclaimed_alert_hours = 0", "'unclaimed_alert_hours'"),
+        ("claims_per_hour = 0", "'claims_per_hour'"),
+        ("give_backs_per_hour = -1", "'give_backs_per_hour'"),
+        ("churn_alert_give_backs = 0", "'churn_alert_give_backs'"),
+        ("max_open_requests_per_number = 0", "'max_open_requests_per_number'"),
+        ("max_open_requests_per_number = '2'", "'max_open_requests_per_number'"),
         ("unclaimed_alert_hours = '2 days'", "'unclaimed_alert_hours'"),
         ("timezone = 'Mars/Olympus'", "'timezone'"),
         ("zone_profile = 'atlantis'", "'zone_profile'"),

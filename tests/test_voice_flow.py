@@ -51,6 +51,7 @@ class FakeFacts:
     places: dict[str, Place] = field(default_factory=lambda: {"10115": Place("10115", "Mitte", 1)})
     stored: RequestInfo | None = None
     typed_number: str = ""
+    open_count: int = 0  # open requests of the number a request would be stored under
 
     def active_request(self):
         return self.requests.get(self.active)
@@ -66,6 +67,9 @@ class FakeFacts:
 
     def callback_number(self):
         return self.typed_number
+
+    def open_request_count(self):
+        return self.open_count
 
 
 @pytest.fixture(scope="module")
@@ -365,3 +369,74 @@ def test_the_apology_offers_a_person_only_when_there_is_one(line, line_with_oper
 
 def test_digits_are_spelled_one_by_one():
     assert spell("80952") == "8, 0, 9, 5, 2"
+
+
+# -- a number at its limit of open requests ---------------------------------------------
+
+
+def at_the_limit(**facts) -> FakeFacts:
+    info = RequestInfo("HX7-K4M", "pharmacy", "open", "0427")
+    return FakeFacts(requests={"HX7-K4M": info}, active="HX7-K4M", open_count=2, **facts)
+
+
+def test_a_number_at_its_limit_hears_why_and_keeps_its_menu(line):
+    facts = at_the_limit()
+    existing = advance(line, at(CallStep.LANGUAGE), Keys("1"), facts).state
+    turn = advance(line, existing, Keys("3"), facts)
+    assert turn.effects == () and turn.state.step is CallStep.EXISTING
+    assert "Offene Anfragen von Ihrer Nummer: 2." in spoken(turn)
+    assert "Um Ihren Code noch einmal zu hören, drücken Sie die 1." in spoken(turn)
+    # The menu still works: the code, then cancelling.
+    assert spoken(advance(line, turn.state, Keys("1"), facts)).count("0, 4, 2, 7") == 2
+    assert advance(line, turn.state, Keys("2"), facts).state.step is CallStep.CONFIRM_CANCEL
+
+
+def test_one_under_the_limit_goes_on_to_a_new_request(line):
+    facts = at_the_limit()
+    facts.open_count = 1
+    turn = advance(line, at(CallStep.EXISTING, reference="HX7-K4M"), Keys("3"), facts)
+    assert turn.state.step is CallStep.POSTCODE
+
+
+def test_at_the_limit_a_person_is_a_key_away_and_the_third_try_reaches_them(line_with_operator):
+    facts = at_the_limit()
+    state = at(CallStep.EXISTING, reference="HX7-K4M")
+    first = advance(line_with_operator, state, Keys("3"), facts)
+    assert "Mit der 0 erreichen Sie jederzeit einen Menschen." in spoken(first)
+    second = advance(line_with_operator, first.state, Keys("3"), facts)
+    third = advance(line_with_operator, second.state, Keys("3"), facts)
+    assert third.state.step is CallStep.OPERATOR
+    assert [v for v in third.reply if isinstance(v, Dial)] == [Dial(OPERATOR, third.state)]
+
+
+def test_without_an_operator_the_third_try_ends_kindly_with_the_hours(line):
+    facts = at_the_limit()
+    state = at(CallStep.EXISTING, reference="HX7-K4M", invalid=2)
+    turn = advance(line, state, Keys("3"), facts)
+    assert "montags bis freitags" in spoken(turn) and isinstance(turn.reply[-1], Hangup)
+    assert turn.outcome is CallOutcome.REPEAT_CALLER
+
+
+def test_a_typed_number_at_the_limit_is_refused_without_telling_how_many(line):
+    facts = FakeFacts(caller_withheld=True, typed_number="030123456", open_count=2)
+    turn = advance(line, at(CallStep.CONFIRM_CALLBACK), Keys("1"), facts)
+    assert turn.state.step is CallStep.CONFIRM_CALLBACK and turn.effects == ()
+    assert "Für diese Nummer können wir keine weitere Anfrage annehmen" in spoken(turn)
+    assert "Offene Anfragen" not in spoken(turn)  # nothing about whose requests, or how many
+    # 2: another number, as the sentence says.
+    again = advance(line, turn.state, Keys("2"), facts)
+    assert again.state.step is CallStep.CALLBACK_NUMBER
+
+
+@pytest.mark.parametrize("language", ["de", "en", "pl", "tr", "uk"])
+def test_the_limit_is_explained_in_every_language(language):
+    languages = ["de", "en", "pl", "tr", "uk"]
+    line = build_line(load_settings(None, env={}, overrides={"phone": {"languages": languages}}))
+    catalog = line.catalogs[language]
+    existing = dataclasses.replace(at(CallStep.EXISTING, reference="HX7-K4M"), language=language)
+    own = advance(line, existing, Keys("3"), at_the_limit())
+    assert Say(catalog.say("request_limit", count="2"), language) in says(own)
+    confirm = dataclasses.replace(at(CallStep.CONFIRM_CALLBACK), language=language)
+    withheld = FakeFacts(caller_withheld=True, typed_number="030123456", open_count=2)
+    typed = advance(line, confirm, Keys("1"), withheld)
+    assert Say(catalog.say("request_limit_typed"), language) in says(typed)

@@ -86,6 +86,7 @@ def build_line(settings: Settings) -> Line:
         # stop: "... 6 p.m." would otherwise be read as "p.m..".
         hours={lang: text.strip().rstrip(".") for lang, text in settings.hours.items()},
         area=_spoken_area(settings),
+        max_open_requests_per_number=settings.max_open_requests_per_number,
     )
 
 

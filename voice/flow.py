@@ -21,6 +21,13 @@ The call, top to bottom:
           -> POSTCODE -> CONFIRM_POSTCODE -> REQUEST_TYPE -> VOICE_MESSAGE
           -> (store the request) -> DONE: the code, twice; goodbye
 
+A number (its own or a typed one) holds at most `max_open_requests_per_number`
+open requests: a caller at the limit who asks for a new one hears why, and is
+asked again (EXISTING: their code, cancelling; CONFIRM_CALLBACK: another
+number), with the operator a key away; the third time ends as any stuck
+question does. Checked when the caller asks, not when the request is stored:
+nothing a caller said is ever dropped at the end of the call.
+
 Every question shares the rules in `_answer`: `*` repeats it, `0` reaches the
 operator (when one is configured), silence asks once more and then ends
 politely, and the third invalid answer transfers to the operator or says
@@ -71,6 +78,7 @@ class Line:
     operator_phone: str
     hours: dict[str, str]
     area: dict[str, str]  # the zone profile's area, as spoken in each language
+    max_open_requests_per_number: int
 
     def say(self, language: str, sentence: str, **fields: str) -> Say:
         return Say(self.catalogs[language].say(sentence, **fields), language)
@@ -179,6 +187,10 @@ class Facts(Protocol):
 
     def callback_number(self) -> str:
         """What a caller with a withheld number typed to be called back on."""
+
+    def open_request_count(self) -> int:
+        """How many open or claimed requests the number this call's request would be
+        stored under already has: the caller's own, or the one they typed."""
 
 
 # -- what the caller hears -------------------------------------------------------------
@@ -511,6 +523,9 @@ def _confirm_number(line: Line, state: State, number: str, before) -> tuple[Verb
 
 def _confirm_callback(line: Line, state: State, keys: str, facts: Facts) -> Turn | Invalid:
     if keys == "1":
+        if facts.open_request_count() >= line.max_open_requests_per_number:
+            # Not how many: anyone can type anyone's number.
+            return _request_limit(line, state, "request_limit_typed")
         return _ask(line, state, CallStep.POSTCODE, facts)
     if keys == "2":
         return _ask(line, state, CallStep.CALLBACK_NUMBER, facts)
@@ -529,8 +544,21 @@ def _existing(line: Line, state: State, keys: str, facts: Facts) -> Turn | Inval
     if keys == "2":
         return _ask(line, state, CallStep.CONFIRM_CANCEL, facts)
     if keys == "3":
+        count = facts.open_request_count()
+        if count >= line.max_open_requests_per_number:
+            return _request_limit(line, state, "request_limit", count=str(count))
         return _ask(line, state, CallStep.POSTCODE, facts)
     return Invalid((line.say(lang, "not_understood"),))
+
+
+def _request_limit(line: Line, state: State, sentence: str, **fields: str) -> Invalid:
+    """No new request for this number: why, and (when there is one) that 0 reaches a person;
+    then the question again."""
+    lang = state.language
+    said = (line.say(lang, sentence, **fields),)
+    if line.operator_phone:
+        said += (line.say(lang, "operator_hint"),)
+    return Invalid(said, outcome=CallOutcome.REPEAT_CALLER)
 
 
 def _confirm_cancel(line: Line, state: State, keys: str, facts: Facts) -> Turn | Invalid:

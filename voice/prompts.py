@@ -41,6 +41,8 @@ SENTENCES: dict[str, frozenset[str]] = {
         "cancelled": (),
         "already_closed": (),
         "kept": (),
+        "request_limit": ("count",),
+        "request_limit_typed": (),
         "ask_postcode": (),
         "postcode_has_five_digits": (),
         "out_of_area": ("digits", "area"),

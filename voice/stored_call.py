@@ -63,6 +63,9 @@ class StoredCall:
     def callback_number(self) -> str:
         return call_log.callback_number(self.connection, self.call_sid)
 
+    def open_request_count(self) -> int:
+        return intake.active_request_count(self.connection, self._number_to_store())
+
     # -- effects ---------------------------------------------------------------------
 
     def perform(self, effect: Effect) -> str:
@@ -75,11 +78,13 @@ class StoredCall:
                 place = self.place(effect.postcode)
                 if place is None:
                     raise LookupError(f"postcode {effect.postcode} left the zones mid-call")
-                number = self.caller_number or self.callback_number() or None
+                number = self._number_to_store()
                 request = intake.store_request(
                     self.connection,
                     call_sid=self.call_sid,
                     caller_number=number,
+                    # Not caller ID: what a caller who withheld theirs typed.
+                    caller_number_typed=number is not None and self.caller_withheld,
                     postcode=place.postcode,
                     zone_id=place.zone_id,
                     request_type=effect.request_type,
@@ -105,6 +110,10 @@ class StoredCall:
             case _:
                 raise TypeError(f"not an effect: {effect!r}")
         return ""
+
+    def _number_to_store(self) -> str | None:
+        """The number a request of this call is stored under: caller ID, else the typed one."""
+        return self.caller_number or self.callback_number() or None
 
     def _own_request(self, reference: str) -> Row | None:
         # Only the caller's own requests: a reference alone is not proof of anything.

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, selectinload
 from app import audit
 from app.database import utcnow
 from app.models import AccountStatus, HelpRequest, RequestStatus, Role, User
+from app.requests.intake import renewed_verification_code
 
 
 class Decision(enum.StrEnum):
@@ -78,8 +79,9 @@ def decide(
 ) -> User:
     """Apply an operator's decision to a volunteer's account, with an audit event; commits.
 
-    Suspending also puts the volunteer's claimed requests back on the board,
-    so no caller waits on someone who can no longer sign in.
+    Suspending also puts the volunteer's claimed requests back on the board
+    with new verification codes, so no caller waits on someone who can no
+    longer sign in, and the codes they saw are worthless.
     `operator` is None when the decision comes from the command line.
     """
     sources, target, action = TRANSITIONS[Decision(decision)]
@@ -112,18 +114,23 @@ def decide(
 
 
 def _release_claims(session: Session, volunteer: User, operator: User | None) -> None:
-    claimed = session.scalars(
-        select(HelpRequest.id).where(
+    claimed = session.execute(
+        select(HelpRequest.id, HelpRequest.verification_code).where(
             HelpRequest.claimed_by_id == volunteer.id, HelpRequest.status == RequestStatus.CLAIMED
         )
     ).all()
-    for request_id in claimed:
+    for request_id, code in claimed:
         # Conditional per request: one the volunteer marks done at this very
         # moment stays done.
         released = session.execute(
             update(HelpRequest)
             .where(HelpRequest.id == request_id, HelpRequest.status == RequestStatus.CLAIMED)
-            .values(status=RequestStatus.OPEN, claimed_by_id=None, claimed_at=None)
+            .values(
+                status=RequestStatus.OPEN,
+                claimed_by_id=None,
+                claimed_at=None,
+                verification_code=renewed_verification_code(code),
+            )
             .execution_options(synchronize_session=False)
         )
         if released.rowcount == 1:
@@ -133,5 +140,5 @@ def _release_claims(session: Session, volunteer: User, operator: User | None) ->
                 user=operator,
                 request=session.get(HelpRequest, request_id),
                 subject=volunteer,
-                detail="claim released: the volunteer was suspended",
+                detail="claim released: the volunteer was suspended; new verification code",
             )

@@ -138,7 +138,7 @@ def header(language: str) -> list[str]:
             gettext("Outcome"),
             gettext("Request reference"),
             gettext("Caller number"),
-            gettext("Callback number (typed by the caller)"),
+            gettext("Callback number (typed by the caller: not verified)"),
         ]
 
 

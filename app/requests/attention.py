@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, joinedload
 from app import audit
 from app.database import utcnow
 from app.models import Call, HelpRequest, RequestStatus, User
-from app.requests.intake import ACTIVE
+from app.requests.intake import ACTIVE, renewed_verification_code
 
 # After this many calls that reached nobody a request needs an operator: it is listed
 # here, the board flags it (app/requests/claims.py) and tells the volunteer so.
@@ -190,8 +190,12 @@ def return_to_board(session: Session, request_id: int, operator: User, note: str
     """Put a request back among the open ones, unclaimed and with its counters reset.
 
     For when the operator reached the caller and help is still wanted. One
-    conditional UPDATE: a request closed meanwhile is left alone (False).
+    conditional UPDATE: a request closed meanwhile is left alone (False). A
+    request taken from a volunteer's claim gets a new verification code (its
+    claimer knew the old one, app/requests/intake.py).
     """
+    known = session.get(HelpRequest, request_id)
+    new_code = renewed_verification_code(known.verification_code if known else None)
     return _operator_update(
         session,
         request_id,
@@ -204,6 +208,10 @@ def return_to_board(session: Session, request_id: int, operator: User, note: str
         unreachable_count=0,
         expired_claims=0,
         returned_to_board_at=utcnow(),
+        verification_code=case(
+            (HelpRequest.status == RequestStatus.CLAIMED, new_code),
+            else_=HelpRequest.verification_code,
+        ),
     )
 
 

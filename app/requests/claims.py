@@ -6,6 +6,11 @@ single conditional UPDATE whose WHERE clause states what must still be true
 ("still open", "still claimed by this volunteer"), and its rowcount says
 whether this call won. Two volunteers, two app servers and the expiry job can
 race each other freely: the database decides, never a read-then-write in Python.
+The hourly limits on a volunteer's claims and give-backs (app/requests/claim_limits.py)
+are conditions of the same UPDATEs.
+
+Whenever a claim ends without the request being done (given back, expired),
+the request gets a new verification code: its former claimer knew the old one.
 
 What a person may see of a request (`Access`) is decided in one place,
 `_access`, a SQL expression over the request's row: a request's page, its
@@ -28,7 +33,9 @@ from sqlalchemy.orm import Session, aliased, joinedload
 from app.audit import Action, record
 from app.database import utcnow
 from app.models import HelpRequest, RequestStatus, User, Zone, user_zones
+from app.requests.claim_limits import done_since, window_start
 from app.requests.counts import RememberedCounts
+from app.requests.intake import renewed_verification_code
 
 # A board shows at most this many cards; the counts per zone still tell the whole backlog,
 # and the filters narrow it. 50, not 100: rendering a card costs about a quarter of a
@@ -52,9 +59,16 @@ class ClaimResult(enum.StrEnum):
     TAKEN = "taken"  # another volunteer was quicker
     CLOSED = "closed"  # cancelled by the caller or done meanwhile
     LIMIT_REACHED = "limit_reached"  # the volunteer already holds max_open_claims
+    HOURLY_LIMIT = "hourly_limit"  # the volunteer claimed claims_per_hour within the hour
     OUTSIDE_ZONES = "outside_zones"  # in a zone the volunteer does not serve
     NOT_ALLOWED = "not_allowed"  # a pending, rejected or suspended account
     NO_SUCH_REQUEST = "no_such_request"  # no request has that reference
+
+
+class ReleaseResult(enum.StrEnum):
+    RELEASED = "released"
+    NOT_HELD = "not_held"  # no longer theirs: done, cancelled, expired meanwhile
+    HOURLY_LIMIT = "hourly_limit"  # they gave back give_backs_per_hour within the hour
 
 
 class Access(enum.StrEnum):
@@ -149,6 +163,10 @@ def _access(user: User):
 # statement on help_requests it is not correlated with the row at hand.
 _HELD = aliased(HelpRequest, name="held")
 _claims_held = select(func.count()).select_from(_HELD).where(_held_by(_HELD)).scalar_subquery()
+# How many requests the person asking claimed, and gave back, within the hour
+# (app/requests/claim_limits.py); executed with {"me": ..., "since": ...} as well.
+_claimed_this_hour = done_since(Action.CLAIMED, _ME)
+_given_back_this_hour = done_since(Action.RELEASED, _ME)
 
 
 def _normalised(reference: str) -> str:
@@ -266,31 +284,30 @@ def claim_request(
     user: User,
     *,
     max_open_claims: int,
+    claims_per_hour: int | None = None,
     now: datetime | None = None,
 ) -> ClaimResult:
     """Claim the request `reference` for `user`; exactly one of any number of racing claims wins.
 
     One conditional UPDATE claims it when `user` may: the request is open and
-    unclaimed in one of their zones, and they hold fewer than `max_open_claims`.
-    When it claims nothing, one SELECT tells why. Flushed, not committed: the
-    caller commits (and with it ends the lock below). A request loaded in the
-    session is brought up to date either way.
+    unclaimed in one of their zones, they hold fewer than `max_open_claims`,
+    and (a volunteer, when `claims_per_hour` is given) they claimed fewer than
+    `claims_per_hour` within the last hour. When it claims nothing, one SELECT
+    tells why. Flushed, not committed: the caller commits (and with it ends the
+    lock below). A request loaded in the session is brought up to date either way.
     """
-    if session.get_bind().dialect.name == "postgresql":
-        # The claim limit must hold when one volunteer claims from two tabs or
-        # two app servers at once. In PostgreSQL's READ COMMITTED each claim's
-        # count below would see only committed claims and both could pass, so
-        # claims by one volunteer queue on a lock of their user row; the next
-        # statement then counts with a fresh snapshot (which is why the lock
-        # cannot be folded into the UPDATE: a statement keeps the snapshot it
-        # started with, however long it waited for the lock). FOR NO KEY
-        # UPDATE: it excludes other claims by this volunteer but not the
-        # key-share locks that inserting their audit events (a foreign key to
-        # users) takes elsewhere, so the expiry job can never deadlock against
-        # a claim. SQLite needs no lock: it runs one writer at a time, and the
-        # UPDATE below is one statement.
-        session.execute(select(User.id).where(User.id == user.id).with_for_update(key_share=True))
+    now = now or utcnow()
+    hourly = _hourly_limit(user, claims_per_hour)
+    _queue_behind_own_claims(session, user)
     reference = _normalised(reference)
+    params = {"me": user.id, "since": window_start(now)}
+    conditions = [
+        HelpRequest.reference == reference,
+        _access(user) == Access.CARD,
+        _claims_held < max_open_claims,
+    ]
+    if hourly is not None:
+        conditions.append(_claimed_this_hour < hourly)
     # The race between volunteers is decided here: only one UPDATE can find the
     # row still open (PostgreSQL re-checks the whole WHERE clause on the row as
     # the winner left it, after waiting for the winner's row lock; SQLite
@@ -298,15 +315,11 @@ def claim_request(
     # nobody reads it again.
     claimed = session.scalars(
         update(HelpRequest)
-        .where(
-            HelpRequest.reference == reference,
-            _access(user) == Access.CARD,
-            _claims_held < max_open_claims,
-        )
-        .values(status=RequestStatus.CLAIMED, claimed_by_id=user.id, claimed_at=now or utcnow())
+        .where(*conditions)
+        .values(status=RequestStatus.CLAIMED, claimed_by_id=user.id, claimed_at=now)
         .returning(HelpRequest)
         .execution_options(synchronize_session=False, populate_existing=True),
-        {"me": user.id},
+        params,
     ).one_or_none()
     if claimed is not None:
         record(session, Action.CLAIMED, user=user, request=claimed)
@@ -317,19 +330,23 @@ def claim_request(
     # on SQLite the UPDATE made this transaction the writer, which reads the
     # newest data.
     row = session.execute(
-        select(HelpRequest, _access(user), _claims_held)
+        select(HelpRequest, _access(user), _claims_held, _claimed_this_hour)
         .where(HelpRequest.reference == reference)
         .execution_options(populate_existing=True),
-        {"me": user.id},
+        params,
     ).one_or_none()
     if row is None:
         return ClaimResult.NO_SUCH_REQUEST
-    request, access, held = row
+    request, access, held, claimed_lately = row
     match Access(access):
         case Access.CARD:
-            # Open and theirs to take, yet not taken: the limit, or taken and given
+            # Open and theirs to take, yet not taken: a limit, or taken and given
             # back again between the UPDATE and now (told as taken).
-            return ClaimResult.LIMIT_REACHED if held >= max_open_claims else ClaimResult.TAKEN
+            if held >= max_open_claims:
+                return ClaimResult.LIMIT_REACHED
+            if hourly is not None and claimed_lately >= hourly:
+                return ClaimResult.HOURLY_LIMIT
+            return ClaimResult.TAKEN
         case Access.CLAIMER:
             return ClaimResult.ALREADY_YOURS
         case Access.OTHER_CLAIMER if request.status == RequestStatus.CLAIMED:
@@ -342,33 +359,94 @@ def claim_request(
             return ClaimResult.CLOSED
 
 
+def _hourly_limit(user: User, limit: int | None) -> int | None:
+    """The hourly limit that applies to `user`: none for an operator, who sees every
+    caller's number on the operator pages anyway."""
+    return None if user.is_operator else limit
+
+
+def _queue_behind_own_claims(session: Session, user: User) -> None:
+    """On PostgreSQL, wait for this volunteer's other claims and give-backs to commit."""
+    if session.get_bind().dialect.name == "postgresql":
+        # The limits must hold when one volunteer claims (or gives back) from two
+        # tabs or two app servers at once. In PostgreSQL's READ COMMITTED each
+        # UPDATE's counts would see only committed claims and both could pass, so
+        # claims by one volunteer queue on a lock of their user row; the next
+        # statement then counts with a fresh snapshot (which is why the lock
+        # cannot be folded into the UPDATE: a statement keeps the snapshot it
+        # started with, however long it waited for the lock). FOR NO KEY
+        # UPDATE: it excludes other claims by this volunteer but not the
+        # key-share locks that inserting their audit events (a foreign key to
+        # users) takes elsewhere, so the expiry job can never deadlock against
+        # a claim. SQLite needs no lock: it runs one writer at a time, and the
+        # UPDATE that follows is one statement.
+        session.execute(select(User.id).where(User.id == user.id).with_for_update(key_share=True))
+
+
 def open_claim_count(session: Session, user: User) -> int:
     """How many requests `user` holds right now."""
     query = select(func.count()).select_from(HelpRequest).where(_held_by())
     return session.scalar(query, {"me": user.id})
 
 
-def _update_own_claim(session: Session, request: HelpRequest, user: User, **values) -> bool:
-    """Change a request only while `user` still holds the claim; True if it changed."""
+def _update_own_claim(
+    session: Session, request: HelpRequest, user: User, *conditions, params=None, **values
+) -> bool:
+    """Change a request only while `user` still holds the claim (and `conditions` hold);
+    True if it changed."""
     result = session.execute(
         update(HelpRequest)
-        .where(HelpRequest.id == request.id, _held_by())
+        .where(HelpRequest.id == request.id, _held_by(), *conditions)
         .values(**values)
         .execution_options(synchronize_session=False),
-        {"me": user.id},
+        {"me": user.id, **(params or {})},
     )
     return result.rowcount == 1
 
 
-def release_request(session: Session, request: HelpRequest, user: User, reason: str) -> bool:
-    """Give a claimed request back to the board; False if `user` no longer holds it."""
+def release_request(
+    session: Session,
+    request: HelpRequest,
+    user: User,
+    reason: str,
+    *,
+    give_backs_per_hour: int | None = None,
+    now: datetime | None = None,
+) -> ReleaseResult:
+    """Give a claimed request back to the board, with a new verification code.
+
+    Refused (HOURLY_LIMIT, nothing changes) when a volunteer already gave back
+    `give_backs_per_hour` requests within the last hour: the request stays theirs.
+    NOT_HELD if `user` no longer holds it.
+    """
+    hourly = _hourly_limit(user, give_backs_per_hour)
+    _queue_behind_own_claims(session, user)
+    conditions = [] if hourly is None else [_given_back_this_hour < hourly]
     released = _update_own_claim(
-        session, request, user, status=RequestStatus.OPEN, claimed_by_id=None, claimed_at=None
+        session,
+        request,
+        user,
+        *conditions,
+        params={"since": window_start(now or utcnow())},
+        status=RequestStatus.OPEN,
+        claimed_by_id=None,
+        claimed_at=None,
+        verification_code=renewed_verification_code(request.verification_code),
     )
     if released:
         record(session, Action.RELEASED, user=user, request=request, detail=reason.strip())
+        result = ReleaseResult.RELEASED
+    elif hourly is not None and _still_held(session, request, user):
+        result = ReleaseResult.HOURLY_LIMIT
+    else:
+        result = ReleaseResult.NOT_HELD
     _finish(session, request, released)
-    return released
+    return result
+
+
+def _still_held(session: Session, request: HelpRequest, user: User) -> bool:
+    query = select(func.count()).select_from(HelpRequest).where(HelpRequest.id == request.id)
+    return bool(session.scalar(query.where(_held_by()), {"me": user.id}))
 
 
 def complete_request(
@@ -458,16 +536,17 @@ def expire_stale_claims(session: Session, timeout_hours: int, now: datetime | No
     nothing. Each return is a conditional UPDATE on the same claim (same
     volunteer, still stale): if the volunteer marks it done at that moment, or
     two servers expire at once, exactly one of them changes it and only that
-    one writes the audit event. The former claimer loses access with the claim.
+    one writes the audit event. The former claimer loses access with the claim,
+    and the code they knew is replaced.
     """
     cutoff = (now or utcnow()) - timedelta(hours=timeout_hours)
     stale = session.execute(
-        select(HelpRequest.id, HelpRequest.claimed_by_id).where(
+        select(HelpRequest.id, HelpRequest.claimed_by_id, HelpRequest.verification_code).where(
             HelpRequest.status == RequestStatus.CLAIMED, HelpRequest.claimed_at < cutoff
         )
     ).all()
     returned = 0
-    for request_id, claimer_id in stale:
+    for request_id, claimer_id, code in stale:
         result = session.execute(
             update(HelpRequest)
             .where(
@@ -481,6 +560,7 @@ def expire_stale_claims(session: Session, timeout_hours: int, now: datetime | No
                 claimed_by_id=None,
                 claimed_at=None,
                 expired_claims=HelpRequest.expired_claims + 1,
+                verification_code=renewed_verification_code(code),
             )
             .execution_options(synchronize_session=False)
         )

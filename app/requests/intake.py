@@ -5,13 +5,14 @@ from __future__ import annotations
 import secrets
 from functools import cache
 
-from sqlalchemy import Connection, Insert, Row, Select, bindparam, select, update
+from sqlalchemy import Connection, Insert, Row, Select, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from app.audit import Action
 from app.database import utcnow
-from app.models import HelpRequest, RequestStatus
+from app.models import AuditEvent, HelpRequest, RequestStatus
 
 # No 0/O, 1/I/L, 5/S, 2/Z, 8/B: a reference is read out over the phone and
 # typed by people in a hurry.
@@ -30,6 +31,34 @@ def new_verification_code() -> str:
     return f"{secrets.randbelow(10_000):04d}"
 
 
+def renewed_verification_code(old: str | None) -> str:
+    """A new code for a request that leaves a volunteer's hands, never equal to `old`.
+
+    Whoever held the claim saw the number and the code together: with the old
+    code they could phone the caller later and pass as the helpline. So every
+    return to the board (a give-back, an expiry, a suspension, an operator
+    taking a claim back) draws a new one, which the caller hears on their next
+    call (the repeat-caller menu reads the current code).
+    """
+    while (code := new_verification_code()) == old:
+        pass  # one chance in 10,000: the old code must not stay valid
+    return code
+
+
+def code_renewed(session: Session, request_id: int) -> bool:
+    """Whether the request's code changed since the call: the caller heard another one.
+
+    Told from the audit log (a give-back, a suspension's release, an expiry), so
+    that the volunteer who calls can explain it (the caller hears the new code
+    when they ring the helpline again).
+    """
+    query = select(AuditEvent.id).where(
+        AuditEvent.request_id == request_id,
+        AuditEvent.action.in_((Action.RELEASED, Action.EXPIRED)),
+    )
+    return session.scalar(query.limit(1)) is not None
+
+
 def store_request(
     connection: Connection,
     *,
@@ -41,6 +70,7 @@ def store_request(
     language: str,
     voice_message_url: str | None = None,
     voice_message_seconds: int | None = None,
+    caller_number_typed: bool = False,
 ) -> Row:
     """Store the request a call produced, once per call; its id, reference and code.
 
@@ -49,7 +79,9 @@ def store_request(
     check in Python, decide that only one request exists. The INSERT does
     nothing when the call has its request already (or the random reference is
     taken), so nothing fails half-way; a second delivery gets the request the
-    first one stored. The caller commits.
+    first one stored. `caller_number_typed`: the number is what a caller who
+    withheld theirs typed, not caller ID (the board marks it "not verified").
+    The caller commits.
     """
     insert = _new_request(connection.dialect.name)
     for _ in range(5):
@@ -60,6 +92,7 @@ def store_request(
             "request_type": request_type,
             "language": language,
             "caller_number": caller_number,
+            "caller_number_typed": caller_number_typed,
             "verification_code": new_verification_code(),
             "status": RequestStatus.OPEN,
             "created_at": utcnow(),
@@ -86,6 +119,13 @@ def active_request(connection: Connection | Session, caller_number: str | None) 
     if not caller_number:
         return None
     return connection.execute(_active_query(), {"number_": caller_number}).first()
+
+
+def active_request_count(connection: Connection | Session, number: str | None) -> int:
+    """How many open or claimed requests carry `number`, verified or typed (0 for none)."""
+    if not number:
+        return 0
+    return connection.execute(_active_count_query(), {"number_": number}).scalar_one()
 
 
 def own_request(connection: Connection, reference: str, caller_number: str) -> Row | None:
@@ -145,4 +185,12 @@ def _active_query() -> Select:
         .where(requests.c.caller_number == bindparam("number_"), requests.c.status.in_(ACTIVE))
         .order_by(requests.c.created_at.desc())
         .limit(1)
+    )
+
+
+@cache
+def _active_count_query() -> Select:
+    requests = HelpRequest.__table__
+    return select(func.count()).where(
+        requests.c.caller_number == bindparam("number_"), requests.c.status.in_(ACTIVE)
     )

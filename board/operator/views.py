@@ -29,7 +29,7 @@ from app.database import db_session, get_db
 from app.i18n import LANGUAGE_NAMES
 from app.models import AccountStatus, HelpRequest, User
 from app.phone_numbers import masked_number
-from app.requests import attention
+from app.requests import attention, churn
 from app.requests.dashboard import dashboard as dashboard_figures
 from board import settings
 from board.operator import bp
@@ -117,7 +117,13 @@ def dashboard():
             db_session(), unclaimed_alert_hours=settings().unclaimed_alert_hours
         ),
         unclaimed_alert_hours=settings().unclaimed_alert_hours,
+        churning=_churning(),
     )
+
+
+def _churning() -> list[churn.Churn]:
+    """Volunteers who gave back unusually many requests (dashboard and Needs attention)."""
+    return churn.churning_volunteers(db_session(), threshold=settings().churn_alert_give_backs)
 
 
 @bp.get("/volunteers")
@@ -200,6 +206,7 @@ def _attention_page(shown: tuple[str, int] | None = None):
         reason_text=_reason_text,
         request_type_label=_request_type_label,
         unclaimed_alert_hours=settings().unclaimed_alert_hours,
+        churning=_churning(),
     )
 
 

@@ -1,7 +1,7 @@
 """help requests lose needs_attention: it only ever repeated unreachable_count >= 3
 
 Revision ID: 0014
-Revises: 0010
+Revises: 0013
 Create Date: 2026-12-05 03:20:00
 
 The flag was set by the third "could not reach" and nothing else, so the
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0014"
-down_revision: str | None = "0010"
+down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
