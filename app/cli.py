@@ -76,6 +76,9 @@ def register(app: Flask) -> None:
     from voice.call_command import call_command
 
     app.cli.add_command(call_command)
+    from app.jobs.command import worker_command
+
+    app.cli.add_command(worker_command)
 
 
 @click.group("db", cls=AppGroup, help="Create and upgrade the database schema.")

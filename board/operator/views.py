@@ -26,6 +26,7 @@ from app.call_labels import call_end_label
 from app.dashboard import dashboard as dashboard_figures
 from app.database import db_session, get_db
 from app.i18n import LANGUAGE_NAMES
+from app.jobs import queue
 from app.models import AccountStatus, HelpRequest, User
 from board import settings
 from board.operator import bp
@@ -114,6 +115,7 @@ def dashboard():
             db_session(), unclaimed_alert_hours=settings().unclaimed_alert_hours
         ),
         unclaimed_alert_hours=settings().unclaimed_alert_hours,
+        parked_jobs=queue.parked_count(db_session()),
     )
 
 
@@ -177,6 +179,7 @@ def attention_list():
         reason_text=_reason_text,
         request_type_label=_request_type_label,
         unclaimed_alert_hours=settings().unclaimed_alert_hours,
+        parked_jobs=queue.parked_jobs(session),
     )
 
 
