@@ -20,6 +20,7 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
 
 
 def free_port() -> int:
@@ -60,10 +61,23 @@ class _Handler:
 class SmtpServer:
     """aiosmtpd in a thread of this process, on 127.0.0.1 and a free port."""
 
-    def __init__(self):
+    def __init__(self, login: tuple[str, str] | None = None):
+        """`login`: the user name and password the server demands (AUTH, without TLS here)."""
         self.handler = _Handler()
         self.port = free_port()
-        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
+        self.login = login
+        extra = {}
+        if login:
+            extra = {
+                "authenticator": self._authenticate,
+                "auth_required": True,
+                "auth_require_tls": False,
+            }
+        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port, **extra)
+
+    def _authenticate(self, server, session, envelope, mechanism, auth_data) -> AuthResult:
+        given = (auth_data.login.decode(), auth_data.password.decode())
+        return AuthResult(success=given == self.login)
 
     @property
     def url(self) -> str:
