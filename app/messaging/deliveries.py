@@ -36,6 +36,7 @@ from app.models import Delivery
 
 ATTEMPTING = "attempting"
 SENT = "sent"
+REFUSED = "refused"  # never to be sent: the recipient opted out (texted STOP)
 # Twilio's message statuses, in the order they come; a callback never moves one back.
 STATUS_ORDER = ("queued", "sending", "sent", "delivered", "undelivered", "failed", "read")
 FINAL_STATUSES = frozenset({"delivered", "undelivered", "failed", "read"})
@@ -88,6 +89,17 @@ def deliver_once(
         _mark_sent(session, delivery_id, provider_id)
         session.commit()
     return True
+
+
+def refused(db: Database, key: str, reason: str) -> None:
+    """Record that the provider refused the message for good (the recipient opted out)."""
+    with db.session() as session:
+        session.execute(
+            update(Delivery)
+            .where(Delivery.key == key)
+            .values(state=REFUSED, status_at=utcnow(), error=reason[:200])
+        )
+        session.commit()
 
 
 def _mark_sent(session, delivery_id: int, provider_id: str) -> None:
