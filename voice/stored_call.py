@@ -9,6 +9,8 @@ from __future__ import annotations
 from sqlalchemy import Connection, Row
 
 from app import call_log, help_requests
+from app.jobs.queue import atomically
+from app.messaging import alerts
 from app.zones import PostcodePlaces
 from voice.flow import (
     CancelRequest,
@@ -75,17 +77,20 @@ class StoredCall:
                 if place is None:
                     raise LookupError(f"postcode {effect.postcode} left the zones mid-call")
                 number = self.caller_number or self.callback_number() or None
-                request = help_requests.store_request(
-                    self.connection,
-                    call_sid=self.call_sid,
-                    caller_number=number,
-                    postcode=place.postcode,
-                    zone_id=place.zone_id,
-                    request_type=effect.request_type,
-                    language=effect.language,
-                    voice_message_url=effect.message_url,
-                    voice_message_seconds=effect.message_seconds,
-                )
+                # The request and the job that alerts its volunteers: both or neither.
+                with atomically(self.connection):
+                    request = help_requests.store_request(
+                        self.connection,
+                        call_sid=self.call_sid,
+                        caller_number=number,
+                        postcode=place.postcode,
+                        zone_id=place.zone_id,
+                        request_type=effect.request_type,
+                        language=effect.language,
+                        voice_message_url=effect.message_url,
+                        voice_message_seconds=effect.message_seconds,
+                    )
+                    alerts.request_stored(self.connection, request.id)
                 self.connection.commit()
                 return request.reference
             case CancelRequest():

@@ -33,7 +33,7 @@ from app.database import Database, get_db
 from app.jobs.queue import ClaimedJob
 
 # The modules that register handlers, imported by the worker before it starts.
-HANDLER_MODULES = ("app.jobs.housekeeping", "app.messaging.outbox")
+HANDLER_MODULES = ("app.jobs.housekeeping", "app.messaging.outbox", "app.messaging.alerts")
 
 
 @dataclass

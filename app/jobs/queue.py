@@ -21,7 +21,9 @@ to the transaction of the app's SQLAlchemy session, on SQLite as on PostgreSQL.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -86,6 +88,30 @@ def enqueue(
         .returning(Job.__table__.c.id)
     )
     return connection.execute(statement).scalar()
+
+
+@contextlib.contextmanager
+def atomically(connection: Connection) -> Iterator[Connection]:
+    """One transaction for the statements inside, on a connection that may autocommit.
+
+    The phone line's connections autocommit each statement on PostgreSQL
+    (app/database.py): a request and the job it causes would be two transactions,
+    and a crash between them would lose the job. Here they are one (BEGIN ...
+    COMMIT). SQLite's connections already hold every write until the caller's
+    commit(), which commits them together.
+    """
+    autocommit = connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
+    if not autocommit:
+        yield connection
+        return
+    connection.exec_driver_sql("BEGIN")
+    try:
+        yield connection
+    except BaseException:
+        with contextlib.suppress(Exception):
+            connection.exec_driver_sql("ROLLBACK")
+        raise
+    connection.exec_driver_sql("COMMIT")
 
 
 def claim(session: Session, settings: JobSettings, limit: int = 1) -> list[ClaimedJob]:

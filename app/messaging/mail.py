@@ -39,7 +39,7 @@ class Mail:
     html: str | None = None
 
 
-def render(name: str, language: str, **context) -> Mail:
+def render(name: str, language: str, /, **context) -> Mail:
     """The mail template NAME in `language` (a web language; else the first one).
 
     Needs an app context. NAME.txt starts with "Subject: ..." and a blank line;

@@ -6,8 +6,11 @@ API in production, a stand-in on this machine in the tests (tests/twilio_emulato
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime, timedelta
 
+import phonenumbers
+from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType
 from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
@@ -66,3 +69,23 @@ def find_sent(settings: Settings, to: str, body: str, since: datetime) -> str | 
         if message.body == body and (created is None or created >= since - CLOCK_SLACK):
             return message.sid
     return None
+
+
+def mobile_number(typed: str, hotline_number: str) -> str | None:
+    """A mobile number as typed ('0151 2345678'), in E.164; None if texts cannot reach it.
+
+    A number without a country code is taken to be in the hotline's own country
+    (that of `[twilio] phone_number`).
+    """
+    region = None
+    if hotline_number:
+        with contextlib.suppress(NumberParseException):
+            region = phonenumbers.region_code_for_number(phonenumbers.parse(hotline_number))
+    try:
+        number = phonenumbers.parse(typed.strip(), region)
+    except NumberParseException:
+        return None
+    mobile = (PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE)
+    if not phonenumbers.is_valid_number(number) or phonenumbers.number_type(number) not in mobile:
+        return None
+    return phonenumbers.format_number(number, PhoneNumberFormat.E164)
