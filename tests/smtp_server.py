@@ -35,6 +35,7 @@ class _Handler:
         self.messages: list[EmailMessage] = []
         self.envelopes: list[tuple[str, list[str]]] = []
         self.refusals = 0
+        self.last_at = 0.0  # time.perf_counter() of the last message accepted
         self.holding = threading.Event()  # set: hold senders after RCPT
         self.held = threading.Event()  # set when a sender is being held
         self.changed = threading.Condition()
@@ -52,6 +53,7 @@ class _Handler:
             return "451 Requested action aborted: try again later"
         message = message_from_bytes(envelope.content, policy=policy.default)
         with self.changed:
+            self.last_at = time.perf_counter()
             self.messages.append(message)
             self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
             self.changed.notify_all()

@@ -10,6 +10,7 @@ templates app/templates/mail/NAME.txt (first line "Subject: ...") and NAME.html
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import smtplib
@@ -56,6 +57,12 @@ def render(name: str, language: str, /, **context) -> Mail:
             html = None
     subject = first.removeprefix("Subject:").strip()
     return Mail(subject=subject, text=text.strip() + "\n", html=html)
+
+
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    # Made once: loading the system's certificates takes a tenth of a second.
+    return ssl.create_default_context()
 
 
 def message_id(settings: Settings, key: str) -> str:
@@ -109,16 +116,15 @@ def send(
     if not config.host:
         log.info("E-mail not sent ([mail] url is empty), as it would go:\n%s", message.as_string())
         return message["Message-ID"]
-    context = ssl.create_default_context()
     if config.tls:
         smtp = smtplib.SMTP_SSL(
-            config.host, config.port, timeout=SEND_TIMEOUT_SECONDS, context=context
+            config.host, config.port, timeout=SEND_TIMEOUT_SECONDS, context=_tls_context()
         )
     else:
         smtp = smtplib.SMTP(config.host, config.port, timeout=SEND_TIMEOUT_SECONDS)
     with smtp:
         if config.starttls:
-            smtp.starttls(context=context)
+            smtp.starttls(context=_tls_context())
         if config.username:
             smtp.login(config.username, config.password)
         smtp.send_message(message)
