@@ -60,7 +60,7 @@ def run(options: AlertOptions) -> dict:
 def measure(
     url: str, options: AlertOptions, workers: int = 1, instance: Path | None = None
 ) -> dict:
-    """Seed volunteers, store requests, run the worker(s); the figures of that run."""
+    """Seed volunteers, store requests, run `workers` workers; the figures of that run."""
     with SmtpServer() as smtp:
         app = create_app(
             {
@@ -169,7 +169,7 @@ def print_summary(figures: dict) -> None:
             name,
             f["jobs_done"],
             f["jobs_not_done"],
-            f"{f['emails_received']} ({f['emails_per_volunteer']:.2g}/volunteer)",
+            f"{f['emails_received']} ({f['emails_per_volunteer']:.4g}/volunteer)",
             f["worker_seconds"],
             f["jobs_per_second"],
             f["seconds_to_last_alert"],

@@ -19,6 +19,8 @@ from app.jobs.handlers import HANDLERS, PERIODIC, JobRun, Later
 
 log = logging.getLogger(__name__)
 
+# Jobs claimed at once: one commit for several (each is done or retried on its own).
+CLAIM_BATCH = 10
 # After the database failed, wait this long before the next try (then poll as usual).
 TROUBLE_PAUSE_SECONDS = 5.0
 
@@ -64,7 +66,7 @@ class Worker:
         busy = self.run_periodic(every_periodic)
         while not self.stopping.is_set():
             with get_db(self.app).session() as session:
-                claimed = queue.claim(session, self.app.config["HOTLINE"].jobs)
+                claimed = queue.claim(session, self.app.config["HOTLINE"].jobs, CLAIM_BATCH)
                 session.commit()
             if not claimed:
                 break

@@ -131,6 +131,19 @@ def dispatch(session: Session, app: Flask, now: datetime) -> int:
     window = timedelta(minutes=settings.alerts.batch_minutes)
     sent = 0
     for user_id in due:
+        # The window is taken first, by a conditional UPDATE: a second worker dispatching
+        # at the same time waits for this row and then finds the window closed.
+        opened = session.execute(
+            update(User)
+            .where(
+                User.id == user_id,
+                or_(User.next_alert_at.is_(None), User.next_alert_at <= now),
+            )
+            .values(next_alert_at=now + window)
+            .returning(User.id)
+        ).first()
+        if opened is None:
+            continue
         job_id = enqueue(
             session,
             SEND_JOB,
@@ -144,10 +157,9 @@ def dispatch(session: Session, app: Flask, now: datetime) -> int:
             .values(job_id=job_id)
             .returning(AlertItem.id)
         ).all()
-        if not taken:
+        if not taken:  # another worker sent them: the window stays as it set it
             session.execute(delete(Job).where(Job.id == job_id))
             continue
-        session.execute(update(User).where(User.id == user_id).values(next_alert_at=now + window))
         sent += 1
     return sent
 
@@ -215,10 +227,12 @@ def send_alert(run: JobRun) -> None:
     language = user.language if user.language in settings.web_languages else ""
     language = language or settings.web_languages[0]
     with force_locale(language):
-        lines = [_line(settings, row, as_of, language) for row in rows]
+        # Only the lines a message lists are worked out; the others are counted.
+        lines = [_line(settings, row, as_of, language) for row in rows[:LISTED_IN_MAIL]]
     context = {
         "name": user.name,
         "lines": lines,
+        "total": len(rows),
         "board": public_url(settings, "/requests"),
         "account": public_url(settings, "/account"),
         "unsubscribe": unsubscribe_link(settings, user.id),
