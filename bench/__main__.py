@@ -1,4 +1,4 @@
-"""Run the benchmarks: `python -m bench [calls|board|export|all] [options]`.
+"""Run the benchmarks: `python -m bench [calls|board|export|alerts|all] [options]`.
 
 Quick by default (a few minutes for everything); `--full` uses the sizes the
 issue names. Figures are printed as a table and written as JSON under
