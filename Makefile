@@ -26,6 +26,9 @@ app/translations/%/LC_MESSAGES/messages.mo: app/translations/%/LC_MESSAGES/messa
 
 run: $(BIN)/hotline $(MO)
 	$(BIN)/hotline setup --base-url http://$(HOST):$(PORT)
+	# The worker (background jobs: alerts, e-mail, SMS) runs beside the server and ends with it.
+	$(BIN)/hotline worker & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
 	$(BIN)/hotline run --host $(HOST) --port $(PORT)
 
 test: $(BIN)/hotline $(MO)

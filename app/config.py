@@ -20,6 +20,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from app.jobs import settings as job_settings
+from app.messaging import settings as messaging_settings
 from app.phone_numbers import is_dialable
 
 PROFILE_DIR = Path(__file__).parent / "data" / "profiles"
@@ -43,6 +45,7 @@ ENV_KEYS = {
     "HOTLINE_DATABASE_URL": ("database_url",),
     "TWILIO_AUTH_TOKEN": ("twilio", "auth_token"),
     "TWILIO_ACCOUNT_SID": ("twilio", "account_sid"),
+    "HOTLINE_MAIL_URL": ("mail", "url"),  # may hold the mail server's password
 }
 
 DEFAULTS: dict = {
@@ -67,7 +70,15 @@ DEFAULTS: dict = {
     "operator_phone": "",
     "web_languages": ["de", "pl", "en"],
     "test_phone": "operators",
-    "twilio": {"account_sid": "", "auth_token": "", "api_base_url": TWILIO_API_BASE_URL},
+    "twilio": {
+        "account_sid": "",
+        "auth_token": "",
+        "api_base_url": TWILIO_API_BASE_URL,
+        "phone_number": "",
+    },
+    "mail": dict(messaging_settings.MAIL_DEFAULTS),
+    "alerts": dict(messaging_settings.ALERT_DEFAULTS),
+    "jobs": dict(job_settings.DEFAULTS),
     "phone": {
         "languages": ["de", "en", "pl"],
         "default_language": "de",
@@ -196,6 +207,11 @@ class Settings:
     hours: dict[str, str]
     request_types: list[RequestType] = field(default_factory=list)
     test_phone: str = "operators"  # who may use the browser test phone: see TEST_PHONE_ACCESS
+    # The hotline's own number, the sender of text messages ("": no SMS).
+    twilio_phone_number: str = ""
+    mail: messaging_settings.MailSettings = messaging_settings.MailSettings()
+    alerts: messaging_settings.AlertSettings = messaging_settings.AlertSettings()
+    jobs: job_settings.JobSettings = job_settings.JobSettings()
 
     def request_type(self, code: str) -> RequestType | None:
         return next((t for t in self.request_types if t.code == code), None)
@@ -365,6 +381,9 @@ def _check(raw: dict, source: str) -> Settings:
 
     request_types = _check_request_types(raw["request_types"], languages, fail)
     api_base_url = _check_api_base_url(raw["twilio"]["api_base_url"], fail)
+    sender = raw["twilio"]["phone_number"].strip()
+    if sender and not is_dialable(sender):
+        raise fail("twilio.phone_number", f"must be a number like +4930123456, got {sender!r}")
 
     return Settings(
         source=source,
@@ -397,6 +416,10 @@ def _check(raw: dict, source: str) -> Settings:
         hours=dict(phone["hours"]),
         request_types=request_types,
         test_phone=raw["test_phone"],
+        twilio_phone_number=sender,
+        mail=messaging_settings.check_mail(raw["mail"], fail),
+        alerts=messaging_settings.check_alerts(raw["alerts"], fail),
+        jobs=job_settings.check(raw["jobs"], fail),
     )
 
 

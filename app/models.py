@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated
 
 from flask_login import UserMixin
-from sqlalchemy import Column, ForeignKey, Index, String, Table, Text, text
+from sqlalchemy import JSON, Column, ForeignKey, Index, String, Table, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.database import Base, StatusType, UTCDateTime, utcnow
@@ -116,6 +116,21 @@ class AccountStatus(enum.StrEnum):
     SUSPENDED = "suspended"
 
 
+class AlertChannel(enum.StrEnum):
+    """How a volunteer hears of new requests in their zones (their account page)."""
+
+    EMAIL = "email"
+    SMS = "sms"
+    NONE = "none"
+
+
+class JobState(enum.StrEnum):
+    PENDING = "pending"  # waiting for run_at
+    RUNNING = "running"  # a worker has it until locked_until
+    DONE = "done"
+    PARKED = "parked"  # failed max_attempts times: shown to the operators
+
+
 class Zone(Base):
     """An area volunteers serve: a Berlin borough, or a city of the Tri-City."""
 
@@ -177,6 +192,11 @@ class User(UserMixin, Base):
     approved_at: Mapped[timestamp | None]
     failed_logins: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[timestamp | None]
+    # New-request alerts: how, and not before when (the batch window, app/messaging/alerts.py).
+    alert_channel: Mapped[str] = mapped_column(
+        String(8), default=AlertChannel.EMAIL, server_default=AlertChannel.EMAIL
+    )
+    next_alert_at: Mapped[timestamp | None]
 
     zones: Mapped[list[Zone]] = relationship(secondary=user_zones)
 
@@ -266,6 +286,8 @@ class HelpRequest(Base):
     # When an operator last put it back on the board after speaking to the caller:
     # the wait that alerts the operators about an unclaimed request counts from here.
     returned_to_board_at: Mapped[timestamp | None]
+    # When the zone's volunteers were alerted again that it still waits (once only).
+    unclaimed_alert_at: Mapped[timestamp | None]
 
     zone: Mapped[Zone] = relationship()
     claimed_by: Mapped[User | None] = relationship()
@@ -340,8 +362,79 @@ class AuditEvent(Base):
     request: Mapped[HelpRequest | None] = relationship()
 
 
+class Job(Base):
+    """A background job (the outbox): written in the transaction of the change that causes it.
+
+    A worker (`hotline worker`, app/jobs/worker.py) claims it, runs it and marks it done
+    in one transaction with what it wrote; see app/jobs/queue.py for the rules.
+    """
+
+    __tablename__ = "jobs"
+    __table_args__ = (Index("ix_jobs_state_run_at", "state", "run_at"),)
+
+    id: Mapped[intpk]
+    kind: Mapped[str_short]
+    # What makes it this job: enqueuing a key that exists adds nothing.
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    payload: Mapped[dict] = mapped_column(JSON, default=dict)
+    state: Mapped[str] = mapped_column(String(16), default=JobState.PENDING)
+    attempts: Mapped[int] = mapped_column(default=0)
+    run_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    locked_until: Mapped[timestamp | None]
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[created]
+    finished_at: Mapped[timestamp | None]
+
+
+class Delivery(Base):
+    """One message to one person, by e-mail or SMS: the record that stops a retry sending twice.
+
+    Written (and committed) as `attempting` before the message leaves, and as `sent`
+    with the provider's id after; app/messaging/deliveries.py.
+    """
+
+    __tablename__ = "deliveries"
+
+    id: Mapped[intpk]
+    # The job's key and the recipient: one message per job and person.
+    key: Mapped[str] = mapped_column(String(300), unique=True)
+    channel: Mapped[str] = mapped_column(String(8))
+    recipient: Mapped[str] = mapped_column(String(254))
+    state: Mapped[str] = mapped_column(String(16))
+    # The Message-ID of an e-mail, the MessageSid of an SMS (its status callbacks find it).
+    provider_id: Mapped[str | None] = mapped_column(String(200), index=True)
+    attempted_at: Mapped[created]
+    sent_at: Mapped[timestamp | None]
+    status_at: Mapped[timestamp | None]
+    error: Mapped[str] = mapped_column(String(200), default="")
+
+
+class AlertItem(Base):
+    """A request a volunteer is to hear of, waiting for their next alert (the batch)."""
+
+    __tablename__ = "alert_items"
+    __table_args__ = (
+        UniqueConstraint("user_id", "request_id", "reason"),
+        # The dispatcher reads the items not yet in an alert, by volunteer.
+        Index("ix_alert_items_job_user", "job_id", "user_id"),
+    )
+
+    id: Mapped[intpk]
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    request_id: Mapped[int] = mapped_column(ForeignKey("help_requests.id", ondelete="CASCADE"))
+    reason: Mapped[str] = mapped_column(String(16))  # "new", or "unclaimed" (the reminder)
+    created_at: Mapped[created]
+    # The alert job it went into; NULL while it waits. Gone with the job when that is pruned.
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
+
+
 __all__ = [
     "AccountStatus",
+    "AlertChannel",
+    "AlertItem",
+    "Delivery",
+    "Job",
+    "JobState",
     "AuditEvent",
     "Call",
     "CallOutcome",

@@ -1,4 +1,4 @@
-"""Run the benchmarks: `python -m bench [calls|board|export|all] [options]`.
+"""Run the benchmarks: `python -m bench [calls|board|export|alerts|all] [options]`.
 
 Quick by default (a few minutes for everything); `--full` uses the sizes the
 issue names. Figures are printed as a table and written as JSON under
@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from bench import board, calls, export
+from bench import alerts, board, calls, export
 from bench.databases import DEFAULT_POSTGRESQL
 from bench.report import machine, save
 from bench.servers import ServerSettings
@@ -31,7 +31,10 @@ def _databases(text: str) -> tuple[str, ...]:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     p.add_argument(
-        "benchmark", nargs="?", default="all", choices=["calls", "board", "export", "all"]
+        "benchmark",
+        nargs="?",
+        default="all",
+        choices=["calls", "board", "export", "alerts", "all"],
     )
     p.add_argument("--full", action="store_true", help="the issue's sizes (takes much longer)")
     p.add_argument(
@@ -72,6 +75,12 @@ def parser() -> argparse.ArgumentParser:
     export_ = p.add_argument_group("export")
     export_.add_argument("--day-calls", type=int, default=None, help="calls on the one day")
     export_.add_argument("--range-calls", type=int, default=None, help="calls over the range")
+    alerts_ = p.add_argument_group("alerts")
+    alerts_.add_argument("--alert-volunteers", type=int, default=1000)
+    alerts_.add_argument("--alert-requests", type=int, default=100)
+    alerts_.add_argument(
+        "--alert-workers", type=int, default=2, help="workers of the second PostgreSQL run"
+    )
     return p
 
 
@@ -84,6 +93,8 @@ def main(argv: list[str] | None = None) -> int:
         failed |= not run_board(args)
     if args.benchmark in ("export", "all"):
         failed |= not run_export(args)
+    if args.benchmark in ("alerts", "all"):
+        failed |= not run_alerts(args)
     return 1 if failed else 0
 
 
@@ -148,6 +159,29 @@ def run_export(args) -> bool:
     export.print_summary(figures)
     print(f"(JSON: {path})")
     return export.targets_met(figures)
+
+
+def run_alerts(args) -> bool:
+    options = alerts.AlertOptions(
+        databases=args.db,
+        volunteers=args.alert_volunteers,
+        requests=args.alert_requests,
+        workers=args.alert_workers,
+        postgresql_server=args.postgresql,
+    )
+    print(f"-- alerts, {options.volunteers} volunteers, {options.requests} requests", flush=True)
+    before = machine()
+    figures = alerts.run(options)
+    figures["machine"] = {"before": before, "after": machine()}
+    path = save("alerts", figures)
+    alerts.print_summary(figures)
+    print(f"(JSON: {path})")
+    # No target: every volunteer got exactly one alert and every job is done.
+    return all(
+        f["emails_per_volunteer"] == 1 and f["jobs_not_done"] == 0
+        for name, f in figures.items()
+        if isinstance(f, dict) and "jobs_done" in f
+    )
 
 
 if __name__ == "__main__":

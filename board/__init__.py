@@ -230,4 +230,4 @@ def choose_language():
     return redirect(local_path(request.form.get("next"), url_for("board.index")))
 
 
-from board import accounts, views  # noqa: E402, F401  (routes register on bp)
+from board import accounts, alert_settings, views  # noqa: E402, F401  (routes register on bp)

@@ -40,10 +40,13 @@ def approved_required(view):
     return wrapped
 
 
-def render_account(status: int = 200):
-    """The account page: status and zones; for anyone not approved, that they wait."""
+def render_account(status: int = 200, alert_form=None):
+    """The account page: status, zones and alerts; for anyone not approved, that they wait."""
+    from board.alert_settings import alert_form as new_alert_form
+
     zones = zones_served_by(db_session(), current_user)
-    return render_template("board/account.html", zones=zones), status
+    form = alert_form or new_alert_form(current_user)
+    return render_template("board/account.html", zones=zones, alert_form=form), status
 
 
 @bp.get("/")

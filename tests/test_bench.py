@@ -59,3 +59,16 @@ def test_board_benchmark_seeds_measures_and_undoes_its_claims(database_url, berl
         berlin.scalar(select(func.count()).where(HelpRequest.status == RequestStatus.OPEN))
         == open_before
     )
+
+
+def test_alert_benchmark_alerts_every_volunteer_once_and_finishes_every_job(
+    database_url, berlin, tmp_path
+):
+    from bench import alerts
+
+    options = alerts.AlertOptions(volunteers=6, requests=25)
+    figures = alerts.measure(database_url, options, workers=2, instance=tmp_path / "instance")
+
+    assert figures["jobs_done"] == 25 + 6  # a fan-out per request, an alert per volunteer
+    assert figures["jobs_not_done"] == 0
+    assert figures["emails_received"] == 6 and figures["emails_per_volunteer"] == 1

@@ -30,8 +30,12 @@ def init_app(app: Flask) -> None:
     app.extensions["hotline_call_spool"] = spool
     app.extensions["hotline_spool_writer"] = spool_writer(app)
     app.register_blueprint(bp)
+    from voice.sms_status import bp as sms_bp
+
+    app.register_blueprint(sms_bp)
     # Twilio cannot send a CSRF token; its signature is checked on every route instead.
     app.extensions["csrf"].exempt(bp)
+    app.extensions["csrf"].exempt(sms_bp)
     app.session_interface = SessionsOffTheLine()
 
 

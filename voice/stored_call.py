@@ -9,6 +9,8 @@ from __future__ import annotations
 from sqlalchemy import Connection, Row
 
 from app.calls import call_log
+from app.jobs.queue import atomically
+from app.messaging import alerts
 from app.requests import intake
 from app.zones.postcodes import PostcodePlaces
 from voice.flow import (
@@ -79,19 +81,22 @@ class StoredCall:
                 if place is None:
                     raise LookupError(f"postcode {effect.postcode} left the zones mid-call")
                 number = self._number_to_store()
-                request = intake.store_request(
-                    self.connection,
-                    call_sid=self.call_sid,
-                    caller_number=number,
-                    # Not caller ID: what a caller who withheld theirs typed.
-                    caller_number_typed=number is not None and self.caller_withheld,
-                    postcode=place.postcode,
-                    zone_id=place.zone_id,
-                    request_type=effect.request_type,
-                    language=effect.language,
-                    voice_message_url=effect.message_url,
-                    voice_message_seconds=effect.message_seconds,
-                )
+                # The request and the job that alerts its volunteers: both or neither.
+                with atomically(self.connection):
+                    request = intake.store_request(
+                        self.connection,
+                        call_sid=self.call_sid,
+                        caller_number=number,
+                        # Not caller ID: what a caller who withheld theirs typed.
+                        caller_number_typed=number is not None and self.caller_withheld,
+                        postcode=place.postcode,
+                        zone_id=place.zone_id,
+                        request_type=effect.request_type,
+                        language=effect.language,
+                        voice_message_url=effect.message_url,
+                        voice_message_seconds=effect.message_seconds,
+                    )
+                    alerts.request_stored(self.connection, request.id)
                 self.connection.commit()
                 return request.reference
             case CancelRequest():

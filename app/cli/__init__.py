@@ -47,6 +47,7 @@ class HotlineGroup(FlaskGroup):
 def register(app: Flask) -> None:
     """Add the helpline's command groups to the app's `flask`/`hotline` command."""
     from app.cli import calls, db, requests, retention, setup, users, zones
+    from app.jobs.command import worker_command
     from voice.simulator.command import call_command
 
     for command in (
@@ -58,5 +59,6 @@ def register(app: Flask) -> None:
         calls.calls_group,
         retention.retention_group,
         call_command,
+        worker_command,
     ):
         app.cli.add_command(command)

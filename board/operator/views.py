@@ -27,6 +27,7 @@ from app.calls.export import DayRange, export_csv, local_today, prepare_export
 from app.calls.labels import call_end_label
 from app.database import db_session, get_db
 from app.i18n import LANGUAGE_NAMES
+from app.jobs import queue
 from app.models import AccountStatus, HelpRequest, User
 from app.phone_numbers import masked_number
 from app.requests import attention, churn
@@ -118,6 +119,7 @@ def dashboard():
         ),
         unclaimed_alert_hours=settings().unclaimed_alert_hours,
         churning=_churning(),
+        parked_jobs=queue.parked_count(db_session()),
     )
 
 
@@ -207,6 +209,7 @@ def _attention_page(shown: tuple[str, int] | None = None):
         request_type_label=_request_type_label,
         unclaimed_alert_hours=settings().unclaimed_alert_hours,
         churning=_churning(),
+        parked_jobs=queue.parked_jobs(session),
     )
 
 

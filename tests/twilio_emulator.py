@@ -1,0 +1,263 @@
+"""A stand-in for Twilio's REST API on a loopback port, for the tests: a real HTTP round trip.
+
+    with TwilioEmulator(ACCOUNT_SID, AUTH_TOKEN, deliver=through_flask(app)) as twilio:
+        settings: twilio.api_base_url = twilio.url
+        ...
+        [message] = twilio.wait_for_messages(1)
+
+It answers as Twilio does (201 and the resource's JSON; 401 without the account's
+credentials; 400/404 with Twilio's error JSON) and records what it was sent. After
+creating a message it POSTs status callbacks (sent, then delivered) to the
+message's StatusCallback, signed with the auth token as Twilio signs them.
+
+Resources are routes of (method, resource name): add Calls.json by adding
+("POST", "Calls") and ("GET", "Calls") to ROUTES with a method each.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+import urllib.request
+import uuid
+from collections.abc import Callable
+from email.utils import formatdate
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+from twilio.request_validator import RequestValidator
+
+API_VERSION = "2010-04-01"
+# deliver(url, params, headers) -> HTTP status: how status callbacks reach the app.
+Deliver = Callable[[str, dict[str, str], dict[str, str]], int]
+
+
+def post_over_http(url: str, params: dict[str, str], headers: dict[str, str]) -> int:
+    """Deliver a callback as Twilio does: a form POST to the URL."""
+    from urllib.error import HTTPError
+    from urllib.parse import urlencode
+
+    request = urllib.request.Request(url, data=urlencode(params).encode(), headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status
+    except HTTPError as error:
+        return error.code
+
+
+def through_flask(app) -> Deliver:
+    """Deliver callbacks to a Flask app's test client (its public_base_url stands for it)."""
+
+    def deliver(url: str, params: dict[str, str], headers: dict[str, str]) -> int:
+        parts = urlsplit(url)
+        path = parts.path + (f"?{parts.query}" if parts.query else "")
+        return app.test_client().post(path, data=params, headers=headers).status_code
+
+    return deliver
+
+
+def _now() -> str:
+    return formatdate(usegmt=True)
+
+
+class TwilioEmulator:
+    """Twilio's REST API for one account, in a thread of this process."""
+
+    ROUTES = {
+        ("POST", "Messages"): "_create_message",
+        ("GET", "Messages"): "_list_messages",
+    }
+
+    def __init__(self, account_sid: str, auth_token: str, deliver: Deliver = post_over_http):
+        self.account_sid = account_sid
+        self.auth_token = auth_token
+        self.deliver = deliver
+        self.messages: list[dict] = []
+        self.callbacks: list[tuple[str, dict[str, str], int]] = []
+        # Numbers that texted STOP (error 21610), and those whose messages fail to arrive.
+        self.unsubscribed: set[str] = set()
+        self.undeliverable: set[str] = set()
+        self.failures: list[tuple[int, int]] = []  # (HTTP status, Twilio code) for next requests
+        self.callback_delay = 0.05
+        self.changed = threading.Condition()
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def __enter__(self) -> TwilioEmulator:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def fail_next(self, count: int = 1, status: int = 503, code: int = 20503) -> None:
+        """Answer the next `count` requests with an error, as Twilio does when it is unwell."""
+        self.failures.extend([(status, code)] * count)
+
+    def wait_for_messages(self, count: int, timeout: float = 10.0) -> list[dict]:
+        return self._wait(lambda: len(self.messages) >= count, timeout, "messages")
+
+    def wait_for_callbacks(self, count: int, timeout: float = 10.0) -> list:
+        return self._wait(lambda: len(self.callbacks) >= count, timeout, "callbacks")
+
+    def _wait(self, done: Callable[[], bool], timeout: float, what: str):
+        deadline = time.monotonic() + timeout
+        with self.changed:
+            while not done():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"the Twilio emulator got too few {what}")
+                self.changed.wait(left)
+        return list(self.messages if what == "messages" else self.callbacks)
+
+    # --- the API ------------------------------------------------------------------
+
+    def _create_message(self, form: dict[str, str]) -> tuple[int, dict]:
+        to, sender, body = form.get("To", ""), form.get("From", ""), form.get("Body", "")
+        if not to:
+            return _error(400, 21604, "A 'To' phone number is required.")
+        if not sender:
+            return _error(400, 21603, "A 'From' phone number is required.")
+        if not body:
+            return _error(400, 21602, "Message body is required.")
+        if to in self.unsubscribed:
+            return _error(400, 21610, "Attempt to send to unsubscribed recipient")
+        sid = "SM" + uuid.uuid4().hex
+        message = {
+            "sid": sid,
+            "account_sid": self.account_sid,
+            "api_version": API_VERSION,
+            "body": body,
+            "date_created": _now(),
+            "date_updated": _now(),
+            "date_sent": None,
+            "direction": "outbound-api",
+            "error_code": None,
+            "error_message": None,
+            "from": sender,
+            "messaging_service_sid": None,
+            "num_media": "0",
+            "num_segments": str(1 + len(body) // 160),
+            "price": None,
+            "price_unit": "USD",
+            "status": "queued",
+            "subresource_uris": {"media": f"{self._base()}/Messages/{sid}/Media.json"},
+            "to": to,
+            "uri": f"{self._base()}/Messages/{sid}.json",
+        }
+        with self.changed:
+            self.messages.append({**message, "status_callback": form.get("StatusCallback")})
+            self.changed.notify_all()
+        if form.get("StatusCallback"):
+            threading.Thread(
+                target=self._report, args=(message, form["StatusCallback"]), daemon=True
+            ).start()
+        return 201, message
+
+    def _list_messages(self, query: dict[str, str]) -> tuple[int, dict]:
+        found = [
+            {k: v for k, v in m.items() if k != "status_callback"}
+            for m in reversed(self.messages)
+            if m["to"] == query.get("To", m["to"]) and m["from"] == query.get("From", m["from"])
+        ]
+        page_size = int(query.get("PageSize", 50))
+        return 200, {
+            "messages": found[:page_size],
+            "end": min(len(found), page_size) - 1,
+            "first_page_uri": f"{self._base()}/Messages.json?PageSize={page_size}&Page=0",
+            "next_page_uri": None,
+            "page": 0,
+            "page_size": page_size,
+            "previous_page_uri": None,
+            "start": 0,
+            "uri": f"{self._base()}/Messages.json?PageSize={page_size}&Page=0",
+        }
+
+    def _report(self, message: dict, url: str) -> None:
+        """The status callbacks Twilio sends for a message: sent, then delivered (or not)."""
+        final = "undelivered" if message["to"] in self.undeliverable else "delivered"
+        for status in ("sent", final):
+            time.sleep(self.callback_delay)
+            params = {
+                "AccountSid": self.account_sid,
+                "ApiVersion": API_VERSION,
+                "From": message["from"],
+                "MessageSid": message["sid"],
+                "MessageStatus": status,
+                "SmsSid": message["sid"],
+                "SmsStatus": status,
+                "To": message["to"],
+            }
+            if status == "undelivered":
+                params["ErrorCode"] = "30003"
+            signature = RequestValidator(self.auth_token).compute_signature(url, params)
+            headers = {"X-Twilio-Signature": signature}
+            answer = self.deliver(url, params, headers)
+            with self.changed:
+                self.callbacks.append((url, params, answer))
+                self.changed.notify_all()
+
+    def _base(self) -> str:
+        return f"/{API_VERSION}/Accounts/{self.account_sid}"
+
+    # --- HTTP -----------------------------------------------------------------------
+
+    def _handler_class(self):
+        emulator = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802
+                self._answer("GET", parse_qs(urlsplit(self.path).query))
+
+            def do_POST(self):  # noqa: N802
+                length = int(self.headers.get("Content-Length") or 0)
+                self._answer("POST", parse_qs(self.rfile.read(length).decode()))
+
+            def _answer(self, method: str, fields: dict[str, list[str]]) -> None:
+                form = {name: values[-1] for name, values in fields.items()}
+                status, body = emulator._route(method, urlsplit(self.path).path, self.headers)
+                if body is None:
+                    status, body = getattr(emulator, status)(form)
+                payload = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        return Handler
+
+    def _route(self, method: str, path: str, headers) -> tuple:
+        """(status, error body) for a refused request, or (method name, None) to run."""
+        expected = (
+            "Basic " + base64.b64encode(f"{self.account_sid}:{self.auth_token}".encode()).decode()
+        )
+        if headers.get("Authorization") != expected:
+            return _error(401, 20003, "Authenticate")
+        prefix = f"/{API_VERSION}/Accounts/{self.account_sid}/"
+        name = path.removeprefix(prefix).removesuffix(".json")
+        if not path.startswith(prefix) or (method, name) not in self.ROUTES:
+            return _error(404, 20404, "The requested resource was not found")
+        if self.failures:
+            status, code = self.failures.pop(0)
+            return _error(status, code, "Service unavailable")
+        return self.ROUTES[(method, name)], None
+
+
+def _error(status: int, code: int, message: str) -> tuple[int, dict]:
+    return status, {
+        "code": code,
+        "message": message,
+        "more_info": f"https://www.twilio.com/docs/errors/{code}",
+        "status": status,
+    }
