@@ -73,6 +73,9 @@ def register(app: Flask) -> None:
     app.cli.add_command(operator_commands.retention_group)
     for command in operator_commands.USERS_COMMANDS:
         users_group.add_command(command)
+    from app.account_commands import users_password
+
+    users_group.add_command(users_password)
     from voice.call_command import call_command
 
     app.cli.add_command(call_command)
@@ -173,6 +176,7 @@ def users_group() -> None:
 def users_add(name: str, email: str, role: str, phone: str, password: str | None) -> None:
     """Create an approved account (operators create accounts they vouch for)."""
     from app import users
+    from app.account_commands import weak_password_message
 
     shown = password or users.new_password()
     with get_db().session() as session:
@@ -187,6 +191,8 @@ def users_add(name: str, email: str, role: str, phone: str, password: str | None
                 phone=phone,
                 approved=True,
             )
+        except users.WeakPassword as e:
+            raise click.ClickException(weak_password_message(e)) from None
         except users.AccountError as e:
             raise click.ClickException(str(e)) from None
         session.commit()
@@ -222,10 +228,15 @@ def requests_expire() -> None:
     show_default=True,
     help="Where the server will listen, for the URLs printed (public_base_url wins).",
 )
+@click.option(
+    "--operator-email",
+    help="The first operator's e-mail (else $HOTLINE_OPERATOR_EMAIL, else asked for).",
+)
 @with_appcontext
-def setup_command(base_url: str) -> None:
+def setup_command(base_url: str, operator_email: str | None) -> None:
     """First-run set-up: upgrade the database, import the zone profile, make an operator."""
     from app import migrations_runner, users, zones
+    from app.account_commands import first_operator_email
 
     settings = current_app.config["HOTLINE"]
     db = get_db()
@@ -239,16 +250,20 @@ def setup_command(base_url: str) -> None:
                 click.echo(line)
         login = None
         if users.operator_count(session) == 0:
-            login = ("operator@localhost", users.new_password())
-            users.create_user(
-                session,
-                name="Operator",
-                email=login[0],
-                password=login[1],
-                hash_cost=settings.password_hash_cost,
-                role="operator",
-                approved=True,
-            )
+            email, source = first_operator_email(operator_email)
+            login = (email, users.new_password(), source)
+            try:
+                users.create_user(
+                    session,
+                    name="Operator",
+                    email=email,
+                    password=login[1],
+                    hash_cost=settings.password_hash_cost,
+                    role="operator",
+                    approved=True,
+                )
+            except users.AccountError as e:
+                raise click.ClickException(f"first operator {email!r}: {e}") from None
             session.commit()
     base = settings.public_base_url or base_url.rstrip("/")
     # The command as it was started (.venv/bin/hotline under `make run`), so
@@ -269,6 +284,6 @@ def setup_command(base_url: str) -> None:
     if login:
         click.echo("")
         click.echo("First run: an operator account was created. Its password is shown only now:")
-        click.echo(f"  e-mail:   {login[0]}")
+        click.echo(f"  e-mail:   {login[0]}  ({login[2]})")
         click.echo(f"  password: {login[1]}")
     click.echo("")

@@ -12,9 +12,9 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 
 from app.board_counts import RememberedCounts
 from app.config import Settings
-from app.database import db_session
 from app.database_guard import DatabaseUnavailable, database_failed, mark_failed
 from app.models import User
+from board import sessions
 
 # The board's own static URL: the app's /static/<path> route would shadow a
 # blueprint without a URL prefix, and the stylesheet would never arrive.
@@ -40,10 +40,11 @@ def settings() -> Settings:
 
 @bp.record_once
 def _setup(state) -> None:
-    from board import formatting
+    from board import formatting, throttle
 
     login_manager.init_app(state.app)
     formatting.init_app(state.app)
+    throttle.init_app(state.app)
     state.app.extensions["hotline_board_counts"] = RememberedCounts()
 
 
@@ -51,9 +52,9 @@ def _setup(state) -> None:
 def _load_user(user_id: str) -> User | None:
     # Loaded from the database on every request: a suspension takes effect at once.
     # Not when the database has just failed this request: its error page shows no account.
-    if database_failed() or not user_id.isdigit():
+    if database_failed():
         return None
-    return db_session().get(User, int(user_id))
+    return sessions.load_user(user_id)
 
 
 @bp.app_errorhandler(CSRFError)
