@@ -54,7 +54,9 @@ def weakness(password: str, *, email: str = "", name: str = "", phone: str = "")
         return Weakness.TOO_SHORT
     plain = _letters_and_digits(password)
     local_part = email.split("@")[0]
-    for value in (email, local_part, name, *name.split(), phone):
+    # A phone number without its trunk zero: "0151 ..." is "+49 151 ..." too.
+    phone_digits = _letters_and_digits(phone).lstrip("0")
+    for value in (email, local_part, name, *name.split(), phone_digits):
         personal = _letters_and_digits(value)
         # Half of the password or more: "ada.lovelace" and "adalovelace1815" alike.
         long_enough = len(personal) >= MIN_PERSONAL_LENGTH

@@ -6,6 +6,7 @@ from flask import Blueprint, current_app, redirect, render_template, request, se
 from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError
+from limits.errors import StorageError
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException, InternalServerError
@@ -125,6 +126,7 @@ def _http_error(error: HTTPException):
 
 
 @bp.app_errorhandler(DatabaseUnavailable)
+@bp.app_errorhandler(StorageError)  # the sign-in throttle's Redis (board/throttle.py)
 @bp.app_errorhandler(OperationalError)
 @bp.app_errorhandler(InterfaceError)
 @bp.app_errorhandler(PoolTimeout)
