@@ -1,4 +1,4 @@
-"""Run the benchmarks: `python -m bench [calls|board|export|all] [options]`.
+"""Run the benchmarks: `python -m bench [calls|board|export|login-flood|all] [options]`.
 
 Quick by default (a few minutes for everything); `--full` uses the sizes the
 issue names. Figures are printed as a table and written as JSON under
@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from bench import board, calls, export
+from bench import board, calls, export, login_flood
 from bench.databases import DEFAULT_POSTGRESQL
 from bench.report import machine, save
 from bench.servers import ServerSettings
@@ -31,7 +31,10 @@ def _databases(text: str) -> tuple[str, ...]:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     p.add_argument(
-        "benchmark", nargs="?", default="all", choices=["calls", "board", "export", "all"]
+        "benchmark",
+        nargs="?",
+        default="all",
+        choices=["calls", "board", "export", "login-flood", "all"],
     )
     p.add_argument("--full", action="store_true", help="the issue's sizes (takes much longer)")
     p.add_argument(
@@ -72,6 +75,11 @@ def parser() -> argparse.ArgumentParser:
     export_ = p.add_argument_group("export")
     export_.add_argument("--day-calls", type=int, default=None, help="calls on the one day")
     export_.add_argument("--range-calls", type=int, default=None, help="calls over the range")
+    flood = p.add_argument_group("login-flood")
+    flood.add_argument("--logins", type=int, default=128, help="concurrent sign-ins")
+    flood.add_argument(
+        "--flood-seconds", type=float, default=None, help="seconds of flood per mode"
+    )
     return p
 
 
@@ -84,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
         failed |= not run_board(args)
     if args.benchmark in ("export", "all"):
         failed |= not run_export(args)
+    if args.benchmark in ("login-flood", "all"):
+        failed |= not run_login_flood(args)
     return 1 if failed else 0
 
 
@@ -148,6 +158,21 @@ def run_export(args) -> bool:
     export.print_summary(figures)
     print(f"(JSON: {path})")
     return export.targets_met(figures)
+
+
+def run_login_flood(args) -> bool:
+    options = login_flood.FloodOptions(
+        server=ServerSettings(workers=args.workers, threads=args.threads),
+        logins=args.logins,
+        duration=args.flood_seconds or (30.0 if args.full else 10.0),
+    )
+    before = machine()
+    figures = login_flood.run(options)
+    figures["machine"] = {"before": before, "after": machine()}
+    path = save("login-flood", figures)
+    login_flood.print_summary(figures)
+    print(f"(JSON: {path})")
+    return figures["target_met"]
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from app.users import AccountError, authenticate, find_by_email, hash_password, 
 from app.zones import all_zones, postcodes_in_text, zones_for_postcodes
 from board import bp, local_path
 from board.forms import LoginForm, SignupForm
-from board.throttle import hashing_gate, sign_in_throttle
+from board.throttle import Refusal, hashing_gate, sign_in_throttle
 
 
 def approved_required(view):
@@ -65,9 +65,11 @@ def login():
     form = LoginForm()
     if form.validate_on_submit():
         address = request.remote_addr  # the proxy's forwarded one with trusted_proxies
-        wait = sign_in_throttle().attempt(form.email.data, address)
-        if wait is not None:
+        refused = sign_in_throttle().attempt(form.email.data, address)
+        if refused is not None:
+            _log_refusal(refused, form.email.data, address)
             # The same for every e-mail address typed: it tells nothing about accounts.
+            wait = refused.wait_seconds
             minutes = math.ceil(wait / 60)
             form.form_errors.append(
                 ngettext(
@@ -98,6 +100,25 @@ def login():
         # learns from it whether an account exists.
         form.form_errors.append(_("The e-mail address or the password is not right."))
     return _login_page(form, 422 if form.is_submitted() else 200, {})
+
+
+def _log_refusal(refused: Refusal, email: str, address: str | None) -> None:
+    """One line in the server's log for operators: who is being slowed down, and by what.
+
+    The e-mail is named only when it is an account's (what someone types there
+    may be a password); the client address always.
+    """
+    user = find_by_email(db_session(), email) if refused.limit != "address" else None
+    current_app.logger.warning(
+        "Sign-in throttled: %s limit %s reached from %s%s; asked to wait %d s",
+        {"address": "per-address", "pair": "per-account-and-address"}.get(
+            refused.limit, "per-account"
+        ),
+        refused.rate,
+        address,
+        f" for {user.email}" if user else "",
+        refused.wait_seconds,
+    )
 
 
 def _login_page(form: LoginForm, status: int, headers: dict):

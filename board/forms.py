@@ -104,6 +104,7 @@ class SignupForm(FlaskForm):
         )
         if found is not None:
             raise ValidationError(found)
+
     postcodes = StringField(
         _l("Postcodes"),
         description=_l("For example: 10115, 12043. Separate several with commas."),

@@ -36,6 +36,7 @@ import hmac
 import ipaddress
 import math
 import time
+from dataclasses import dataclass
 
 from flask import Flask, current_app
 from limits import RateLimitItem, parse_many
@@ -46,6 +47,15 @@ from app.config import Settings
 from app.database import get_db
 from app.hashing_gate import HashingGate
 from app.rate_limit_storage import DatabaseStorage
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """An attempt refused: how long to wait, and which limit it met (for the log)."""
+
+    wait_seconds: int
+    limit: str  # "address", "pair" (account and address) or "account"
+    rate: str
 
 
 class SignInThrottle:
@@ -61,8 +71,8 @@ class SignInThrottle:
         self.known_seconds = limits.known_address_days * 24 * 3600
         self._secret = settings.secret_key.encode()
 
-    def attempt(self, email: str, address: str | None) -> int | None:
-        """Count one sign-in attempt: None when it may go ahead, else the seconds to wait."""
+    def attempt(self, email: str, address: str | None) -> Refusal | None:
+        """Count one sign-in attempt: None when it may go ahead, else how long to wait."""
         account, client = self._account(email), self._client(address)
         checks = [
             (self.per_address, ("address", client)),
@@ -73,7 +83,7 @@ class SignInThrottle:
         for rates, identifiers in checks:
             for rate in rates:
                 if not self.limiter.hit(rate, *identifiers):
-                    return self._wait(rate, identifiers)
+                    return Refusal(self._wait(rate, identifiers), identifiers[0], str(rate))
         return None
 
     def succeeded(self, email: str, address: str | None) -> None:

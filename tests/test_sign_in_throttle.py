@@ -50,6 +50,20 @@ def test_the_owner_signs_in_from_elsewhere_while_one_address_guesses(app, volunt
     assert attacker.login(volunteer.email, PASSWORD).status_code == 429
 
 
+def test_operators_find_each_refusal_in_the_servers_log(app, volunteer, caplog):
+    attacker = browser(app, ATTACKER)
+    for i in range(6):
+        attacker.login(volunteer.email, f"guess number {i}")
+    for i in range(6):
+        browser(app, "203.0.113.10").login("my secret password", f"guess {i}")
+    lines = [r.getMessage() for r in caplog.records if "Sign-in throttled" in r.getMessage()]
+    assert len(lines) == 2
+    assert "per-account-and-address limit 5 per 1 minute reached from 203.0.113.9" in lines[0]
+    assert f"for {volunteer.email}" in lines[0]
+    # What was typed as an e-mail is named only when it is an account's.
+    assert "my secret password" not in lines[1] and "203.0.113.10" in lines[1]
+
+
 def test_being_slowed_down_looks_the_same_for_an_address_without_an_account(app, volunteer):
     def eighth_answer(email):
         guesser = browser(app, ATTACKER if email == volunteer.email else "203.0.113.10")
@@ -289,3 +303,25 @@ def test_when_redis_is_away_signing_in_says_so_and_lets_nobody_in(another_app, v
     answer = browser(app, OWNER).login(volunteer.email, PASSWORD)
     assert answer.status_code == 503
     assert "Temporarily unavailable" in answer.text
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ('[limits]\nper_address = "5 per fortnight"\n', "limits.per_address"),
+        ('[limits]\nper_account = ""\n', "limits.per_account"),
+        ('[limits]\nstorage_url = "memcached://127.0.0.1"\n', "limits.storage_url"),
+        ("[limits]\nconcurrent_password_checks = -1\n", "limits.concurrent_password_checks"),
+        ("[limits]\npassword_check_wait_seconds = 60\n", "limits.password_check_wait_seconds"),
+        ("[limits]\nknown_address_days = 0\n", "limits.known_address_days"),
+        ("[limits]\nper_adress = '5 per minute'\n", "limits.per_adress"),
+        ("session_idle_minutes = 0\n", "session_idle_minutes"),
+    ],
+)
+def test_a_wrong_throttle_setting_stops_start_up_naming_it(tmp_path, text, named):
+    from app.config import ConfigError, load_settings
+
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=named.replace(".", r"\.")):
+        load_settings(path, env={})
