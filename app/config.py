@@ -66,9 +66,9 @@ DEFAULTS: dict = {
     "session_idle_minutes": 120,
     "limits": {
         "storage_url": "",
-        "per_account_and_address": "5 per minute; 10 per 15 minutes; 20 per hour; 40 per day",
-        "per_address": "30 per minute; 100 per hour; 300 per day",
-        "per_account": "10 per 15 minutes; 30 per hour; 100 per day",
+        "per_account_and_address": "5 per minute; 20 per hour; 50 per day",
+        "per_address": "30 per minute; 300 per day",
+        "per_account": "10 per 15 minutes; 100 per day",
         "known_address_days": 90,
         "concurrent_password_checks": 1,
         "password_check_wait_seconds": 0.5,

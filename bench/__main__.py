@@ -80,6 +80,9 @@ def parser() -> argparse.ArgumentParser:
     flood.add_argument(
         "--flood-seconds", type=float, default=None, help="seconds of flood per mode"
     )
+    flood.add_argument(
+        "--limits-storage", default="", help="[limits] storage_url (default: the database)"
+    )
     return p
 
 
@@ -165,6 +168,9 @@ def run_login_flood(args) -> bool:
         server=ServerSettings(workers=args.workers, threads=args.threads),
         logins=args.logins,
         duration=args.flood_seconds or (30.0 if args.full else 10.0),
+        databases=args.db,
+        postgresql_server=args.postgresql,
+        limits_storage=args.limits_storage,
     )
     before = machine()
     figures = login_flood.run(options)

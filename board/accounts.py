@@ -65,33 +65,36 @@ def login():
     form = LoginForm()
     if form.validate_on_submit():
         address = request.remote_addr  # the proxy's forwarded one with trusted_proxies
-        refused = sign_in_throttle().attempt(form.email.data, address)
-        if refused is not None:
-            _log_refusal(refused, form.email.data, address)
-            # The same for every e-mail address typed: it tells nothing about accounts.
-            wait = refused.wait_seconds
-            minutes = math.ceil(wait / 60)
-            form.form_errors.append(
-                ngettext(
-                    "Too many sign-in attempts. Please wait %(num)d minute and try again.",
-                    "Too many sign-in attempts. Please wait %(num)d minutes and try again.",
-                    minutes,
-                )
-            )
-            return _login_page(form, 429, {"Retry-After": str(wait)})
         try:
+            # A turn of the bounded password checks first: an attempt asked to come
+            # back costs nothing more, and is not counted (no password was checked).
             with hashing_gate().slot():
-                user = authenticate(
-                    db_session(),
-                    form.email.data,
-                    form.password.data,
-                    hash_cost=current_app.config["HOTLINE"].password_hash_cost,
-                )
+                refused = sign_in_throttle().attempt(form.email.data, address)
+                user = None
+                if refused is None:
+                    user = authenticate(
+                        db_session(),
+                        form.email.data,
+                        form.password.data,
+                        hash_cost=current_app.config["HOTLINE"].password_hash_cost,
+                    )
         except HashingBusy:
             form.form_errors.append(
                 _("Many people are signing in right now. Please try again in a moment.")
             )
             return _login_page(form, 503, {"Retry-After": "2"})
+        if refused is not None:
+            _log_refusal(refused, form.email.data, address)
+            # The same for every e-mail address typed: it tells nothing about accounts.
+            wait = refused.wait_seconds
+            form.form_errors.append(
+                ngettext(
+                    "Too many sign-in attempts. Please wait %(num)d minute and try again.",
+                    "Too many sign-in attempts. Please wait %(num)d minutes and try again.",
+                    math.ceil(wait / 60),
+                )
+            )
+            return _login_page(form, 429, {"Retry-After": str(wait)})
         if user is not None:
             sign_in_throttle().succeeded(form.email.data, address)
             login_user(user)

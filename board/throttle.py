@@ -2,9 +2,9 @@
 
 A lock after N wrong passwords hands an account to whoever wants its owner
 locked out (issue 13). Instead, sign-in attempts are counted in fixed windows
-of growing length (say 5 a minute, 10 a quarter of an hour, 20 an hour, 40 a
-day: after each level the wait is longer), by the `limits` library, Flask-
-Limiter's core, with three keys:
+of growing length (say 5 a minute, 20 an hour, 50 a day: after each level the
+wait is longer), by the `limits` library, Flask-Limiter's core, with three
+keys:
 
 - per account and client address: a guesser at one address is slowed down
   for that account only; the owner elsewhere is not. A successful sign-in
