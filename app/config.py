@@ -71,7 +71,7 @@ DEFAULTS: dict = {
         "per_account": "10 per 15 minutes; 100 per day",
         "known_address_days": 90,
         "concurrent_password_checks": 1,
-        "password_check_wait_seconds": 0.5,
+        "password_check_wait_seconds": 0.1,
     },
     "twilio": {"account_sid": "", "auth_token": "", "api_base_url": TWILIO_API_BASE_URL},
     "phone": {
@@ -180,7 +180,7 @@ class LimitSettings:
     per_account: str = DEFAULTS["limits"]["per_account"]
     known_address_days: int = 90
     concurrent_password_checks: int = 1  # per app process; 0: no bound
-    password_check_wait_seconds: float = 0.5
+    password_check_wait_seconds: float = 0.1
 
 
 @dataclass(frozen=True)

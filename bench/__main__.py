@@ -83,6 +83,9 @@ def parser() -> argparse.ArgumentParser:
     flood.add_argument(
         "--limits-storage", default="", help="[limits] storage_url (default: the database)"
     )
+    flood.add_argument(
+        "--check-wait", type=float, default=0.1, help="[limits] password_check_wait_seconds"
+    )
     return p
 
 
@@ -171,6 +174,7 @@ def run_login_flood(args) -> bool:
         databases=args.db,
         postgresql_server=args.postgresql,
         limits_storage=args.limits_storage,
+        check_wait=args.check_wait,
     )
     before = machine()
     figures = login_flood.run(options)

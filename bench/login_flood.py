@@ -56,6 +56,7 @@ class FloodOptions:
     databases: tuple[str, ...] = ("sqlite",)
     postgresql_server: str = ""
     limits_storage: str = ""  # [limits] storage_url: empty, the database
+    check_wait: float = 0.1  # [limits] password_check_wait_seconds
 
 
 def run(options: FloodOptions) -> dict:
@@ -74,6 +75,7 @@ def run(options: FloodOptions) -> dict:
                     + config.read_text()
                     + f"[limits]\nconcurrent_password_checks = {slots}\n"
                     + f'storage_url = "{storage}"\n'
+                    + f"password_check_wait_seconds = {options.check_wait}\n"
                 )
                 with gunicorn("app:create_app()", options.server, directory, env) as server:
                     label = f"{kind}, {mode}"
