@@ -66,4 +66,4 @@ def first_operator_email(given: str | None) -> tuple[str, str]:
             show_default=False,
         )
         return typed.strip(), "typed"
-    return made_up, "made up (no terminal to ask at, no --operator-email)"
+    return made_up, "made up: no terminal to ask at, nor --operator-email"
