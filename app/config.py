@@ -70,6 +70,16 @@ DEFAULTS: dict = {
     "operator_phone": "",
     "web_languages": ["de", "pl", "en"],
     "test_phone": "operators",
+    "session_idle_minutes": 120,
+    "limits": {
+        "storage_url": "",
+        "per_account_and_address": "5 per minute; 20 per hour; 50 per day",
+        "per_address": "30 per minute; 300 per day",
+        "per_account": "10 per 15 minutes; 100 per day",
+        "known_address_days": 90,
+        "concurrent_password_checks": 1,
+        "password_check_wait_seconds": 0.1,
+    },
     "twilio": {
         "account_sid": "",
         "auth_token": "",
@@ -176,6 +186,19 @@ class RequestType:
 
 
 @dataclass(frozen=True)
+class LimitSettings:
+    """The sign-in throttle and the bound on password checks ([limits]; board/throttle.py)."""
+
+    storage_url: str = ""  # empty: the app's database; else redis://...
+    per_account_and_address: str = DEFAULTS["limits"]["per_account_and_address"]
+    per_address: str = DEFAULTS["limits"]["per_address"]
+    per_account: str = DEFAULTS["limits"]["per_account"]
+    known_address_days: int = 90
+    concurrent_password_checks: int = 1  # per app process; 0: no bound
+    password_check_wait_seconds: float = 0.1
+
+
+@dataclass(frozen=True)
 class Settings:
     source: str
     database_url: str
@@ -212,6 +235,8 @@ class Settings:
     mail: messaging_settings.MailSettings = messaging_settings.MailSettings()
     alerts: messaging_settings.AlertSettings = messaging_settings.AlertSettings()
     jobs: job_settings.JobSettings = job_settings.JobSettings()
+    session_idle_minutes: int = 120
+    limits: LimitSettings = field(default_factory=lambda: LimitSettings())
 
     def request_type(self, code: str) -> RequestType | None:
         return next((t for t in self.request_types if t.code == code), None)
@@ -379,7 +404,11 @@ def _check(raw: dict, source: str) -> Settings:
     if raw["test_phone"] not in TEST_PHONE_ACCESS:
         raise fail("test_phone", f"must be one of {', '.join(TEST_PHONE_ACCESS)}")
 
+    if raw["session_idle_minutes"] < 1:
+        raise fail("session_idle_minutes", f"must be at least 1, got {raw['session_idle_minutes']}")
+
     request_types = _check_request_types(raw["request_types"], languages, fail)
+    limits = _check_limits(raw["limits"], fail)
     api_base_url = _check_api_base_url(raw["twilio"]["api_base_url"], fail)
     sender = raw["twilio"]["phone_number"].strip()
     if sender and not is_dialable(sender):
@@ -420,6 +449,41 @@ def _check(raw: dict, source: str) -> Settings:
         mail=messaging_settings.check_mail(raw["mail"], fail),
         alerts=messaging_settings.check_alerts(raw["alerts"], fail),
         jobs=job_settings.check(raw["jobs"], fail),
+        session_idle_minutes=raw["session_idle_minutes"],
+        limits=limits,
+    )
+
+
+def _check_limits(raw: dict, fail) -> LimitSettings:
+    """The [limits] table: rates as the limits library writes them, a storage it knows."""
+    from limits import parse_many
+
+    for key in ("per_account_and_address", "per_address", "per_account"):
+        try:
+            rates = parse_many(raw[key])
+        except ValueError:
+            rates = []
+        if not rates:
+            raise fail(
+                f"limits.{key}", f"must be rates like '5 per minute; 20 per hour', got {raw[key]!r}"
+            )
+    storage = raw["storage_url"].strip()
+    if storage and not storage.startswith(("redis://", "rediss://", "redis+unix://")):
+        raise fail("limits.storage_url", "must be empty (the database) or a redis:// URL")
+    if raw["known_address_days"] < 1:
+        raise fail("limits.known_address_days", "must be at least 1")
+    if raw["concurrent_password_checks"] < 0:
+        raise fail("limits.concurrent_password_checks", "must be 0 (no bound) or more")
+    if not 0 <= raw["password_check_wait_seconds"] <= 5:
+        raise fail("limits.password_check_wait_seconds", "must be from 0 to 5")
+    return LimitSettings(
+        storage_url=storage,
+        per_account_and_address=raw["per_account_and_address"],
+        per_address=raw["per_address"],
+        per_account=raw["per_account"],
+        known_address_days=raw["known_address_days"],
+        concurrent_password_checks=raw["concurrent_password_checks"],
+        password_check_wait_seconds=raw["password_check_wait_seconds"],
     )
 
 

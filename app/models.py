@@ -190,19 +190,24 @@ class User(UserMixin, Base):
     language: Mapped[str] = mapped_column(String(8), default="")
     created_at: Mapped[created]
     approved_at: Mapped[timestamp | None]
-    failed_logins: Mapped[int] = mapped_column(default=0)
-    locked_until: Mapped[timestamp | None]
     # New-request alerts: how, and not before when (the batch window, app/messaging/alerts.py).
     alert_channel: Mapped[str] = mapped_column(
         String(8), default=AlertChannel.EMAIL, server_default=AlertChannel.EMAIL
     )
     next_alert_at: Mapped[timestamp | None]
+    # Part of the session cookie's user id (get_id): raising it ends every session of
+    # the account at once (sign-out, a new password, suspension; board/sessions.py).
+    session_version: Mapped[int] = mapped_column(default=0, server_default=text("0"))
 
     zones: Mapped[list[Zone]] = relationship(secondary=user_zones)
 
     @property
     def approved(self) -> bool:
         return self.status == AccountStatus.APPROVED
+
+    def get_id(self) -> str:
+        """What the session cookie names the account by: its id and its session version."""
+        return f"{self.id}:{self.session_version}"
 
     @property
     def is_operator(self) -> bool:
@@ -336,6 +341,22 @@ class Call(Base):
     zone: Mapped[Zone | None] = relationship()
 
 
+class RateLimitCounter(Base):
+    """A counter of the sign-in throttle, when the database holds them
+    (app/accounts/rate_limit_storage.py).
+
+    The key names what is counted (an account and an address, each as a keyed
+    hash: no e-mail address or IP address is stored here), the count, and when
+    the window ends.
+    """
+
+    __tablename__ = "rate_limit_counters"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    count: Mapped[int] = mapped_column(default=0)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
 class AuditEvent(Base):
     """Who did what to which request, and when: the trail operators answer for."""
 
@@ -441,6 +462,7 @@ __all__ = [
     "CallStep",
     "HelpRequest",
     "Postcode",
+    "RateLimitCounter",
     "RequestStatus",
     "Role",
     "User",

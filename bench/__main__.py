@@ -1,4 +1,4 @@
-"""Run the benchmarks: `python -m bench [calls|board|export|alerts|all] [options]`.
+"""Run the benchmarks: `python -m bench [calls|board|export|alerts|login-flood|all] [options]`.
 
 Quick by default (a few minutes for everything); `--full` uses the sizes the
 issue names. Figures are printed as a table and written as JSON under
@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from bench import alerts, board, calls, export
+from bench import alerts, board, calls, export, login_flood
 from bench.databases import DEFAULT_POSTGRESQL
 from bench.report import machine, save
 from bench.servers import ServerSettings
@@ -34,7 +34,7 @@ def parser() -> argparse.ArgumentParser:
         "benchmark",
         nargs="?",
         default="all",
-        choices=["calls", "board", "export", "alerts", "all"],
+        choices=["calls", "board", "export", "alerts", "login-flood", "all"],
     )
     p.add_argument("--full", action="store_true", help="the issue's sizes (takes much longer)")
     p.add_argument(
@@ -81,6 +81,17 @@ def parser() -> argparse.ArgumentParser:
     alerts_.add_argument(
         "--alert-workers", type=int, default=2, help="workers of the second PostgreSQL run"
     )
+    flood = p.add_argument_group("login-flood")
+    flood.add_argument("--logins", type=int, default=128, help="concurrent sign-ins")
+    flood.add_argument(
+        "--flood-seconds", type=float, default=None, help="seconds of flood per mode"
+    )
+    flood.add_argument(
+        "--limits-storage", default="", help="[limits] storage_url (default: the database)"
+    )
+    flood.add_argument(
+        "--check-wait", type=float, default=0.1, help="[limits] password_check_wait_seconds"
+    )
     return p
 
 
@@ -95,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
         failed |= not run_export(args)
     if args.benchmark in ("alerts", "all"):
         failed |= not run_alerts(args)
+    if args.benchmark in ("login-flood", "all"):
+        failed |= not run_login_flood(args)
     return 1 if failed else 0
 
 
@@ -182,6 +195,25 @@ def run_alerts(args) -> bool:
         for name, f in figures.items()
         if isinstance(f, dict) and "jobs_done" in f
     )
+
+
+def run_login_flood(args) -> bool:
+    options = login_flood.FloodOptions(
+        server=ServerSettings(workers=args.workers, threads=args.threads),
+        logins=args.logins,
+        duration=args.flood_seconds or (30.0 if args.full else 10.0),
+        databases=args.db,
+        postgresql_server=args.postgresql,
+        limits_storage=args.limits_storage,
+        check_wait=args.check_wait,
+    )
+    before = machine()
+    figures = login_flood.run(options)
+    figures["machine"] = {"before": before, "after": machine()}
+    path = save("login-flood", figures)
+    login_flood.print_summary(figures)
+    print(f"(JSON: {path})")
+    return figures["target_met"]
 
 
 if __name__ == "__main__":

@@ -161,7 +161,7 @@ def _seed(url: str, options: BoardOptions) -> None:
     )
     columns = (
         "id, name, email, phone, password_hash, role, status, language, created_at, "
-        "approved_at, failed_logins"
+        "approved_at, session_version"
     )
     _insert(conn, sqlite, "users", columns, users, placeholder)
     memberships = []

@@ -6,15 +6,16 @@ from flask import Blueprint, current_app, redirect, render_template, request, se
 from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError
+from limits.errors import StorageError
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from app.config import Settings
-from app.database import db_session
 from app.database_guard import DatabaseUnavailable, database_failed, mark_failed
 from app.models import User
 from app.requests.counts import RememberedCounts
+from board import sessions
 
 # The board's own static URL: the app's /static/<path> route would shadow a
 # blueprint without a URL prefix, and the stylesheet would never arrive.
@@ -40,10 +41,11 @@ def settings() -> Settings:
 
 @bp.record_once
 def _setup(state) -> None:
-    from board import formatting
+    from board import formatting, throttle
 
     login_manager.init_app(state.app)
     formatting.init_app(state.app)
+    throttle.init_app(state.app)
     state.app.extensions["hotline_board_counts"] = RememberedCounts()
 
 
@@ -51,9 +53,9 @@ def _setup(state) -> None:
 def _load_user(user_id: str) -> User | None:
     # Loaded from the database on every request: a suspension takes effect at once.
     # Not when the database has just failed this request: its error page shows no account.
-    if database_failed() or not user_id.isdigit():
+    if database_failed():
         return None
-    return db_session().get(User, int(user_id))
+    return sessions.load_user(user_id)
 
 
 @bp.app_errorhandler(CSRFError)
@@ -124,6 +126,7 @@ def _http_error(error: HTTPException):
 
 
 @bp.app_errorhandler(DatabaseUnavailable)
+@bp.app_errorhandler(StorageError)  # the sign-in throttle's Redis (board/throttle.py)
 @bp.app_errorhandler(OperationalError)
 @bp.app_errorhandler(InterfaceError)
 @bp.app_errorhandler(PoolTimeout)

@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
+import math
 from functools import wraps
 from itertools import groupby
 
 from flask import current_app, flash, redirect, render_template, request, url_for
-from flask_babel import get_locale
+from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
 from wtforms.fields.choices import SelectChoice
 
+from app.accounts.hashing_gate import HashingBusy
+from app.accounts.sessions import end_sessions
 from app.accounts.users import (
-    LOCK_MINUTES,
-    LOGIN_ATTEMPTS,
     AccountError,
     authenticate,
     find_by_email,
+    hash_password,
     register_volunteer,
 )
 from app.database import db_session
@@ -25,6 +28,7 @@ from app.requests.claims import zones_served_by
 from app.zones.postcodes import all_zones, postcodes_in_text, zones_for_postcodes
 from board import bp, local_path
 from board.forms import LoginForm, SignupForm
+from board.throttle import Refusal, hashing_gate, sign_in_throttle
 
 
 def approved_required(view):
@@ -69,31 +73,78 @@ def login():
         return redirect(url_for("board.index"))
     form = LoginForm()
     if form.validate_on_submit():
-        user = authenticate(
-            db_session(),
-            form.email.data,
-            form.password.data,
-            hash_cost=current_app.config["HOTLINE"].password_hash_cost,
-        )
+        address = request.remote_addr  # the proxy's forwarded one with trusted_proxies
+        try:
+            # A turn of the bounded password checks first: an attempt asked to come
+            # back costs nothing more, and is not counted (no password was checked).
+            with hashing_gate().slot():
+                refused = sign_in_throttle().attempt(form.email.data, address)
+                user = None
+                if refused is None:
+                    user = authenticate(
+                        db_session(),
+                        form.email.data,
+                        form.password.data,
+                        hash_cost=current_app.config["HOTLINE"].password_hash_cost,
+                    )
+        except HashingBusy:
+            form.form_errors.append(
+                _("Many people are signing in right now. Please try again in a moment.")
+            )
+            return _login_page(form, 503, {"Retry-After": "2"})
+        if refused is not None:
+            _log_refusal(refused, form.email.data, address)
+            # The same for every e-mail address typed: it tells nothing about accounts.
+            wait = refused.wait_seconds
+            form.form_errors.append(
+                ngettext(
+                    "Too many sign-in attempts. Please wait %(num)d minute and try again.",
+                    "Too many sign-in attempts. Please wait %(num)d minutes and try again.",
+                    math.ceil(wait / 60),
+                )
+            )
+            return _login_page(form, 429, {"Retry-After": str(wait)})
         if user is not None:
+            sign_in_throttle().succeeded(form.email.data, address)
             login_user(user)
             return redirect(local_path(request.args.get("next"), home_of(user)))
-        # One answer for a wrong password, an unknown e-mail and a locked
-        # account alike: nobody learns from it whether an account exists.
-        form.form_errors.append(
-            _(
-                "The e-mail address or the password is not right. After %(n)d wrong tries "
-                "signing in is blocked for %(minutes)d minutes.",
-                n=LOGIN_ATTEMPTS,
-                minutes=LOCK_MINUTES,
-            )
-        )
-    status = 422 if form.is_submitted() else 200
-    return render_template("board/login.html", form=form), status
+        # One answer for a wrong password and an unknown e-mail alike: nobody
+        # learns from it whether an account exists.
+        form.form_errors.append(_("The e-mail address or the password is not right."))
+    return _login_page(form, 422 if form.is_submitted() else 200, {})
+
+
+def _log_refusal(refused: Refusal, email: str, address: str | None) -> None:
+    """One line in the server's log for operators: who is being slowed down, and by what.
+
+    The e-mail is named only when it is an account's (what someone types there
+    may be a password); the client address always.
+    """
+    user = find_by_email(db_session(), email) if refused.limit != "address" else None
+    current_app.logger.warning(
+        "Sign-in throttled: %s limit %s reached from %s%s; asked to wait %d s",
+        {"address": "per-address", "pair": "per-account-and-address"}.get(
+            refused.limit, "per-account"
+        ),
+        refused.rate,
+        address,
+        f" for {user.email}" if user else "",
+        refused.wait_seconds,
+    )
+
+
+def _login_page(form: LoginForm, status: int, headers: dict):
+    return render_template("board/login.html", form=form), status, headers
 
 
 @bp.post("/logout")
 def logout():
+    # Every session of the account ends, not only this browser's: a copy of
+    # the cookie (a shared computer, a stolen phone) opens nothing afterwards.
+    if current_user.is_authenticated:
+        session = db_session()
+        end_sessions(session, current_user.id)
+        session.commit()
     logout_user()
     flash(_("You have signed out."), "info")
     return redirect(url_for("board.index"))
@@ -106,6 +157,7 @@ def signup():
     session = db_session()
     zones = all_zones(session)
     form = SignupForm()
+    status = None
     form.zones.choices = [SelectChoice(zone.id, zone.name) for zone in zones]
     if form.validate_on_submit():
         chosen = {zone.id: zone for zone in zones if zone.id in (form.zones.data or [])}
@@ -122,24 +174,16 @@ def signup():
             )
         elif not chosen:
             form.zones.errors.append(_("Please choose at least one borough or type a postcode."))
-        elif find_by_email(session, form.email.data):
-            form.email.errors.append(_already_registered())
         else:
             try:
-                user = register_volunteer(
-                    session,
-                    name=form.name.data,
-                    email=form.email.data,
-                    phone=form.phone.data,
-                    password=form.password.data,
-                    hash_cost=current_app.config["HOTLINE"].password_hash_cost,
-                    zones=list(chosen.values()),
-                    language=str(get_locale()),
+                with hashing_gate().slot():
+                    _sign_up(session, form, list(chosen.values()))
+            except HashingBusy:
+                form.form_errors.append(
+                    _("Many people are signing up right now. Please try again in a moment.")
                 )
-            except AccountError:
-                form.email.errors.append(_already_registered())
+                status = 503
             else:
-                login_user(user)
                 for code, postcode in found.items():
                     flash(
                         _(
@@ -149,8 +193,9 @@ def signup():
                         ),
                         "info",
                     )
-                return redirect(url_for("board.account"))
-    status = 422 if form.is_submitted() else 200
+                return redirect(url_for("board.signed_up"))
+    if status is None:
+        status = 422 if form.is_submitted() else 200
     return render_template(
         "board/signup.html",
         form=form,
@@ -160,10 +205,36 @@ def signup():
     ), status
 
 
-def _already_registered() -> str:
-    # Without e-mail confirmation a sign-up cannot hide that an address is
-    # registered; it points to signing in instead.
-    return _("There is already an account with this e-mail address. Please sign in instead.")
+def _sign_up(session, form: SignupForm, zones: list) -> None:
+    """A new pending account, or, for an address that has one, nothing: the same answer.
+
+    Telling "there is already an account" would let anyone find out who
+    volunteers here (issue 13). The password is hashed in both cases, so the
+    time taken tells nothing either. The owner of a taken address is meant to
+    be told by e-mail once the helpline sends e-mail; until then nobody is.
+    """
+    hash_cost = current_app.config["HOTLINE"].password_hash_cost
+    if find_by_email(session, form.email.data):
+        hash_password(form.password.data, hash_cost)
+        return
+    # AccountError: the same address signed up at this very moment: the same answer.
+    with contextlib.suppress(AccountError):
+        register_volunteer(
+            session,
+            name=form.name.data,
+            email=form.email.data,
+            phone=form.phone.data,
+            password=form.password.data,
+            hash_cost=hash_cost,
+            zones=zones,
+            language=str(get_locale()),
+        )
+
+
+@bp.get("/signup/thanks")
+def signed_up():
+    """What every sign-up is answered with, whether the address was new or not."""
+    return render_template("board/signed_up.html")
 
 
 @bp.get("/account")

@@ -19,10 +19,11 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length, Optional, Regexp
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from app.accounts.users import MIN_PASSWORD_LENGTH
+from app.accounts import password_policy
+from app.accounts.password_policy import MIN_LENGTH as MIN_PASSWORD_LENGTH
 
 # Deliberately loose: one @, something on both sides, no spaces. The first-run
-# operator is operator@localhost, so a dot in the domain is not required.
+# operator may be operator-...@localhost, so a dot in the domain is not required.
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
 PHONE = re.compile(r"\+?[0-9 ()/.-]{6,24}")
 
@@ -75,15 +76,12 @@ class SignupForm(FlaskForm):
     )
     password = PasswordField(
         _l("Password"),
-        description=_l("At least %(n)d characters.", n=MIN_PASSWORD_LENGTH),
-        validators=[
-            DataRequired(_l("Please choose a password.")),
-            Length(
-                min=MIN_PASSWORD_LENGTH,
-                max=1024,
-                message=_l("The password needs at least %(n)d characters.", n=MIN_PASSWORD_LENGTH),
-            ),
-        ],
+        description=_l(
+            "At least %(n)d characters. Not your name, e-mail address or phone number, "
+            "and not a common password.",
+            n=MIN_PASSWORD_LENGTH,
+        ),
+        validators=[DataRequired(_l("Please choose a password.")), Length(max=1024)],
         render_kw={"autocomplete": "new-password", "minlength": MIN_PASSWORD_LENGTH},
     )
     password_again = PasswordField(
@@ -95,6 +93,19 @@ class SignupForm(FlaskForm):
         render_kw={"autocomplete": "new-password"},
     )
     zones = ZoneCheckboxes(_l("Boroughs"), coerce=int, validators=[Optional()])
+
+    def validate_password(self, field) -> None:
+        """The password rule (app/accounts/password_policy.py), with this form's e-mail,
+        name and phone."""
+        found = password_policy.problem(
+            field.data or "",
+            email=self.email.data or "",
+            name=self.name.data or "",
+            phone=self.phone.data or "",
+        )
+        if found is not None:
+            raise ValidationError(found)
+
     postcodes = StringField(
         _l("Postcodes"),
         description=_l("For example: 10115, 12043. Separate several with commas."),

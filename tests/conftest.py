@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextvars
 import os
 import shutil
+import time
 import uuid
 from dataclasses import dataclass
 
@@ -357,6 +358,12 @@ def csrf_token(client, path: str = "/") -> str:
     return page.split('name="csrf_token" value="')[1].split('"')[0]
 
 
+def signed_in_keys(user_id: int, session_version: int = 0) -> dict:
+    """What signing in leaves in the session (Flask-Login's keys, board/sessions.py's clock),
+    for an account whose sessions have not been ended (version 0, as a new account)."""
+    return {"_user_id": f"{user_id}:{session_version}", "_fresh": True, "_seen": int(time.time())}
+
+
 class AuthActions:
     """Signing in and out through the real forms, CSRF token and all (as in Flask's tutorial)."""
 
@@ -376,7 +383,7 @@ class AuthActions:
         """Signed in as the login form leaves the session (Flask-Login's keys), without its
         scrypt check: for tests of what comes after signing in, with many people."""
         with self.client.session_transaction() as session:
-            session.update({"_user_id": str(user_id), "_fresh": True})
+            session.update(signed_in_keys(user_id))
 
     def logout(self):
         return self.client.post("/logout", data={"csrf_token": self.csrf_token("/account")})
@@ -410,7 +417,7 @@ def operator(berlin):
         berlin,
         name="Olga Operator",
         email="olga@example.org",
-        password="operator-password",
+        password="night shift lantern",
         hash_cost=TEST_PASSWORD_HASH_COST,
         role=Role.OPERATOR,
         approved=True,
@@ -429,8 +436,7 @@ def login(client):
 
     def sign_in(user):
         with client.session_transaction() as session:
-            session["_user_id"] = str(user.id)
-            session["_fresh"] = True
+            session.update(signed_in_keys(user.id, user.session_version))
         return client
 
     return sign_in

@@ -124,7 +124,7 @@ def operator_account(db, email: str, *, status: str = "approved") -> User:
         db,
         name=email.split("@")[0].title(),
         email=email,
-        password="operator-password",
+        password="night shift lantern",
         hash_cost=TEST_PASSWORD_HASH_COST,
         role=Role.OPERATOR,
         approved=True,

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from app.database import utcnow
 from app.models import AccountStatus, AuditEvent, Call, HelpRequest, RequestStatus, User
 from app.requests.attention import Reason, requests_needing_attention
-from tests.conftest import csrf_token
+from tests.conftest import csrf_token, signed_in_keys
 from tests.seeding import call, help_request, operator_account, utc, volunteer
 
 GET_PAGES = [
@@ -394,7 +394,7 @@ def test_the_unclaimed_alert_follows_the_configuration(another_app, berlin, oper
     app = another_app(unclaimed_alert_hours=2)
     client = app.test_client()
     with client.session_transaction() as session:
-        session["_user_id"] = str(operator.id)
+        session.update(signed_in_keys(operator.id))
     page = client.get("/operator/attention", headers={"Accept-Language": "en"}).text
     assert "nobody has taken it for 3 hours" in page
 

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from app.accounts.users import create_user
 from app.models import Call, HelpRequest
 from board import test_phone
-from tests.conftest import TEST_PASSWORD_HASH_COST, csrf_token
+from tests.conftest import TEST_PASSWORD_HASH_COST, csrf_token, signed_in_keys
 from voice.flow import spell
 from voice.simulator.phone import is_fictional
 
@@ -52,8 +52,7 @@ def sign_in(client, user_id: int | None) -> None:
     if user_id is None:
         return
     with client.session_transaction() as session:
-        session["_user_id"] = str(user_id)
-        session["_fresh"] = True
+        session.update(signed_in_keys(user_id))
 
 
 class KeypadPage:

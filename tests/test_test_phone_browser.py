@@ -18,7 +18,7 @@ from app.database import get_db
 from app.models import Call, HelpRequest
 from tests import browser as browsers
 from tests.browser import chromium, serving
-from tests.conftest import TEST_PASSWORD_HASH_COST, make_test_app
+from tests.conftest import TEST_PASSWORD_HASH_COST, make_test_app, signed_in_keys
 from voice.simulator.phone import is_fictional
 
 # Records what the page asks the browser to say (headless Chromium has no voices).
@@ -55,7 +55,7 @@ def open_phone(browser, app, url: str, user_id: int | None = None):
     if user_id is not None:
         # The board's sign-in form is another branch's; this is the cookie it would set.
         session = app.session_interface.get_signing_serializer(app)
-        cookie = session.dumps({"_user_id": str(user_id), "_fresh": True})
+        cookie = session.dumps(signed_in_keys(user_id))
         context.add_cookies(
             [{"name": app.config["SESSION_COOKIE_NAME"], "value": cookie, "url": url}]
         )

@@ -92,6 +92,9 @@ def decide(
     values = {"status": target}
     if target == AccountStatus.APPROVED:
         values["approved_at"] = utcnow()
+    else:
+        # Rejected or suspended: every session of the account ends now (board/sessions.py).
+        values["session_version"] = User.session_version + 1
     result = session.execute(
         update(User)
         .where(User.id == volunteer_id, User.role == Role.VOLUNTEER, User.status.in_(sources))

@@ -4,21 +4,27 @@ from __future__ import annotations
 
 import functools
 import secrets
-from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from app.accounts import password_policy
 from app.database import utcnow
 from app.models import AccountStatus, Role, User
-
-MIN_PASSWORD_LENGTH = 10
 
 
 class AccountError(ValueError):
     """An account cannot be created or changed as asked; the message says why."""
+
+
+class WeakPassword(AccountError):
+    """The password breaks app/accounts/password_policy.py's rule; `weakness` says which part."""
+
+    def __init__(self, weakness: password_policy.Weakness):
+        super().__init__(f"the password is too weak ({weakness.value})")
+        self.weakness = weakness
 
 
 def hash_password(password: str, cost: int) -> str:
@@ -61,8 +67,9 @@ def create_user(
         raise AccountError("a name is required")
     if role not in (Role.VOLUNTEER, Role.OPERATOR):
         raise AccountError(f"unknown role {role!r}")
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise AccountError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+    found = password_policy.weakness(password, email=email, name=name, phone=phone)
+    if found is not None:
+        raise WeakPassword(found)
     if find_by_email(session, email):
         raise AccountError(f"an account for {email} already exists")
     user = User(
@@ -89,11 +96,6 @@ def new_password() -> str:
     return secrets.token_urlsafe(12)
 
 
-# Failed sign-ins allowed before an account is locked, and for how long.
-LOGIN_ATTEMPTS = 5
-LOCK_MINUTES = 15
-
-
 @functools.cache
 def _stand_in_hash(cost: int) -> str:
     """A hash of no one's password, checked for an unknown e-mail. At the configured
@@ -102,53 +104,21 @@ def _stand_in_hash(cost: int) -> str:
     return hash_password(secrets.token_hex(16), cost)
 
 
-def authenticate(
-    session: Session, email: str, password: str, hash_cost: int, now: datetime | None = None
-) -> User | None:
-    """The account if e-mail and password match and it is not locked; None otherwise.
+def authenticate(session: Session, email: str, password: str, hash_cost: int) -> User | None:
+    """The account if e-mail and password match; None otherwise. Writes nothing.
 
-    After LOGIN_ATTEMPTS wrong passwords the account is locked for
-    LOCK_MINUTES, and while locked even the right password is refused. The
-    count lives in the database and is changed by single UPDATE statements,
-    so it holds across several app servers. Callers show one message for every
-    refusal, and an unknown e-mail costs the same password check as a known
-    one: neither the answer nor its timing tells whether an account exists.
-    Any status may sign in (a pending volunteer sees that they wait); what an
-    account may see is decided by its status, page by page.
+    Callers show one message for every refusal, and an unknown e-mail costs
+    the same password check as a known one: neither the answer nor its timing
+    tells whether an account exists. Guessing is slowed down by the caller
+    (board/throttle.py), never by locking the account, which would let anyone
+    lock its owner out. Any status may sign in (a pending volunteer sees that
+    they wait); what an account may see is decided by its status, page by page.
     """
-    now = now or utcnow()
     user = find_by_email(session, email)
     if user is None:
         check_password_hash(_stand_in_hash(hash_cost), password)
         return None
-    matches = password_matches(user, password)
-    if user.locked_until is not None and user.locked_until > now:
-        return None
-    if matches:
-        if user.failed_logins or user.locked_until is not None:
-            session.execute(
-                update(User).where(User.id == user.id).values(failed_logins=0, locked_until=None)
-            )
-            session.commit()
-            session.refresh(user)
-        return user
-    # Counted in the database, not from the value loaded above: attempts on
-    # other servers at the same moment must all count.
-    session.execute(
-        update(User)
-        .where(User.id == user.id)
-        .values(failed_logins=User.failed_logins + 1)
-        .execution_options(synchronize_session=False)
-    )
-    session.execute(
-        update(User)
-        .where(User.id == user.id, User.failed_logins >= LOGIN_ATTEMPTS)
-        .values(failed_logins=0, locked_until=now + timedelta(minutes=LOCK_MINUTES))
-        .execution_options(synchronize_session=False)
-    )
-    session.commit()
-    session.expire(user)
-    return None
+    return user if password_matches(user, password) else None
 
 
 def register_volunteer(

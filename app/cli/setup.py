@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 import sys
 
 import click
@@ -16,6 +18,8 @@ from app.zones.profiles import import_profile, profile_path, read_profile
 
 # Where `make run` serves the app when no public address is configured.
 LOCAL_BASE_URL = "http://127.0.0.1:5000"
+# Read by `hotline setup` (and so `make run`) when no --operator-email is given.
+OPERATOR_EMAIL_VARIABLE = "HOTLINE_OPERATOR_EMAIL"
 
 
 @click.command("setup")
@@ -25,8 +29,12 @@ LOCAL_BASE_URL = "http://127.0.0.1:5000"
     show_default=True,
     help="Where the server will listen, for the URLs printed (public_base_url wins).",
 )
+@click.option(
+    "--operator-email",
+    help="The first operator's e-mail (else $HOTLINE_OPERATOR_EMAIL, else asked for).",
+)
 @with_appcontext
-def setup_command(base_url: str) -> None:
+def setup_command(base_url: str, operator_email: str | None) -> None:
     """First-run set-up: upgrade the database, import the zone profile, make an operator."""
 
     settings = current_app.config["HOTLINE"]
@@ -41,16 +49,20 @@ def setup_command(base_url: str) -> None:
                 click.echo(line)
         login = None
         if users.operator_count(session) == 0:
-            login = ("operator@localhost", users.new_password())
-            users.create_user(
-                session,
-                name="Operator",
-                email=login[0],
-                password=login[1],
-                hash_cost=settings.password_hash_cost,
-                role="operator",
-                approved=True,
-            )
+            email, source = first_operator_email(operator_email)
+            login = (email, users.new_password(), source)
+            try:
+                users.create_user(
+                    session,
+                    name="Operator",
+                    email=email,
+                    password=login[1],
+                    hash_cost=settings.password_hash_cost,
+                    role="operator",
+                    approved=True,
+                )
+            except users.AccountError as e:
+                raise click.ClickException(f"first operator {email!r}: {e}") from None
             session.commit()
     base = settings.public_base_url or base_url.rstrip("/")
     # The command as it was started (.venv/bin/hotline under `make run`), so
@@ -71,6 +83,29 @@ def setup_command(base_url: str) -> None:
     if login:
         click.echo("")
         click.echo("First run: an operator account was created. Its password is shown only now:")
-        click.echo(f"  e-mail:   {login[0]}")
+        click.echo(f"  e-mail:   {login[0]}  ({login[2]})")
         click.echo(f"  password: {login[1]}")
     click.echo("")
+
+
+def first_operator_email(given: str | None) -> tuple[str, str]:
+    """The first operator's e-mail for `hotline setup`, and where it came from.
+
+    From --operator-email, else $HOTLINE_OPERATOR_EMAIL, else asked for at a
+    terminal. Without any of them (`make run` started by a script, CI) an
+    address nobody can guess is made up, operator-XXXXXXXX@localhost: a fixed
+    one (operator@localhost, as before) told attackers which account to guess.
+    """
+    if given:
+        return given.strip(), "--operator-email"
+    if os.environ.get(OPERATOR_EMAIL_VARIABLE, "").strip():
+        return os.environ[OPERATOR_EMAIL_VARIABLE].strip(), OPERATOR_EMAIL_VARIABLE
+    made_up = f"operator-{secrets.token_hex(4)}@localhost"
+    if sys.stdin.isatty():
+        typed = click.prompt(
+            "E-mail address of the first operator (Enter: a made-up one)",
+            default=made_up,
+            show_default=False,
+        )
+        return typed.strip(), "typed"
+    return made_up, "made up: no terminal to ask at, nor --operator-email"

@@ -5,11 +5,13 @@ from __future__ import annotations
 import click
 from flask import current_app
 from flask.cli import AppGroup
+from flask_babel import force_locale
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from app.accounts import approval, users
-from app.accounts.users import find_by_email
+from app.accounts import approval, password_policy, users
+from app.accounts.sessions import change_password
+from app.accounts.users import WeakPassword, find_by_email, new_password
 from app.cli.who import cli_user
 from app.database import get_db
 from app.models import AccountStatus, Role, User
@@ -41,6 +43,8 @@ def users_add(name: str, email: str, role: str, phone: str, password: str | None
                 phone=phone,
                 approved=True,
             )
+        except WeakPassword as e:
+            raise click.ClickException(weak_password_message(e)) from None
         except users.AccountError as e:
             raise click.ClickException(str(e)) from None
         session.commit()
@@ -104,3 +108,29 @@ users_group.add_command(
         "Suspend a volunteer; their claimed requests go back to the board.",
     )
 )
+
+
+def weak_password_message(error: WeakPassword) -> str:
+    """The password rule's own sentence, in English as the command line speaks it."""
+    with force_locale("en"):
+        return f"password refused: {password_policy.MESSAGES[error.weakness]}"
+
+
+@users_group.command("password")
+@click.argument("email")
+@click.option("--password", help="The new password. Leave out to get a random one, shown once.")
+def users_password(email: str, password: str | None) -> None:
+    """Give an account a new password; every session of the account ends."""
+    shown = password or new_password()
+    with get_db().session() as session:
+        user = find_by_email(session, email)
+        if user is None:
+            raise click.ClickException(f"no account for {email}")
+        try:
+            change_password(session, user, shown, current_app.config["HOTLINE"].password_hash_cost)
+        except WeakPassword as e:
+            raise click.ClickException(weak_password_message(e)) from None
+        session.commit()
+    click.echo(f"New password set for {user.email}; every session of the account has ended.")
+    if not password:
+        click.echo(f"Password (shown once): {shown}")
