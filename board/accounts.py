@@ -229,6 +229,7 @@ def _sign_up(session, form: SignupForm, zones: list) -> None:
             zones=zones,
             language=str(get_locale()),
         )
+        session.commit()
 
 
 @bp.get("/signup/thanks")

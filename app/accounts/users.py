@@ -134,22 +134,23 @@ def register_volunteer(
 ) -> User:
     """A volunteer's own sign-up: a pending account until an operator approves it.
 
-    Committed. Two sign-ups with one e-mail at the same moment: the unique
-    index lets one through and the other gets AccountError.
+    Flushed in a savepoint; the caller commits. Two sign-ups with one e-mail
+    at the same moment: the unique index lets one through and the other gets
+    AccountError, with the rest of the caller's transaction intact.
     """
     try:
-        user = create_user(
-            session,
-            name=name,
-            email=email,
-            password=password,
-            hash_cost=hash_cost,
-            phone=phone,
-            zones=zones,
-        )
-        user.language = language
-        session.commit()
+        with session.begin_nested():
+            user = create_user(
+                session,
+                name=name,
+                email=email,
+                password=password,
+                hash_cost=hash_cost,
+                phone=phone,
+                zones=zones,
+            )
+            user.language = language
+            session.flush()
     except IntegrityError:
-        session.rollback()
         raise AccountError(f"an account for {email.strip().lower()} already exists") from None
     return user
