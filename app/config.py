@@ -61,6 +61,7 @@ DEFAULTS: dict = {
     "max_open_claims": 3,
     "password_hash_cost": 15,
     "operator_phone": "",
+    "public_phone_number": "",
     "web_languages": ["de", "pl", "en"],
     "test_phone": "operators",
     "twilio": {"account_sid": "", "auth_token": "", "api_base_url": TWILIO_API_BASE_URL},
@@ -188,6 +189,7 @@ class Settings:
     hours: dict[str, str]
     request_types: list[RequestType] = field(default_factory=list)
     test_phone: str = "operators"  # who may use the browser test phone: see TEST_PHONE_ACCESS
+    public_phone_number: str = ""  # the number callers dial, as printed on the posters
 
     def request_type(self, code: str) -> RequestType | None:
         return next((t for t in self.request_types if t.code == code), None)
@@ -348,6 +350,11 @@ def _check(raw: dict, source: str) -> Settings:
     if operator and not is_dialable(operator):
         raise fail("operator_phone", f"must be a number like +4930123456 (E.164), got {operator!r}")
 
+    public_number = raw["public_phone_number"].strip()
+    if public_number and not is_dialable(public_number):
+        why = f"must be a number like +4930123456 (E.164), got {public_number!r}"
+        raise fail("public_phone_number", why)
+
     if raw["test_phone"] not in TEST_PHONE_ACCESS:
         raise fail("test_phone", f"must be one of {', '.join(TEST_PHONE_ACCESS)}")
 
@@ -381,6 +388,7 @@ def _check(raw: dict, source: str) -> Settings:
         hours=dict(phone["hours"]),
         request_types=request_types,
         test_phone=raw["test_phone"],
+        public_phone_number=public_number,
     )
 
 

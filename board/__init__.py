@@ -13,7 +13,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 from app.config import Settings
 from app.database import db_session
 from app.database_guard import DatabaseUnavailable, database_failed, mark_failed
-from app.models import User
+from app.models import AccountStatus, User
 from app.requests.counts import RememberedCounts
 
 # The board's own static URL: the app's /static/<path> route would shadow a
@@ -53,7 +53,9 @@ def _load_user(user_id: str) -> User | None:
     # Not when the database has just failed this request: its error page shows no account.
     if database_failed() or not user_id.isdigit():
         return None
-    return db_session().get(User, int(user_id))
+    user = db_session().get(User, int(user_id))
+    # A deleted account signs nobody in, in any browser it was open in.
+    return None if user is None or user.status == AccountStatus.DELETED else user
 
 
 @bp.app_errorhandler(CSRFError)
@@ -230,4 +232,4 @@ def choose_language():
     return redirect(local_path(request.form.get("next"), url_for("board.index")))
 
 
-from board import accounts, views  # noqa: E402, F401  (routes register on bp)
+from board import account_settings, accounts, posters, views  # noqa: E402, F401  (routes on bp)

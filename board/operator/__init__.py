@@ -29,4 +29,4 @@ def never_cached(response):
     return response
 
 
-from board.operator import views  # noqa: E402, F401  (routes register on bp)
+from board.operator import posters, views, volunteer_zones  # noqa: E402, F401  (routes on bp)
