@@ -75,6 +75,11 @@ def number_for_reading(number: str) -> str:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
 
 
+def _capitalised(label: str) -> str:
+    # Labels are written to be spoken mid-sentence ("zakupy"); on paper they head a line.
+    return label[:1].upper() + label[1:]
+
+
 @bp.get("/posters")
 @approved_required
 def posters():
@@ -115,7 +120,9 @@ def poster(slug: str, language: str, size: str):
                         (str(digit), code, own_name(code))
                         for digit, code in enumerate(config.phone_languages, start=1)
                     ],
-                    request_types=[(t.digit, t.label(language)) for t in config.request_types],
+                    request_types=[
+                        (t.digit, _capitalised(t.label(language))) for t in config.request_types
+                    ],
                     operator=bool(config.operator_phone),
                 )
             )
