@@ -25,6 +25,9 @@ class Action(enum.StrEnum):
     RETURNED_TO_BOARD = "returned_to_board"
     CLOSED_BY_OPERATOR = "closed_by_operator"
     MESSAGE_HANDLED = "message_handled"
+    ZONES_CHANGED = "zones_changed"
+    PASSWORD_CHANGED = "password_changed"
+    ACCOUNT_DELETED = "account_deleted"
 
 
 def record(

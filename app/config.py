@@ -68,6 +68,7 @@ DEFAULTS: dict = {
     "max_open_requests_per_number": 2,
     "password_hash_cost": 15,
     "operator_phone": "",
+    "public_phone_number": "",
     "web_languages": ["de", "pl", "en"],
     "test_phone": "operators",
     "session_idle_minutes": 120,
@@ -237,6 +238,7 @@ class Settings:
     jobs: job_settings.JobSettings = job_settings.JobSettings()
     session_idle_minutes: int = 120
     limits: LimitSettings = field(default_factory=lambda: LimitSettings())
+    public_phone_number: str = ""  # the number callers dial, as printed on the posters
 
     def request_type(self, code: str) -> RequestType | None:
         return next((t for t in self.request_types if t.code == code), None)
@@ -401,6 +403,11 @@ def _check(raw: dict, source: str) -> Settings:
     if operator and not is_dialable(operator):
         raise fail("operator_phone", f"must be a number like +4930123456 (E.164), got {operator!r}")
 
+    public_number = raw["public_phone_number"].strip()
+    if public_number and not is_dialable(public_number):
+        why = f"must be a number like +4930123456 (E.164), got {public_number!r}"
+        raise fail("public_phone_number", why)
+
     if raw["test_phone"] not in TEST_PHONE_ACCESS:
         raise fail("test_phone", f"must be one of {', '.join(TEST_PHONE_ACCESS)}")
 
@@ -451,6 +458,7 @@ def _check(raw: dict, source: str) -> Settings:
         jobs=job_settings.check(raw["jobs"], fail),
         session_idle_minutes=raw["session_idle_minutes"],
         limits=limits,
+        public_phone_number=public_number,
     )
 
 

@@ -114,6 +114,9 @@ class AccountStatus(enum.StrEnum):
     APPROVED = "approved"
     REJECTED = "rejected"
     SUSPENDED = "suspended"
+    # A volunteer who deleted their account: the row stays, without any personal
+    # data, so that the audit trail and past claims still point at one person.
+    DELETED = "deleted"
 
 
 class AlertChannel(enum.StrEnum):

@@ -13,7 +13,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 
 from app.config import Settings
 from app.database_guard import DatabaseUnavailable, database_failed, mark_failed
-from app.models import User
+from app.models import AccountStatus, User
 from app.requests.counts import RememberedCounts
 from board import sessions
 
@@ -55,7 +55,9 @@ def _load_user(user_id: str) -> User | None:
     # Not when the database has just failed this request: its error page shows no account.
     if database_failed():
         return None
-    return sessions.load_user(user_id)
+    user = sessions.load_user(user_id)
+    # A deleted account signs nobody in, in any browser it was open in.
+    return None if user is None or user.status == AccountStatus.DELETED else user
 
 
 @bp.app_errorhandler(CSRFError)
@@ -233,4 +235,10 @@ def choose_language():
     return redirect(local_path(request.form.get("next"), url_for("board.index")))
 
 
-from board import accounts, alert_settings, views  # noqa: E402, F401  (routes register on bp)
+from board import (  # noqa: E402, F401  (routes register on bp)
+    account_settings,
+    accounts,
+    alert_settings,
+    posters,
+    views,
+)

@@ -83,6 +83,8 @@ def test_file_values_and_environment_secrets(tmp_path):
         ("database_timeout_seconds = 15", "'database_timeout_seconds'"),
         ("database_timeout_seconds = '5'", "'database_timeout_seconds'"),
         ("operator_phone = '030 1234567'", "'operator_phone'"),
+        ("public_phone_number = '030 1234567'", "'public_phone_number'"),
+        ("public_phone_number = '+49301'", "'public_phone_number'"),
         ("web_languages = ['de', 'fr']", "'web_languages'"),
         ("test_phone = 'sometimes'", "'test_phone'"),
         ("password_hash_cost = 6", "'password_hash_cost'"),

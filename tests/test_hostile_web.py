@@ -98,6 +98,9 @@ class Scene:
             "token": unsubscribe_link(self.app.config["HOTLINE"], self.people["ada"].id).rsplit(
                 "/", 1
             )[1],
+            "slug": "mitte",
+            "language": "de",
+            "size": "a4",
             **given,
         }
         return url(self.app, rule, **known)
@@ -154,6 +157,15 @@ FORM_DATA = {
     "board.mark_done": {"note": "Brought the shopping."},
     "board.release": {"reason": "no_time"},
     "board.unreachable": {},
+    "board.account_details": {"name": "Ada Lovelace", "phone": "030 1234567"},
+    "board.account_zones": {"postcodes": "13187"},
+    "board.account_password": {
+        "current": PASSWORD,
+        "password": "another long password",
+        "password_again": "another long password",
+    },
+    "board.account_delete": {"password": PASSWORD},
+    "operator.volunteer_zones": {"postcodes": "13187"},
     "operator.decide": {"decision": "approve", "status": "pending"},
     "operator.resolve_request": {"note": "Closed by phone."},
     "operator.message_handled": {},

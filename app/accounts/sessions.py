@@ -11,8 +11,9 @@ from __future__ import annotations
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from app import audit
 from app.accounts import password_policy
-from app.accounts.users import WeakPassword, hash_password
+from app.accounts.users import AccountError, WeakPassword, hash_password, password_matches
 from app.models import User
 
 
@@ -31,14 +32,37 @@ def end_sessions(session: Session, user_id: int) -> None:
         session.refresh(user, ["session_version"])
 
 
-def change_password(session: Session, user: User, password: str, hash_cost: int) -> None:
+def change_password(
+    session: Session,
+    user: User,
+    password: str,
+    hash_cost: int,
+    *,
+    current: str | None = None,
+    by: User | None = None,
+) -> None:
     """Give the account a new password (under the password rule) and end its sessions. Flushes.
 
-    Raises WeakPassword when the rule refuses it; nothing changes then.
+    `current`: the password the person typed to prove it is them (the account
+    page); None when an operator sets one (`hotline users password`). Raises
+    WeakPassword when the rule refuses the new one, AccountError when
+    `current` is not right or the password changed meanwhile; nothing changes
+    then. One conditional UPDATE on the hash that was checked: two changes at
+    once (two tabs) cannot both pass the check of the same old password.
     """
+    if current is not None and not password_matches(user, current):
+        raise AccountError("the current password is not right")
     found = password_policy.weakness(password, email=user.email, name=user.name, phone=user.phone)
     if found is not None:
         raise WeakPassword(found)
-    user.password_hash = hash_password(password, hash_cost)
-    session.flush()
+    changed = session.execute(
+        update(User)
+        .where(User.id == user.id, User.password_hash == user.password_hash)
+        .values(password_hash=hash_password(password, hash_cost))
+        .execution_options(synchronize_session=False)
+    )
+    if changed.rowcount != 1:
+        raise AccountError("the password was changed meanwhile")
+    session.expire(user, ["password_hash"])
+    audit.record(session, audit.Action.PASSWORD_CHANGED, user=by, subject=user)
     end_sessions(session, user.id)

@@ -29,4 +29,9 @@ def never_cached(response):
     return response
 
 
-from board.operator import jobs, views  # noqa: E402, F401  (routes register on bp)
+from board.operator import (  # noqa: E402, F401  (routes register on bp)
+    jobs,
+    posters,
+    views,
+    volunteer_zones,
+)

@@ -23,6 +23,7 @@ from sqlalchemy import select
 
 from app import audit
 from app.accounts import approval
+from app.accounts.decisions import last_decisions
 from app.calls.export import DayRange, export_csv, local_today, prepare_export
 from app.calls.labels import call_end_label
 from app.database import db_session, get_db
@@ -33,6 +34,7 @@ from app.phone_numbers import masked_number
 from app.requests import attention, churn
 from app.requests.dashboard import dashboard as dashboard_figures
 from board import settings
+from board.account_settings import person_name
 from board.operator import bp
 from board.operator.bar_chart import bar_chart
 from board.operator.forms import AuditFilterForm, ExportForm, NoteForm
@@ -54,6 +56,9 @@ ACTION_LABELS = {
     audit.Action.RETURNED_TO_BOARD: _l("put back on the board"),
     audit.Action.CLOSED_BY_OPERATOR: _l("closed by an operator"),
     audit.Action.MESSAGE_HANDLED: _l("handled a voice message"),
+    audit.Action.ZONES_CHANGED: _l("changed the zones"),
+    audit.Action.PASSWORD_CHANGED: _l("changed the password"),
+    audit.Action.ACCOUNT_DELETED: _l("deleted the account"),
 }
 
 STATUS_LABELS = {
@@ -134,11 +139,13 @@ def volunteers():
     if status not in STATUS_LABELS:
         status = AccountStatus.PENDING
     session = db_session()
+    people = approval.volunteers(session, status)
     return render_template(
         "board/operator/volunteers.html",
         status=status,
         counts=approval.status_counts(session),
-        people=approval.volunteers(session, status),
+        people=people,
+        decisions=last_decisions(session, [person.id for person in people]),
         status_labels=STATUS_LABELS,
         decision_labels=DECISION_LABELS,
         allowed=approval.allowed_decisions,
@@ -249,7 +256,13 @@ def audit_log():
     form = AuditFilterForm(request.args)
     people = session.scalars(select(User).order_by(User.name, User.id)).all()
     form.person.choices = [(0, gettext("Everyone"))] + [
-        (p.id, f"{p.name} ({p.email})") for p in people
+        (
+            p.id,
+            f"{person_name(p)} ({p.id})"
+            if p.status == AccountStatus.DELETED
+            else f"{p.name} ({p.email})",
+        )
+        for p in people
     ]
     form.action.choices = [("", gettext("All actions"))] + [
         (a.value, str(label)) for a, label in ACTION_LABELS.items()
