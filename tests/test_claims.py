@@ -601,3 +601,20 @@ def test_done_and_expiry_at_the_same_moment_never_both_win(app, berlin, voluntee
         assert request.status == (RequestStatus.DONE if done else RequestStatus.OPEN)
         assert len(events(berlin, Action.EXPIRED, request)) == int(expired)
         assert len(events(berlin, Action.COMPLETED, request)) == int(done)
+
+
+def test_the_worker_returns_stale_claims_to_the_board(app, berlin, volunteer):
+    from app.jobs.worker import Worker
+
+    ada = user(berlin, volunteer)
+    stale = add_request(berlin)
+    claim(berlin, stale, ada)
+    stale.claimed_at = utcnow() - timedelta(hours=24, minutes=1)
+    berlin.commit()
+
+    with app.app_context():
+        Worker(app).run_until_empty()
+
+    berlin.refresh(stale)
+    assert stale.status == RequestStatus.OPEN and stale.expired_claims == 1
+    assert request_seen_by(berlin, stale.reference, ada).access == Access.CARD
