@@ -21,15 +21,15 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from app.accounts import password_policy
 from app.accounts.password_policy import MIN_LENGTH as MIN_PASSWORD_LENGTH
+from app.email_addresses import is_email_address
 
 # Deliberately loose: one @, something on both sides, no spaces. The first-run
 # operator may be operator-...@localhost, so a dot in the domain is not required.
-EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
 PHONE = re.compile(r"\+?[0-9 ()/.-]{6,24}")
 
 
 def _email(_form, field) -> None:
-    if field.data and not EMAIL.fullmatch(field.data.strip()):
+    if field.data and not is_email_address(field.data.strip()):
         raise ValidationError(_l("Please enter an e-mail address such as name@example.org."))
 
 

@@ -420,3 +420,22 @@ def test_a_suspension_takes_effect_on_the_next_page(client, signed_in, db):
     db.get(User, signed_in.id).status = AccountStatus.SUSPENDED
     db.commit()
     assert client.get("/requests").status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("text", "ok"),
+    [
+        ("anna@example.org", True),
+        ("hotline@localhost", True),
+        ("jörg@müller.de", True),
+        ("anna example@example.org", False),
+        ("anna@@example.org", False),
+        ("anna@example..org", False),
+        ('"anna"@example.org', False),
+        ("anna@example.org>\r\nBcc: x@y.z", False),
+    ],
+)
+def test_one_rule_says_what_an_email_address_is(text, ok):
+    from app.email_addresses import is_email_address
+
+    assert is_email_address(text) is ok

@@ -12,6 +12,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.accounts import password_policy
 from app.database import utcnow
+from app.email_addresses import normalised_email
 from app.models import AccountStatus, Role, User
 
 
@@ -41,7 +42,7 @@ def password_matches(user: User, password: str) -> bool:
 
 
 def find_by_email(session: Session, email: str) -> User | None:
-    return session.scalars(select(User).where(User.email == email.strip().lower())).first()
+    return session.scalars(select(User).where(User.email == normalised_email(email))).first()
 
 
 def create_user(
@@ -60,7 +61,7 @@ def create_user(
 
     `hash_cost` is the configured password_hash_cost.
     """
-    email = email.strip().lower()
+    email = normalised_email(email)
     if "@" not in email or len(email) > 254:
         raise AccountError(f"{email!r} is not an e-mail address")
     if not name.strip():
@@ -152,5 +153,5 @@ def register_volunteer(
             user.language = language
             session.flush()
     except IntegrityError:
-        raise AccountError(f"an account for {email.strip().lower()} already exists") from None
+        raise AccountError(f"an account for {normalised_email(email)} already exists") from None
     return user

@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from datetime import time
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from app.email_addresses import is_email_address
+
 MAIL_DEFAULTS = {"url": "", "from_address": "hotline@localhost"}
 ALERT_DEFAULTS = {"batch_minutes": 10, "quiet_hours": "21:00-08:00"}
 
 # An address as people type it: something, one @, a host with a dot or "localhost".
-EMAIL = re.compile(r"[^@\s<>\"]+@([A-Za-z0-9\-]+\.)*[A-Za-z0-9\-]+")
 QUIET_HOURS = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])-([01][0-9]|2[0-3]):([0-5][0-9])")
 MAIL_SCHEMES = {"smtp": 25, "smtps": 465}
 
@@ -41,7 +42,7 @@ class AlertSettings:
 def check_mail(raw: dict, fail) -> MailSettings:
     """MailSettings from the `[mail]` table; raise fail(key, why) for a wrong value."""
     address = raw["from_address"].strip()
-    if not EMAIL.fullmatch(address):
+    if not is_email_address(address):
         raise fail("mail.from_address", f"must be an e-mail address, got {address!r}")
     url = raw["url"].strip()
     if not url:
