@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from app.phone_numbers import is_dialable
+from app.phone_numbers import is_dialable, is_known_country
 
 PROFILE_DIR = Path(__file__).parent / "data" / "profiles"
 MAX_DATABASE_TIMEOUT = 10.0
@@ -61,6 +61,7 @@ DEFAULTS: dict = {
     "max_open_claims": 3,
     "password_hash_cost": 15,
     "operator_phone": "",
+    "phone_country": "DE",
     "web_languages": ["de", "pl", "en"],
     "test_phone": "operators",
     "twilio": {"account_sid": "", "auth_token": "", "api_base_url": TWILIO_API_BASE_URL},
@@ -188,6 +189,7 @@ class Settings:
     hours: dict[str, str]
     request_types: list[RequestType] = field(default_factory=list)
     test_phone: str = "operators"  # who may use the browser test phone: see TEST_PHONE_ACCESS
+    phone_country: str = "DE"  # whose numbers the board shows in national format
 
     def request_type(self, code: str) -> RequestType | None:
         return next((t for t in self.request_types if t.code == code), None)
@@ -348,6 +350,10 @@ def _check(raw: dict, source: str) -> Settings:
     if operator and not is_dialable(operator):
         raise fail("operator_phone", f"must be a number like +4930123456 (E.164), got {operator!r}")
 
+    if not is_known_country(raw["phone_country"]):
+        got = raw["phone_country"]
+        raise fail("phone_country", f"must be a country code such as DE or PL, got {got!r}")
+
     if raw["test_phone"] not in TEST_PHONE_ACCESS:
         raise fail("test_phone", f"must be one of {', '.join(TEST_PHONE_ACCESS)}")
 
@@ -381,6 +387,7 @@ def _check(raw: dict, source: str) -> Settings:
         hours=dict(phone["hours"]),
         request_types=request_types,
         test_phone=raw["test_phone"],
+        phone_country=raw["phone_country"],
     )
 
 

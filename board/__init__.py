@@ -221,9 +221,16 @@ def local_path(target: str | None, fallback: str) -> str:
     return target
 
 
+@bp.get("/favicon.ico")
+def favicon():
+    """The icon browsers ask for on their own, whatever the page links to."""
+    return bp.send_static_file("icons/favicon.ico")
+
+
 @bp.post("/language")
 def choose_language():
-    """The language switcher: remembered for this browser session."""
+    """The language switcher (one button per language): remembered for this browser session,
+    and back to the page it was pressed on."""
     code = request.form.get("language", "")
     if code in current_app.config["HOTLINE"].web_languages:
         session["language"] = code

@@ -10,6 +10,7 @@ from flask import Flask, current_app
 from flask_babel import format_timedelta, get_locale
 
 from app.database import utcnow
+from app.phone_numbers import readable_number, tel_uri
 
 
 def age(moment: datetime, now: datetime | None = None) -> str:
@@ -44,8 +45,20 @@ def duration(seconds: int | None) -> str:
     return f"{(seconds or 0) // 60}:{(seconds or 0) % 60:02d}"
 
 
+def phone_number(number: str | None) -> str:
+    """A phone number laid out for reading, in the helpline's country's way (app.phone_numbers)."""
+    return readable_number(number, current_app.config["HOTLINE"].phone_country)
+
+
+def tel_link(number: str | None) -> str | None:
+    """The number as a `tel:` address in E.164, or None when it cannot be dialled."""
+    return tel_uri(number, current_app.config["HOTLINE"].phone_country)
+
+
 def init_app(app: Flask) -> None:
     app.add_template_filter(age, "age")
     app.add_template_filter(language_name, "language_name")
     app.add_template_filter(request_type_label, "request_type_label")
     app.add_template_filter(duration, "duration")
+    app.add_template_filter(phone_number, "phone_number")
+    app.add_template_filter(tel_link, "tel")

@@ -119,7 +119,9 @@ def test_the_dashboard_shows_today_the_backlog_and_the_coverage_alert(berlin, lo
     alert = page.split('id="coverage-heading"')[1].split("</section>")[0]
     assert "Neukölln" in alert and "Mitte" not in alert
     assert "request created" in page
-    assert '<svg viewBox="0 0 600 200" role="img"' in page
+    assert '<svg viewBox="0 0 600 200" preserveAspectRatio="none" role="img"' in page
+    # Pending sign-ups are counted on the dashboard and beside "Volunteers".
+    assert "Sign-ups waiting" in page
     # The chart's table: one row per day of the last 30.
     table = page.split("Calls per day as a table")[1]
     assert table.count('<th scope="row"><time') == 30
@@ -500,7 +502,10 @@ def test_the_audit_log_filtered_by_request_reference(client, history):
 def test_the_whole_audit_log_newest_first(client, history):
     everything = rows(client.get("/operator/audit", headers={"Accept-Language": "en"}).text)
     assert len(everything) == 4
-    assert "approved" in everything[0] and "claimed" in everything[-1]
+    # In words, not the stored "pending -> approved".
+    assert "approved the account (it was waiting for approval)" in everything[0]
+    assert "took the request" in everything[-1]
+    assert "->" not in "".join(everything)
 
 
 def test_the_audit_log_explains_a_bad_or_unknown_reference(client, history):
@@ -607,8 +612,8 @@ def test_an_empty_range_explains_itself_and_downloads_nothing(berlin, client, lo
         ({"first": ""}, "Choose the first day."),
         ({"first": "yesterday"}, "Not a valid date value."),
         ({"first": "2026-06-03", "last": "2026-06-01"}, "The last day is before the first day."),
-        ({"first": "9999-12-31"}, "Choose a day from Jan 1, 2000 to Dec 31, 2999."),
-        ({"first": "0001-01-01"}, "Choose a day from Jan 1, 2000 to Dec 31, 2999."),
+        ({"first": "9999-12-31"}, "Choose a day from 1 Jan 2000 to 31 Dec 2999."),
+        ({"first": "0001-01-01"}, "Choose a day from 1 Jan 2000 to 31 Dec 2999."),
         ({"first": "2026-06-01", "last": "3000-01-01"}, "Choose a day from"),
     ],
 )

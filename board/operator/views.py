@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from babel.dates import format_skeleton
 from flask import (
     Response,
     flash,
@@ -26,13 +25,14 @@ from app.accounts import approval
 from app.calls.export import DayRange, export_csv, local_today, prepare_export
 from app.calls.labels import call_end_label
 from app.database import db_session, get_db
-from app.i18n import LANGUAGE_NAMES
+from app.i18n import LANGUAGE_NAMES, format_skeleton
 from app.models import AccountStatus, HelpRequest, User
 from app.phone_numbers import masked_number
 from app.requests import attention
 from app.requests.dashboard import dashboard as dashboard_figures
 from board import settings
 from board.operator import bp
+from board.operator.audit_sentences import describe
 from board.operator.bar_chart import bar_chart
 from board.operator.forms import AuditFilterForm, ExportForm, NoteForm
 
@@ -42,6 +42,7 @@ ACTION_LABELS = {
     audit.Action.CLAIMED: _l("claimed"),
     audit.Action.RELEASED: _l("released"),
     audit.Action.COMPLETED: _l("marked done"),
+    audit.Action.REOPENED: _l("undid done"),
     audit.Action.UNREACHABLE: _l("could not reach the caller"),
     audit.Action.NUMBER_VIEWED: _l("viewed the caller's number"),
     audit.Action.EXPIRED: _l("claim expired"),
@@ -102,7 +103,7 @@ def language_name(code: str) -> str:
 @bp.app_template_filter("day_month")
 def day_month(day) -> str:
     """'10 Jun', '10. Juni', '10 cze' in the page's language."""
-    return format_skeleton("MMMd", day, locale=get_locale())
+    return format_skeleton("MMMd", day)
 
 
 @bp.get("/")
@@ -111,7 +112,8 @@ def dashboard():
     return render_template(
         "board/operator/dashboard.html",
         figures=figures,
-        chart=bar_chart(figures.calls_per_day),
+        # No margin: the axis labels are outside the drawing (see the template).
+        chart=bar_chart(figures.calls_per_day, margin=0),
         call_end_label=call_end_label,
         waiting=attention.attention_counts(
             db_session(), unclaimed_alert_hours=settings().unclaimed_alert_hours
@@ -271,7 +273,7 @@ def audit_log():
         events=events,
         older=older,
         unknown_reference=unknown_reference,
-        action_labels=ACTION_LABELS,
+        describe=describe,
     ), (400 if form.errors else 200)
 
 
