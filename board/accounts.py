@@ -104,9 +104,14 @@ def signup():
     zones = all_zones(session)
     form = SignupForm()
     form.zones.choices = [SelectChoice(zone.id, zone.name) for zone in zones]
-    if form.validate_on_submit():
+    if form.is_submitted():
+        # Every field is checked in one round, the zones too: nobody should fix one
+        # error only to be shown the next.
+        fields_valid = form.validate()
         chosen = {zone.id: zone for zone in zones if zone.id in (form.zones.data or [])}
-        found, unknown = zones_for_postcodes(session, postcodes_in_text(form.postcodes.data))
+        found, unknown = {}, []
+        if not form.postcodes.errors:
+            found, unknown = zones_for_postcodes(session, postcodes_in_text(form.postcodes.data))
         for postcode in found.values():
             chosen.setdefault(postcode.zone_id, postcode.zone)
         if unknown:
@@ -117,11 +122,11 @@ def signup():
                     codes=", ".join(unknown),
                 )
             )
-        elif not chosen:
+        elif not chosen and not form.postcodes.errors:
             form.zones.errors.append(_("Please choose at least one borough or type a postcode."))
-        elif find_by_email(session, form.email.data):
+        if not form.email.errors and find_by_email(session, form.email.data or ""):
             form.email.errors.append(_already_registered())
-        else:
+        if fields_valid and not form.errors:
             try:
                 user = register_volunteer(
                     session,

@@ -358,7 +358,9 @@ def unreachable(reference: str):
 def reopen(reference: str):
     """Undo "done" soon after (UNDO_DONE_MINUTES): the request is the volunteer's claim again."""
     session = _session_with_fresh_claims()
-    help_request, _access = _seen_or_404(session, reference)
+    help_request, access = _seen_or_404(session, reference)
+    if access not in (Access.FORMER, Access.CLAIMER):
+        return _refuse(access)
     form = ActionForm()
     if not form.validate():
         abort(400)
