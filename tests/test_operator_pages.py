@@ -549,7 +549,10 @@ def test_the_download_is_the_cli_export(berlin, client, login, operator, runner)
 
     assert response.status_code == 200
     assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
-    assert response.headers["Content-Disposition"] == 'attachment; filename="calls-2026-03-29.csv"'
+    assert (
+        response.headers["Content-Disposition"]
+        == 'attachment; filename="calls-2026-03-29-masked.csv"'
+    )
     assert response.headers["Cache-Control"] == "no-store"
     assert response.data.startswith(b"\xef\xbb\xbfCall SID,")
     assert response.data == cli.stdout_bytes
@@ -565,10 +568,32 @@ def test_a_download_with_numbers_is_in_the_audit_log(berlin, client, login, oper
     response = download(client, first="2026-06-01", last="2026-06-02", with_numbers="y")
 
     assert b"'+4930123456" in response.data and b"'+4930654321" in response.data
-    assert 'filename="calls-2026-06-01_2026-06-02.csv"' in response.headers["Content-Disposition"]
+    disposition = response.headers["Content-Disposition"]
+    assert 'filename="calls-2026-06-01-to-2026-06-02-full-numbers.csv"' in disposition
     event = berlin.scalars(select(AuditEvent)).one()
     assert (event.action, event.user_id) == ("exported", operator.id)
     assert "2026-06-01 to 2026-06-02" in event.detail and "2 calls" in event.detail
+
+
+def test_the_export_starts_at_today_says_so_and_has_yesterday_one_tap_away(
+    berlin, client, login, operator
+):
+    from zoneinfo import ZoneInfo
+
+    from app.calls.export import local_today
+
+    today = local_today(ZoneInfo("Europe/Berlin"))
+    call(berlin, utcnow() - timedelta(seconds=5))
+    login(operator)
+    page = client.get("/operator/export", headers={"Accept-Language": "en"}).text
+    assert f'value="{today.isoformat()}"' in page
+    assert "Chosen: today," in page
+    yesterday = client.get("/operator/export?day=yesterday", headers={"Accept-Language": "en"})
+    assert f'value="{(today - timedelta(days=1)).isoformat()}"' in yesterday.text
+    assert "Chosen: yesterday," in yesterday.text
+    # The first download right after a call has it.
+    response = download(client, first=today.isoformat())
+    assert response.status_code == 200 and response.data.count(b"\r\n") == 2
 
 
 def test_a_download_gives_its_database_connection_back(app, berlin, client, login, operator):

@@ -22,7 +22,7 @@ from sqlalchemy import select
 
 from app import audit
 from app.accounts import approval
-from app.calls.export import DayRange, export_csv, local_today, prepare_export
+from app.calls.export import DayRange, export_csv, export_filename, local_today, prepare_export
 from app.calls.labels import call_end_label
 from app.database import db_session, get_db
 from app.i18n import LANGUAGE_NAMES, format_skeleton
@@ -280,12 +280,20 @@ def audit_log():
 @bp.route("/export", methods=["GET", "POST"])
 def export():
     form = ExportForm()
+    today = local_today(settings().timezone)
+    quick = {"today": today, "yesterday": today - timedelta(days=1)}
+
+    def page(**extra):
+        return render_template("board/operator/export.html", form=form, quick=quick, **extra)
+
     if request.method == "GET":
-        yesterday = local_today(settings().timezone) - timedelta(days=1)
-        form.first.data = form.first.data or yesterday
-        return render_template("board/operator/export.html", form=form)
+        # Today unless a quick link asked for yesterday: the calls just made are
+        # there, and the page says which day it is.
+        form.first.data = quick.get(request.args.get("day", ""), today)
+        form.last.data = None
+        return page()
     if not form.validate_on_submit():
-        return render_template("board/operator/export.html", form=form), 400
+        return page(), 400
     days = DayRange(form.first.data, form.last.data or form.first.data)
     language, with_numbers = str(get_locale()), form.with_numbers.data
     session = db_session()
@@ -298,7 +306,7 @@ def export():
         via="the operator pages",
     )
     if total == 0:
-        return render_template("board/operator/export.html", form=form, no_calls=days)
+        return page(no_calls=days)
     session.commit()  # the audit event of full numbers, before any row leaves
 
     def stream():
@@ -316,7 +324,9 @@ def export():
         stream_with_context(stream()),
         mimetype="text/csv",
         headers={
-            "Content-Disposition": f'attachment; filename="{days.filename}"',
+            "Content-Disposition": (
+                f'attachment; filename="{export_filename(days, with_numbers=with_numbers)}"'
+            ),
             # Personal data: never kept by a browser cache or a proxy.
             "Cache-Control": "no-store",
             "X-Content-Type-Options": "nosniff",
