@@ -103,7 +103,13 @@ ERROR_TEXTS = {
         _l("Please try again"),
         _l("What was sent could not be understood. Nothing was changed."),
     ),
-    403: (_l("Not for you"), _l("This page is only for other accounts.")),
+    403: (
+        _l("Not for you"),
+        _l(
+            "Your account cannot open this page. If you think it should, please ask the "
+            "helpline's operators."
+        ),
+    ),
     404: (_l("Not found"), _l("There is no such page or request. It may have been mistyped.")),
     405: (_l("Not possible"), _l("This page cannot be used that way. Please go back.")),
     413: (

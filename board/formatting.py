@@ -7,7 +7,8 @@ from datetime import datetime
 
 from babel import Locale, UnknownLocaleError
 from flask import Flask, current_app
-from flask_babel import format_timedelta, get_locale
+from flask_babel import format_timedelta, get_locale, ngettext
+from flask_babel import gettext as _
 
 from app.database import utcnow
 from app.phone_numbers import readable_number, tel_uri
@@ -16,6 +17,23 @@ from app.phone_numbers import readable_number, tel_uri
 def age(moment: datetime, now: datetime | None = None) -> str:
     """'vor 3 Stunden', '3 godziny temu', '3 hours ago'."""
     return format_timedelta(moment - (now or utcnow()), add_direction=True)
+
+
+def waiting_time(moment: datetime, now: datetime | None = None) -> str:
+    """How long a request has waited: 'for 5 minutes', 'seit 5 Minuten', 'od 5 minut'.
+
+    Written out per language rather than Babel's '5 minutes ago': German and
+    Polish need another case after "seit" and "od" than a plain number takes.
+    """
+    minutes = int(((now or utcnow()) - moment).total_seconds() // 60)
+    if minutes < 1:
+        return _("for less than a minute")
+    if minutes < 60:
+        return ngettext("for %(num)d minute", "for %(num)d minutes", minutes)
+    hours = minutes // 60
+    if hours < 48:
+        return ngettext("for %(num)d hour", "for %(num)d hours", hours)
+    return ngettext("for %(num)d day", "for %(num)d days", hours // 24)
 
 
 def language_name(code: str) -> str:
@@ -57,6 +75,7 @@ def tel_link(number: str | None) -> str | None:
 
 def init_app(app: Flask) -> None:
     app.add_template_filter(age, "age")
+    app.add_template_filter(waiting_time, "waiting_time")
     app.add_template_filter(language_name, "language_name")
     app.add_template_filter(request_type_label, "request_type_label")
     app.add_template_filter(duration, "duration")
