@@ -11,7 +11,10 @@ TEST_WORKERS ?= auto
 PO := $(wildcard app/translations/*/LC_MESSAGES/messages.po)
 MO := $(PO:.po=.mo)
 
-.PHONY: run test lint format translations-extract bench clean
+# axe-core, for the accessibility tests in a real browser (package.json, package-lock.json).
+AXE := node_modules/axe-core/axe.min.js
+
+.PHONY: run test lint format translations-extract bench screenshots clean
 
 # Re-install whenever the project's dependencies change, or a package appears
 # (an editable install maps the top-level packages it found when installed).
@@ -24,11 +27,16 @@ $(BIN)/hotline: pyproject.toml $(wildcard */__init__.py)
 app/translations/%/LC_MESSAGES/messages.mo: app/translations/%/LC_MESSAGES/messages.po $(BIN)/hotline
 	$(BIN)/pybabel compile --use-fuzzy -i $< -o $@ --statistics
 
+# Without npm the accessibility tests are skipped (they fail when HOTLINE_REQUIRE_BROWSER=1).
+$(AXE): package.json package-lock.json
+	@if command -v npm >/dev/null; then npm ci --no-audit --no-fund --loglevel=error && touch $@; \
+	else echo "make: no npm here, so no axe-core: the accessibility tests will be skipped"; fi
+
 run: $(BIN)/hotline $(MO)
 	$(BIN)/hotline setup --base-url http://$(HOST):$(PORT)
 	$(BIN)/hotline run --host $(HOST) --port $(PORT)
 
-test: $(BIN)/hotline $(MO)
+test: $(BIN)/hotline $(MO) $(AXE)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) -m "not serial" $(PYTEST_ARGS)
@@ -39,6 +47,10 @@ test: $(BIN)/hotline $(MO)
 # make bench BENCH_ARGS="--full" for the issue's sizes, or e.g. BENCH_ARGS="calls --db sqlite".
 bench: $(BIN)/hotline $(MO)
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# The README's gallery: a demo helpline photographed at a phone's and a desk's width.
+screenshots: $(BIN)/hotline $(MO)
+	$(BIN)/python docs/tools/screenshots.py
 
 format: $(BIN)/hotline
 	$(BIN)/ruff check --fix .
@@ -51,4 +63,4 @@ translations-extract: $(BIN)/hotline
 	$(BIN)/pybabel update -i app/translations/messages.pot -d app/translations --width 100
 
 clean:
-	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache node_modules
