@@ -73,7 +73,7 @@ def test_the_board_shows_open_requests_in_my_zones_oldest_first(client, berlin, 
     assert "12043 Neukölln" not in page  # the neighbourhood is not repeated as the zone
     assert "10115" in page and "Pharmacy" in page and "Shopping" in page
     assert "Polish" in page and "German" in page
-    assert "3 hours ago" in page
+    assert "Waiting</dt><dd>" in page and "for 3 hours" in page
     assert "yes, 1:23 long" in page
     # Never the phone number.
     assert NUMBER not in page
@@ -84,9 +84,11 @@ def test_the_board_speaks_the_volunteers_language(client, berlin, signed_in):
     request.created_at = utcnow() - timedelta(hours=3)
     berlin.commit()
     german = client.get("/requests", headers={"Accept-Language": "de"}).text
-    assert "Apotheke" in german and "Polnisch" in german and "vor 3 Stunden" in german
+    assert "Apotheke" in german and "Polnisch" in german
+    # "Wartet seit 3 Stunden", not "Wartet: vor 3 Stunden".
+    assert "Wartet</dt><dd>" in german and "seit 3 Stunden" in german
     polish = client.get("/requests", headers={"Accept-Language": "pl"}).text
-    assert "Apteka" in polish and "polski" in polish and "3 godziny temu" in polish
+    assert "Apteka" in polish and "polski" in polish and "od 3 godzin" in polish
 
 
 def test_neighbourhoods_are_shown_with_the_postcode(client, berlin, make_person, auth):

@@ -58,10 +58,11 @@ SIDEWAYS = """() => {
 SQUEEZED_TABLES = """() => {
   const bad = [];
   for (const wrap of document.querySelectorAll(".table-wrap")) {
-    if (wrap.scrollWidth > wrap.clientWidth + 1) bad.push("scrolls: " + wrap.firstElementChild.className);
+    const text = wrap.innerText.slice(0, 40);
+    if (wrap.scrollWidth > wrap.clientWidth + 1) bad.push("scrolls: " + text);
   }
   for (const cell of document.querySelectorAll("table th, table td")) {
-    if (cell.scrollWidth > cell.clientWidth + 1) bad.push("cell: " + cell.textContent.trim().slice(0, 40));
+    if (cell.scrollWidth > cell.clientWidth + 1) bad.push("cell: " + cell.innerText.slice(0, 40));
   }
   return bad;
 }"""

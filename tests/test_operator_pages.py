@@ -369,7 +369,7 @@ def test_the_unclaimed_alert_speaks_german_and_polish(berlin, login, operator, l
     dashboard = login(operator).get("/operator/", headers={"Accept-Language": language})
     expected = {
         "de": ("seit 52 Stunden nicht übernommen", "1 Anfrage wartet seit mehr als 48 Std."),
-        "pl": ("nikt go nie wziął od 52 godzin", "1 zgłoszenie czeka ponad 48 godz."),
+        "pl": ("nikt go nie przyjął od 52 godzin", "1 zgłoszenie czeka ponad 48 godz."),
     }[language]
     assert expected[0] in page.text and expected[1] in dashboard.text
 
