@@ -61,7 +61,8 @@ CASES = [
         "not done within 24 hours",
         {
             "en": (
-                "the claim ran out (not done within 24 hours) and the request went back to the board",
+                "the claim ran out (not done within 24 hours) and the request went back to the "
+                "board",
                 "",
             ),
         },
@@ -75,10 +76,12 @@ CASES = [
     ),
     (
         audit.Action.EXPORTED,
-        "call log 2026-06-01 to 2026-06-02 with full caller numbers (2 calls), via the operator pages",
+        "call log 2026-06-01 to 2026-06-02 with full caller numbers (2 calls), "
+        "via the operator pages",
         {
             "en": (
-                "exported the call log of 1 Jun 2026 to 2 Jun 2026 with full caller numbers (2 calls), on the operator pages",
+                "exported the call log of 1 Jun 2026 to 2 Jun 2026 with full caller numbers "
+                "(2 calls), on the operator pages",
                 "",
             ),
         },
