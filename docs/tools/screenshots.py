@@ -73,7 +73,7 @@ def main() -> None:
                     page = signed_in[email]
                     page.goto(path.format(claimed=claimed))
                     target = OUT / f"{name}-{look}.jpg"
-                    page.screenshot(path=str(target), type="jpeg", quality=70, full_page=full)
+                    page.screenshot(path=str(target), type="jpeg", quality=45, full_page=full)
                     print(f"{target.relative_to(ROOT)}: {target.stat().st_size // 1024} KB")
                 for page in signed_in.values():
                     page.context.close()
