@@ -14,6 +14,7 @@ class Action(enum.StrEnum):
     CLAIMED = "claimed"
     RELEASED = "released"
     COMPLETED = "completed"
+    REOPENED = "reopened"  # "done" undone by its volunteer, soon after
     UNREACHABLE = "unreachable"
     NUMBER_VIEWED = "number_viewed"
     EXPIRED = "expired"

@@ -22,7 +22,7 @@ from sqlalchemy.exc import ArgumentError
 
 from app.jobs import settings as job_settings
 from app.messaging import settings as messaging_settings
-from app.phone_numbers import is_dialable
+from app.phone_numbers import is_dialable, is_known_country
 
 PROFILE_DIR = Path(__file__).parent / "data" / "profiles"
 MAX_DATABASE_TIMEOUT = 10.0
@@ -69,6 +69,7 @@ DEFAULTS: dict = {
     "password_hash_cost": 15,
     "operator_phone": "",
     "public_phone_number": "",
+    "phone_country": "DE",
     "web_languages": ["de", "pl", "en"],
     "test_phone": "operators",
     "session_idle_minutes": 120,
@@ -239,6 +240,7 @@ class Settings:
     session_idle_minutes: int = 120
     limits: LimitSettings = field(default_factory=lambda: LimitSettings())
     public_phone_number: str = ""  # the number callers dial, as printed on the posters
+    phone_country: str = "DE"  # whose numbers the board shows in national format
 
     def request_type(self, code: str) -> RequestType | None:
         return next((t for t in self.request_types if t.code == code), None)
@@ -407,6 +409,9 @@ def _check(raw: dict, source: str) -> Settings:
     if public_number and not is_dialable(public_number):
         why = f"must be a number like +4930123456 (E.164), got {public_number!r}"
         raise fail("public_phone_number", why)
+    if not is_known_country(raw["phone_country"]):
+        got = raw["phone_country"]
+        raise fail("phone_country", f"must be a country code such as DE or PL, got {got!r}")
 
     if raw["test_phone"] not in TEST_PHONE_ACCESS:
         raise fail("test_phone", f"must be one of {', '.join(TEST_PHONE_ACCESS)}")
@@ -459,6 +464,7 @@ def _check(raw: dict, source: str) -> Settings:
         session_idle_minutes=raw["session_idle_minutes"],
         limits=limits,
         public_phone_number=public_number,
+        phone_country=raw["phone_country"],
     )
 
 

@@ -290,6 +290,9 @@ class HelpRequest(Base):
     call_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
     outcome_note: Mapped[str] = mapped_column(Text, default="")
     unreachable_count: Mapped[int] = mapped_column(default=0)
+    # When the last "could not reach" was counted: a repeat by the same claim soon after
+    # counts once (app/requests/claims.py, record_unreachable).
+    unreachable_noted_at: Mapped[timestamp | None]
     expired_claims: Mapped[int] = mapped_column(default=0)
     # When an operator last put it back on the board after speaking to the caller:
     # the wait that alerts the operators about an unclaimed request counts from here.

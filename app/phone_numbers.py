@@ -130,3 +130,43 @@ def masked_number(number: str | None) -> str | None:
     if len(digits) >= 6 and text[-2:].isdigit():
         return f"{MASK}{text[-2:]}"
     return "***"
+
+
+def is_known_country(code: str) -> bool:
+    """True for a country whose numbers `phonenumbers` knows: 'DE', 'PL'."""
+    return code in phonenumbers.SUPPORTED_REGIONS
+
+
+def _parsed(number: str | None, country: str) -> phonenumbers.PhoneNumber | None:
+    """A number as `phonenumbers` reads it (a national one as of `country`), or None."""
+    if number is None or is_withheld(number):
+        return None
+    try:
+        parsed = phonenumbers.parse(number.strip(), country)
+    except phonenumbers.NumberParseException:
+        return None
+    return parsed if phonenumbers.is_possible_number(parsed) else None
+
+
+def readable_number(number: str | None, country: str) -> str:
+    """A number as people read and dial it: '030 23125388' at home, '+48 58 123 45 67' abroad.
+
+    `country` is the helpline's (the setting phone_country). A number that is not
+    one (a SIP address) stays as it is; a withheld one is empty.
+    """
+    parsed = _parsed(number, country)
+    if parsed is None or not phonenumbers.is_valid_number(parsed):
+        # Not a number phonenumbers can lay out (a SIP address, a range it does not
+        # know): as it came, rather than a layout that might mislead.
+        return "" if number is None or is_withheld(number) else number.strip()
+    home = phonenumbers.region_code_for_number(parsed) == country
+    style = phonenumbers.PhoneNumberFormat
+    return phonenumbers.format_number(parsed, style.NATIONAL if home else style.INTERNATIONAL)
+
+
+def tel_uri(number: str | None, country: str) -> str | None:
+    """A `tel:` link's address in E.164 ('tel:+493023125388'); None for what cannot be dialled."""
+    parsed = _parsed(number, country)
+    if parsed is None:
+        return None
+    return "tel:" + phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)

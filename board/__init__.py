@@ -107,7 +107,13 @@ ERROR_TEXTS = {
         _l("Please try again"),
         _l("What was sent could not be understood. Nothing was changed."),
     ),
-    403: (_l("Not for you"), _l("This page is only for other accounts.")),
+    403: (
+        _l("Not for you"),
+        _l(
+            "Your account cannot open this page. If you think it should, please ask the "
+            "helpline's operators."
+        ),
+    ),
     404: (_l("Not found"), _l("There is no such page or request. It may have been mistyped.")),
     405: (_l("Not possible"), _l("This page cannot be used that way. Please go back.")),
     413: (
@@ -226,9 +232,16 @@ def local_path(target: str | None, fallback: str) -> str:
     return target
 
 
+@bp.get("/favicon.ico")
+def favicon():
+    """The icon browsers ask for on their own, whatever the page links to."""
+    return bp.send_static_file("icons/favicon.ico")
+
+
 @bp.post("/language")
 def choose_language():
-    """The language switcher: remembered for this browser session."""
+    """The language switcher (one button per language): remembered for this browser session,
+    and back to the page it was pressed on."""
     code = request.form.get("language", "")
     if code in current_app.config["HOTLINE"].web_languages:
         session["language"] = code

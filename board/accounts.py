@@ -159,9 +159,14 @@ def signup():
     form = SignupForm()
     status = None
     form.zones.choices = [SelectChoice(zone.id, zone.name) for zone in zones]
-    if form.validate_on_submit():
+    if form.is_submitted():
+        # Every field is checked in one round, the zones too: nobody should fix one
+        # error only to be shown the next.
+        fields_valid = form.validate()
         chosen = {zone.id: zone for zone in zones if zone.id in (form.zones.data or [])}
-        found, unknown = zones_for_postcodes(session, postcodes_in_text(form.postcodes.data))
+        found, unknown = {}, []
+        if not form.postcodes.errors:
+            found, unknown = zones_for_postcodes(session, postcodes_in_text(form.postcodes.data))
         for postcode in found.values():
             chosen.setdefault(postcode.zone_id, postcode.zone)
         if unknown:
@@ -172,9 +177,11 @@ def signup():
                     codes=", ".join(unknown),
                 )
             )
-        elif not chosen:
+        elif not chosen and not form.postcodes.errors:
             form.zones.errors.append(_("Please choose at least one borough or type a postcode."))
-        else:
+        # A taken address is not an error here: the answer must not tell whether an
+        # account exists (_sign_up answers it exactly as a new one).
+        if fields_valid and not form.errors:
             try:
                 with hashing_gate().slot():
                     _sign_up(session, form, list(chosen.values()))

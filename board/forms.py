@@ -7,6 +7,7 @@ import re
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
+    HiddenField,
     PasswordField,
     RadioField,
     SelectField,
@@ -143,6 +144,9 @@ class DoneForm(FlaskForm):
         validators=[Optional(), Length(max=2000, message=_l("At most 2000 characters, please."))],
         render_kw={"maxlength": 2000, "rows": 3},
     )
+    # Set by the confirmation step's button (board/confirm_done.html): the first
+    # "Done" only asks.
+    confirmed = HiddenField()
 
 
 RELEASE_REASONS = [

@@ -15,20 +15,24 @@ from flask_babel import ngettext
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
-from app.database import db_session
+from app.database import db_session, utcnow
 from app.models import HelpRequest, RequestStatus
 from app.requests.attention import UNREACHABLE_LIMIT
 from app.requests.claims import (
+    UNDO_DONE_MINUTES,
+    UNREACHABLE_REPEAT_MINUTES,
     Access,
     BoardFilters,
     ClaimResult,
     ReleaseResult,
+    Reopened,
     SeenRequest,
     claim_deadline,
     claim_expired,
     claim_request,
     claims_held_by,
     complete_request,
+    done_undoable_until,
     expire_stale_claims,
     open_claim_count,
     open_requests,
@@ -36,6 +40,7 @@ from app.requests.claims import (
     record_number_viewed,
     record_unreachable,
     release_request,
+    reopen_request,
     request_seen_by,
     zones_served_by,
 )
@@ -174,6 +179,8 @@ def request_page(reference: str):
         access=access,
         neighbourhoods=neighbourhoods(session, [help_request.postcode]),
         claim_form=ActionForm(),
+        at_limit=access == Access.CARD
+        and open_claim_count(session, current_user) >= settings().max_open_claims,
     )
 
 
@@ -284,10 +291,27 @@ def mark_done(reference: str):
     form = DoneForm()
     if not form.validate():
         return _claimed_page(session, help_request, status=422, done_form=form)
+    if not form.confirmed.data:
+        # A step of its own, without JavaScript: "done" takes the request off every
+        # list, so one slip of the thumb must not do it. Nothing is written yet.
+        return render_template(
+            "board/confirm_done.html",
+            help_request=help_request,
+            neighbourhoods=neighbourhoods(session, [help_request.postcode]),
+            done_form=form,
+            undo_minutes=UNDO_DONE_MINUTES,
+        )
     done = complete_request(session, help_request, current_user, form.note.data or "")
     session.commit()
     if done:
-        flash(_("Marked as done. Thank you for helping!"), "success")
+        flash(
+            _(
+                "Marked as done. Thank you for helping! Pressed by mistake? You can undo it "
+                "under “Recently finished” for %(minutes)d minutes.",
+                minutes=UNDO_DONE_MINUTES,
+            ),
+            "success",
+        )
     else:
         flash(_lost_claim_message(help_request), "error")
     return redirect(url_for("board.my_requests"))
@@ -339,12 +363,19 @@ def unreachable(reference: str):
     help_request, refusal = _own_claim_or_refuse(session, reference)
     if refusal:
         return refusal
-    attempts = record_unreachable(session, help_request, current_user)
+    attempt = record_unreachable(session, help_request, current_user)
     session.commit()
-    if attempts is None:
+    if attempt is None:
         flash(_lost_claim_message(help_request), "error")
         return redirect(url_for("board.my_requests"))
-    if attempts >= UNREACHABLE_LIMIT:
+    attempts = attempt.attempts
+    if not attempt.counted:
+        message = _(
+            "Already noted a few minutes ago: attempts within %(minutes)d minutes count as "
+            "one. Please try again later, at another time of day.",
+            minutes=UNREACHABLE_REPEAT_MINUTES,
+        )
+    elif attempts >= UNREACHABLE_LIMIT:
         message = ngettext(
             "Noted: %(num)d call without reaching anyone. The operators have been asked to "
             "look at this request. You may keep trying or give it back.",
@@ -364,6 +395,44 @@ def unreachable(reference: str):
     return redirect(local_path(request.form.get("next"), url_for("board.my_requests")))
 
 
+@bp.post("/requests/<reference>/reopen")
+@approved_required
+def reopen(reference: str):
+    """Undo "done" soon after (UNDO_DONE_MINUTES): the request is the volunteer's claim again."""
+    session = _session_with_fresh_claims()
+    help_request, access = _seen_or_404(session, reference)
+    if access not in (Access.FORMER, Access.CLAIMER):
+        return _refuse(access)
+    form = ActionForm()
+    if not form.validate():
+        abort(400)
+    result = reopen_request(
+        session, help_request, current_user, max_open_claims=settings().max_open_claims
+    )
+    session.commit()
+    if result == Reopened.REOPENED:
+        flash(_("Undone: the request is yours again and not marked as done."), "success")
+        return redirect(url_for("board.request_page", reference=help_request.reference))
+    if result == Reopened.LIMIT_REACHED:
+        flash(
+            _(
+                "You already hold %(n)d requests, so this one cannot be yours again. Please "
+                "finish or give back one of them first.",
+                n=settings().max_open_claims,
+            ),
+            "error",
+        )
+    else:
+        flash(
+            _(
+                "This can no longer be undone: more than %(minutes)d minutes have passed.",
+                minutes=UNDO_DONE_MINUTES,
+            ),
+            "error",
+        )
+    return redirect(url_for("board.my_requests"))
+
+
 @bp.get("/my-requests")
 @approved_required
 def my_requests():
@@ -372,12 +441,14 @@ def my_requests():
     timeout = settings().claim_timeout_hours
     held = [r for r in claims_held_by(session, current_user) if not claim_expired(r, timeout)]
     closed = recently_closed_by(session, current_user)
+    now = utcnow()
     return render_template(
         "board/my_requests.html",
         held=held,
         closed=closed,
         neighbourhoods=neighbourhoods(session, [r.postcode for r in held + closed]),
         deadlines={r.id: claim_deadline(r, timeout) for r in held},
+        undoable={r.id: until for r in closed if (until := done_undoable_until(r)) and until > now},
         max_open_claims=settings().max_open_claims,
         unreachable_limit=UNREACHABLE_LIMIT,
         done_form=DoneForm(formdata=None),

@@ -176,6 +176,30 @@ def test_a_taken_address_costs_the_same_password_hash_as_a_new_one(
     assert costs == [TEST_PASSWORD_HASH_COST, TEST_PASSWORD_HASH_COST]
 
 
+def test_a_sign_up_shows_every_error_at_once_the_zones_included(client, auth, berlin):
+    response = sign_up(
+        client,
+        auth,
+        headers={"Accept-Language": "en"},
+        name="",
+        email="jan at example.org",
+        password_again="something else entirely",
+        postcodes="",
+    )
+    assert response.status_code == 422
+    for message in (
+        "Please enter your name.",
+        "Please enter an e-mail address such as",
+        "The two passwords are not the same.",
+        "Please choose at least one borough or type a postcode.",
+    ):
+        assert message in response.text
+    unknown = sign_up(client, auth, headers={"Accept-Language": "en"}, name="", postcodes="99999")
+    assert "Please enter your name." in unknown.text
+    assert "We do not know these postcodes in our area: 99999." in unknown.text
+    assert berlin.scalar(select(func.count()).select_from(User)) == 0
+
+
 def test_sign_up_needs_the_csrf_token(client, berlin):
     response = client.post("/signup", data={"name": "X", "email": "x@example.org"})
     assert response.status_code == 400

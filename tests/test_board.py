@@ -73,7 +73,7 @@ def test_the_board_shows_open_requests_in_my_zones_oldest_first(client, berlin, 
     assert "12043 Neukölln" not in page  # the neighbourhood is not repeated as the zone
     assert "10115" in page and "Pharmacy" in page and "Shopping" in page
     assert "Polish" in page and "German" in page
-    assert "3 hours ago" in page
+    assert "Waiting</dt><dd>" in page and "for 3 hours" in page
     assert "yes, 1:23 long" in page
     # Never the phone number.
     assert NUMBER not in page
@@ -84,9 +84,11 @@ def test_the_board_speaks_the_volunteers_language(client, berlin, signed_in):
     request.created_at = utcnow() - timedelta(hours=3)
     berlin.commit()
     german = client.get("/requests", headers={"Accept-Language": "de"}).text
-    assert "Apotheke" in german and "Polnisch" in german and "vor 3 Stunden" in german
+    assert "Apotheke" in german and "Polnisch" in german
+    # "Wartet seit 3 Stunden", not "Wartet: vor 3 Stunden".
+    assert "Wartet</dt><dd>" in german and "seit 3 Stunden" in german
     polish = client.get("/requests", headers={"Accept-Language": "pl"}).text
-    assert "Apteka" in polish and "polski" in polish and "3 godziny temu" in polish
+    assert "Apteka" in polish and "polski" in polish and "od 3 godzin" in polish
 
 
 def test_neighbourhoods_are_shown_with_the_postcode(client, berlin, make_person, auth):
@@ -407,7 +409,8 @@ def test_large_counts_say_when_they_were_counted(app, client, auth, berlin, sign
     requests = [add_request(berlin), add_request(berlin)]
     page = client.get("/requests").text
     assert "2 open requests" in page
-    counted_at = re.search(r"Counts as of (\d\d?:\d\d\s?[AP]M)\.", page)
+    # English pages write times the European way: 15:10, not 3:10 PM.
+    counted_at = re.search(r"Counts as of (\d\d:\d\d)\.", page)
     assert counted_at, page
 
     claim(auth, requests[0])
@@ -433,10 +436,23 @@ def test_my_requests_lists_my_claims_without_numbers(client, auth, berlin, signe
     assert "Returns to the board at" in page
 
 
-def test_done_with_a_note_closes_the_request(client, auth, berlin, signed_in):
+def test_done_asks_first_then_closes_the_request(client, auth, berlin, signed_in):
     request = add_request(berlin)
     claim(auth, request)
-    response = auth.post(f"/requests/{request.reference}/done", data={"note": "Shopping brought."})
+    # The first "Done" only asks, and keeps the note typed so far.
+    asked = auth.post(
+        f"/requests/{request.reference}/done", data={"note": "Shopping brought."}, headers=EN
+    )
+    assert asked.status_code == 200
+    assert "Mark as done?" in asked.text and "Shopping brought." in asked.text
+    assert 'name="confirmed" value="yes"' in asked.text
+    assert fresh(berlin, request).status == RequestStatus.CLAIMED
+    assert audit(berlin, Action.COMPLETED) == []
+
+    response = auth.post(
+        f"/requests/{request.reference}/done",
+        data={"note": "Shopping brought.", "confirmed": "yes"},
+    )
     assert response.headers["Location"] == "/my-requests"
     page = client.get("/my-requests", headers=EN).text
     assert "Marked as done. Thank you for helping!" in page
@@ -447,6 +463,31 @@ def test_done_with_a_note_closes_the_request(client, auth, berlin, signed_in):
     # Finished: the page no longer shows the number.
     after = client.get(f"/requests/{request.reference}", headers=EN).text
     assert "You marked this request as done." in after and NUMBER not in after
+
+
+def test_done_can_be_undone_for_ten_minutes(client, auth, berlin, signed_in):
+    request = add_request(berlin)
+    claim(auth, request)
+    auth.post(f"/requests/{request.reference}/done", data={"note": "oops", "confirmed": "yes"})
+    assert "Undo “done”" in client.get("/my-requests", headers=EN).text
+
+    response = auth.post(f"/requests/{request.reference}/reopen", data={})
+    assert response.headers["Location"] == f"/requests/{request.reference}"
+    page = client.get(response.headers["Location"], headers=EN).text
+    assert "Undone: the request is yours again" in page and NUMBER in page
+    request = fresh(berlin, request)
+    assert request.status == RequestStatus.CLAIMED and request.closed_at is None
+    assert len(audit(berlin, Action.REOPENED)) == 1
+
+    # Done again, and eleven minutes later: too late, and no button offers it.
+    auth.post(f"/requests/{request.reference}/done", data={"confirmed": "yes"})
+    done = fresh(berlin, request)
+    done.closed_at = utcnow() - timedelta(minutes=11)
+    berlin.commit()
+    assert "Undo “done”" not in client.get("/my-requests", headers=EN).text
+    late = auth.post(f"/requests/{request.reference}/reopen", data={})
+    assert "can no longer be undone" in client.get(late.headers["Location"], headers=EN).text
+    assert fresh(berlin, request).status == RequestStatus.DONE
 
 
 def test_an_overlong_note_is_a_form_error(client, auth, berlin, signed_in):
@@ -477,24 +518,55 @@ def test_releasing_needs_a_reason_and_puts_the_request_back(client, auth, berlin
     assert request.reference in client.get("/requests").text
 
 
-def test_could_not_reach_is_counted_and_flagged_after_three(client, auth, berlin, signed_in):
+def test_could_not_reach_is_counted_once_per_ten_minutes_and_flagged_after_three(
+    client, auth, berlin, signed_in
+):
     request = add_request(berlin)
     claim(auth, request)
-    told = []
-    for _ in range(3):
+
+    def report() -> str:
         response = auth.post(
             f"/requests/{request.reference}/unreachable",
             data={"next": f"/requests/{request.reference}"},
         )
         assert response.headers["Location"] == f"/requests/{request.reference}"
-        told.append(client.get(response.headers["Location"], headers=EN).text)
-    assert "Noted: 1 call without reaching anyone. Please try again later" in told[0]
-    assert "Noted: 2 calls without reaching anyone. Please try again later" in told[1]
-    assert "Noted: 3 calls without reaching anyone. The operators have been asked" in told[2]
+        return client.get(response.headers["Location"], headers=EN).text
+
+    def ten_minutes_pass() -> None:
+        held = fresh(berlin, request)
+        held.unreachable_noted_at -= timedelta(minutes=10)
+        berlin.commit()
+
+    assert "Noted: 1 call without reaching anyone. Please try again later" in report()
+    # Tapped again straight away: the same attempt, counted once, and said so.
+    assert "attempts within 10 minutes count as one" in report()
+    assert fresh(berlin, request).unreachable_count == 1
+    ten_minutes_pass()
+    assert "Noted: 2 calls without reaching anyone. Please try again later" in report()
+    ten_minutes_pass()
+    assert "Noted: 3 calls without reaching anyone. The operators have been asked" in report()
     request = fresh(berlin, request)
     assert request.unreachable_count == 3
     assert request.status == RequestStatus.CLAIMED
     assert len(audit(berlin, Action.UNREACHABLE)) == 3
+
+
+def test_at_the_limit_the_cards_say_why_instead_of_offering_a_claim(
+    client, auth, berlin, signed_in
+):
+    held = [add_request(berlin) for _ in range(3)]
+    for request in held:
+        claim(auth, request)
+    waiting = add_request(berlin)
+    board = client.get("/requests", headers=EN).text
+    assert "Take it: I will call back" not in board
+    assert "You hold 3 of at most 3 requests, so you cannot take another one now." in board
+    assert "Finish or give back one of yours to take this one." in board
+    page = client.get(f"/requests/{waiting.reference}", headers=EN).text
+    assert "Take it" not in page and "Finish or give back one of yours" in page
+    # One given back: the cards offer it again.
+    auth.post(f"/requests/{held[0].reference}/release", data={"reason": "no_time"})
+    assert "Take it: I will call back" in client.get("/requests", headers=EN).text
 
 
 def test_an_expired_claim_loses_access_to_the_number(client, auth, berlin, signed_in):

@@ -64,7 +64,8 @@ def test_a_volunteer_signs_in_claims_calls_back_and_marks_done(page, app, berlin
     assert "+4930555123" not in page.content()
 
     card.get_by_role("button", name="Take it: I will call back").click()
-    number = page.get_by_role("link", name="+4930555123")
+    # Laid out for reading as dialled in Germany, dialled in E.164.
+    number = page.get_by_role("link", name="030 555123")
     number.wait_for()
     assert number.get_attribute("href") == "tel:+4930555123"
     assert request.verification_code in page.locator(".code").inner_text()
@@ -72,6 +73,12 @@ def test_a_volunteer_signs_in_claims_calls_back_and_marks_done(page, app, berlin
 
     page.get_by_label("What happened? (optional)").fill("Brought the shopping at five.")
     page.get_by_role("button", name="Done: the person was helped").click()
+    # A step of its own asks first, the note carried along.
+    page.get_by_role("heading", name="Mark as done?").wait_for()
+    assert page.get_by_label("What happened? (optional)").input_value() == (
+        "Brought the shopping at five."
+    )
+    page.get_by_role("button", name="Yes, it is done").click()
     page.get_by_text("Marked as done. Thank you for helping!").wait_for()
     assert "You hold no requests at the moment." in page.content()
 

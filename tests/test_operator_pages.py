@@ -119,7 +119,9 @@ def test_the_dashboard_shows_today_the_backlog_and_the_coverage_alert(berlin, lo
     alert = page.split('id="coverage-heading"')[1].split("</section>")[0]
     assert "Neukölln" in alert and "Mitte" not in alert
     assert "request created" in page
-    assert '<svg viewBox="0 0 600 200" role="img"' in page
+    assert '<svg viewBox="0 0 600 200" preserveAspectRatio="none" role="img"' in page
+    # Pending sign-ups are counted on the dashboard and beside "Volunteers".
+    assert "Sign-ups waiting" in page
     # The chart's table: one row per day of the last 30.
     table = page.split("Calls per day as a table")[1]
     assert table.count('<th scope="row"><time') == 30
@@ -367,7 +369,7 @@ def test_the_unclaimed_alert_speaks_german_and_polish(berlin, login, operator, l
     dashboard = login(operator).get("/operator/", headers={"Accept-Language": language})
     expected = {
         "de": ("seit 52 Stunden nicht übernommen", "1 Anfrage wartet seit mehr als 48 Std."),
-        "pl": ("nikt go nie wziął od 52 godzin", "1 zgłoszenie czeka ponad 48 godz."),
+        "pl": ("nikt go nie przyjął od 52 godzin", "1 zgłoszenie czeka ponad 48 godz."),
     }[language]
     assert expected[0] in page.text and expected[1] in dashboard.text
 
@@ -500,7 +502,10 @@ def test_the_audit_log_filtered_by_request_reference(client, history):
 def test_the_whole_audit_log_newest_first(client, history):
     everything = rows(client.get("/operator/audit", headers={"Accept-Language": "en"}).text)
     assert len(everything) == 4
-    assert "approved" in everything[0] and "claimed" in everything[-1]
+    # In words, not the stored "pending -> approved".
+    assert "approved the account (it was waiting for approval)" in everything[0]
+    assert "took the request" in everything[-1]
+    assert "->" not in "".join(everything)
 
 
 def test_the_audit_log_explains_a_bad_or_unknown_reference(client, history):
@@ -544,7 +549,10 @@ def test_the_download_is_the_cli_export(berlin, client, login, operator, runner)
 
     assert response.status_code == 200
     assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
-    assert response.headers["Content-Disposition"] == 'attachment; filename="calls-2026-03-29.csv"'
+    assert (
+        response.headers["Content-Disposition"]
+        == 'attachment; filename="calls-2026-03-29-masked.csv"'
+    )
     assert response.headers["Cache-Control"] == "no-store"
     assert response.data.startswith(b"\xef\xbb\xbfCall SID,")
     assert response.data == cli.stdout_bytes
@@ -560,10 +568,32 @@ def test_a_download_with_numbers_is_in_the_audit_log(berlin, client, login, oper
     response = download(client, first="2026-06-01", last="2026-06-02", with_numbers="y")
 
     assert b"'+4930123456" in response.data and b"'+4930654321" in response.data
-    assert 'filename="calls-2026-06-01_2026-06-02.csv"' in response.headers["Content-Disposition"]
+    disposition = response.headers["Content-Disposition"]
+    assert 'filename="calls-2026-06-01-to-2026-06-02-full-numbers.csv"' in disposition
     event = berlin.scalars(select(AuditEvent)).one()
     assert (event.action, event.user_id) == ("exported", operator.id)
     assert "2026-06-01 to 2026-06-02" in event.detail and "2 calls" in event.detail
+
+
+def test_the_export_starts_at_today_says_so_and_has_yesterday_one_tap_away(
+    berlin, client, login, operator
+):
+    from zoneinfo import ZoneInfo
+
+    from app.calls.export import local_today
+
+    today = local_today(ZoneInfo("Europe/Berlin"))
+    call(berlin, utcnow() - timedelta(seconds=5))
+    login(operator)
+    page = client.get("/operator/export", headers={"Accept-Language": "en"}).text
+    assert f'value="{today.isoformat()}"' in page
+    assert "Chosen: today," in page
+    yesterday = client.get("/operator/export?day=yesterday", headers={"Accept-Language": "en"})
+    assert f'value="{(today - timedelta(days=1)).isoformat()}"' in yesterday.text
+    assert "Chosen: yesterday," in yesterday.text
+    # The first download right after a call has it.
+    response = download(client, first=today.isoformat())
+    assert response.status_code == 200 and response.data.count(b"\r\n") == 2
 
 
 def test_a_download_gives_its_database_connection_back(app, berlin, client, login, operator):
@@ -607,8 +637,8 @@ def test_an_empty_range_explains_itself_and_downloads_nothing(berlin, client, lo
         ({"first": ""}, "Choose the first day."),
         ({"first": "yesterday"}, "Not a valid date value."),
         ({"first": "2026-06-03", "last": "2026-06-01"}, "The last day is before the first day."),
-        ({"first": "9999-12-31"}, "Choose a day from Jan 1, 2000 to Dec 31, 2999."),
-        ({"first": "0001-01-01"}, "Choose a day from Jan 1, 2000 to Dec 31, 2999."),
+        ({"first": "9999-12-31"}, "Choose a day from 1 Jan 2000 to 31 Dec 2999."),
+        ({"first": "0001-01-01"}, "Choose a day from 1 Jan 2000 to 31 Dec 2999."),
         ({"first": "2026-06-01", "last": "3000-01-01"}, "Choose a day from"),
     ],
 )

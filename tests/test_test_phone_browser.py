@@ -41,6 +41,16 @@ if (!window.SpeechSynthesisUtterance) {
 """
 
 
+# Whether the transcript shows its newest sentence (scrolled to its end, and that end in view).
+FOLLOWS_THE_CALL = """() => {
+  const list = document.getElementById("heard");
+  const last = list.lastElementChild.getBoundingClientRect();
+  const box = list.getBoundingClientRect();
+  return list.scrollTop + list.clientHeight >= list.scrollHeight - 2
+    && last.bottom <= box.bottom + 1 && last.top >= box.top - 1;
+}"""
+
+
 @pytest.fixture(scope="module")
 def browser():
     with chromium() as browser:
@@ -105,6 +115,9 @@ def test_an_operator_calls_from_the_browser_and_the_request_appears(browser, app
         heard(page, "Sie haben eingegeben: 1, 0, 1, 1, 5, Mitte.").wait_for()
         page.get_by_role("button", name="Key 1").click()
         heard(page, "Wobei brauchen Sie Hilfe?").wait_for()
+        # The transcript follows the call: the kinds of help just read out are in view,
+        # not hidden under the greeting.
+        assert page.evaluate(FOLLOWS_THE_CALL), "the transcript stays at the greeting"
         page.get_by_role("button", name="Key 2").click()
         page.locator("#line-status", has_text="Beep: the line is recording.").wait_for()
 
@@ -114,6 +127,15 @@ def test_an_operator_calls_from_the_browser_and_the_request_appears(browser, app
         page.get_by_role("button", name="Stay silent").click()
 
         page.locator("#result").wait_for()
+        # The result is right under the transcript, in view, above the keypad.
+        assert page.locator("#result").is_visible()
+        assert page.evaluate(
+            "document.getElementById('result').getBoundingClientRect().bottom <= innerHeight"
+        )
+        assert page.evaluate(
+            "document.getElementById('result').getBoundingClientRect().top"
+            " < document.querySelector('.keypad').getBoundingClientRect().top"
+        )
         reference_text = page.locator("#reference").inner_text()
         assert page.locator("#outcome").inner_text() == "A request was stored."
         board_link = page.get_by_role("link", name="Open the board").get_attribute("href")

@@ -79,11 +79,18 @@ class DayRange:
             return self.first.isoformat()
         return f"{self.first.isoformat()} to {self.last.isoformat()}"
 
-    @property
-    def filename(self) -> str:
-        if self.first == self.last:
-            return f"calls-{self.first.isoformat()}.csv"
-        return f"calls-{self.first.isoformat()}_{self.last.isoformat()}.csv"
+
+def export_filename(days: DayRange, *, with_numbers: bool) -> str:
+    """The download's file name: its days, and whether it holds full numbers.
+
+    Every variant has a name of its own, so that a file with full numbers
+    (personal data, to be deleted soon) is never mistaken for a masked one:
+    'calls-2026-03-29-masked.csv', 'calls-2026-06-01-to-2026-06-02-full-numbers.csv'.
+    """
+    span = days.first.isoformat()
+    if days.last != days.first:
+        span += f"-to-{days.last.isoformat()}"
+    return f"calls-{span}-{'full-numbers' if with_numbers else 'masked'}.csv"
 
 
 def within_export_days(day: date) -> bool:

@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from functools import cache, partial
 from typing import NamedTuple
 
-from sqlalchemy import and_, bindparam, case, func, literal, select, true, update
+from sqlalchemy import and_, bindparam, case, func, literal, or_, select, true, update
 from sqlalchemy.orm import Session, aliased, joinedload
 
 from app.audit import Action, record
@@ -41,6 +41,12 @@ from app.requests.intake import renewed_verification_code
 # and the filters narrow it. 50, not 100: rendering a card costs about a quarter of a
 # millisecond, and at 100 cards the page missed its 50 ms target (bench/board.py).
 BOARD_LIMIT = 50
+# "Could not reach" pressed again within this many minutes of the last one counted, by
+# the same claim, is the same attempt: it counts once (record_unreachable).
+UNREACHABLE_REPEAT_MINUTES = 10
+# How long a volunteer may take back "done" (reopen_request): long enough to notice a
+# slip, short enough that nobody else has relied on it.
+UNDO_DONE_MINUTES = 10
 # "Open" written into the SQL as the literal 'open' rather than a bound parameter:
 # only then can SQLite (and PostgreSQL's generic plans) prove that the board's
 # queries fit the partial indexes over open requests (see HelpRequest), which
@@ -467,26 +473,107 @@ def complete_request(
     return done
 
 
-def record_unreachable(session: Session, request: HelpRequest, user: User) -> int | None:
-    """Count a call attempt that reached nobody; the new count, or None if no longer held.
+class CallAttempt(NamedTuple):
+    """A "could not reach" as recorded: the request's count, and whether this one counted."""
+
+    attempts: int  # calls to this caller that reached nobody, by anyone
+    counted: bool  # False: a repeat within UNREACHABLE_REPEAT_MINUTES, counted once already
+
+
+def record_unreachable(
+    session: Session, request: HelpRequest, user: User, now: datetime | None = None
+) -> CallAttempt | None:
+    """Count a call attempt that reached nobody; None if `user` no longer holds the request.
 
     The volunteer keeps the claim to try again later. From the third attempt
-    on (by anyone) the request is flagged for the operators. The count is
-    incremented in the database, so two reports at once both count.
+    on (by anyone) the request is flagged for the operators. A report within
+    UNREACHABLE_REPEAT_MINUTES of the last one counted during this claim is the
+    same attempt (three taps in a row are one phone that rang out) and counts
+    once. One conditional UPDATE decides, over the row itself: of two reports at
+    once, exactly one counts (PostgreSQL re-checks the WHERE clause on the row the
+    winner left; SQLite serialises the writers).
     """
-    counted = _update_own_claim(
-        session, request, user, unreachable_count=HelpRequest.unreachable_count + 1
-    )
-    attempts = None
-    if counted:
-        attempts = session.scalar(
-            select(HelpRequest.unreachable_count).where(HelpRequest.id == request.id)
+    now = now or utcnow()
+    recent = now - timedelta(minutes=UNREACHABLE_REPEAT_MINUTES)
+    noted = HelpRequest.unreachable_noted_at
+    counted = session.execute(
+        update(HelpRequest)
+        .where(
+            HelpRequest.id == request.id,
+            _held_by(),
+            # Never noted, noted long enough ago, or noted before this claim began.
+            or_(noted.is_(None), noted <= recent, noted < HelpRequest.claimed_at),
         )
+        .values(unreachable_count=HelpRequest.unreachable_count + 1, unreachable_noted_at=now)
+        .execution_options(synchronize_session=False),
+        {"me": user.id},
+    ).rowcount
+    row = session.execute(
+        select(HelpRequest.unreachable_count, _held_by()).where(HelpRequest.id == request.id),
+        {"me": user.id},
+    ).one()
+    attempts, still_held = row
+    if counted:
         record(
             session, Action.UNREACHABLE, user=user, request=request, detail=f"attempt {attempts}"
         )
-    _finish(session, request, counted)
-    return attempts
+    _finish(session, request, bool(counted))
+    if not counted and not still_held:
+        return None
+    return CallAttempt(attempts, bool(counted))
+
+
+class Reopened(enum.StrEnum):
+    REOPENED = "reopened"
+    LIMIT_REACHED = "limit_reached"  # holding max_open_claims again meanwhile
+    TOO_LATE = "too_late"  # done longer than UNDO_DONE_MINUTES ago, or not theirs
+
+
+def done_undoable_until(request: HelpRequest) -> datetime | None:
+    """Until when the volunteer who marked `request` done may take it back (reopen_request)."""
+    if request.status != RequestStatus.DONE or request.closed_at is None:
+        return None
+    return request.closed_at + timedelta(minutes=UNDO_DONE_MINUTES)
+
+
+def reopen_request(
+    session: Session,
+    request: HelpRequest,
+    user: User,
+    *,
+    max_open_claims: int,
+    now: datetime | None = None,
+) -> Reopened:
+    """Take back "done" soon after: the request is `user`'s claim again, as it was.
+
+    Only the volunteer who marked it done, within UNDO_DONE_MINUTES, and within
+    their claim limit. The claim keeps its first deadline (an undo does not buy
+    time) and loses the outcome note (the audit log keeps it). One conditional
+    UPDATE, as for every change of a claim; flushed, the view commits.
+    """
+    now = now or utcnow()
+    reopened = session.execute(
+        update(HelpRequest)
+        .where(
+            HelpRequest.id == request.id,
+            HelpRequest.status == RequestStatus.DONE,
+            HelpRequest.claimed_by_id == _ME,
+            HelpRequest.closed_at > now - timedelta(minutes=UNDO_DONE_MINUTES),
+            _claims_held < max_open_claims,
+        )
+        .values(status=RequestStatus.CLAIMED, closed_at=None, outcome_note="")
+        .execution_options(synchronize_session=False),
+        {"me": user.id},
+    ).rowcount
+    if reopened:
+        record(session, Action.REOPENED, user=user, request=request)
+        _finish(session, request, True)
+        return Reopened.REOPENED
+    _finish(session, request, False)
+    undoable = done_undoable_until(request)
+    if request.claimed_by_id == user.id and undoable is not None and undoable > now:
+        return Reopened.LIMIT_REACHED
+    return Reopened.TOO_LATE
 
 
 def record_number_viewed(session: Session, request: HelpRequest, user: User) -> bool:

@@ -20,6 +20,26 @@ def operators_only():
         abort(403)
 
 
+@bp.context_processor
+def _pending_signups():
+    """How many sign-ups wait for a decision: beside "Volunteers" on every operator page.
+
+    A function, counted only when the operators' navigation is drawn: an error page
+    (a 403, the database away) must not ask the database.
+    """
+    from functools import cache
+
+    from app.accounts.approval import status_counts
+    from app.database import db_session
+    from app.models import AccountStatus
+
+    @cache  # once per page: the navigation and the dashboard both show it
+    def pending_signups() -> int:
+        return status_counts(db_session())[AccountStatus.PENDING]
+
+    return {"pending_signups": pending_signups}
+
+
 @bp.after_request
 def never_cached(response):
     # These pages show callers' numbers and volunteers' contacts: no browser

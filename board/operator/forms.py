@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from flask_babel import format_date, gettext
+from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, IntegerField, SelectField, StringField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 
 from app.calls import export
+from app.i18n import format_date
 from app.requests.intake import REFERENCE_ALPHABET
 
 

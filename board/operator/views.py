@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from babel.dates import format_skeleton
 from flask import (
     Response,
     flash,
@@ -24,10 +23,10 @@ from sqlalchemy import select
 from app import audit
 from app.accounts import approval
 from app.accounts.decisions import last_decisions
-from app.calls.export import DayRange, export_csv, local_today, prepare_export
+from app.calls.export import DayRange, export_csv, export_filename, local_today, prepare_export
 from app.calls.labels import call_end_label
 from app.database import db_session, get_db
-from app.i18n import LANGUAGE_NAMES
+from app.i18n import LANGUAGE_NAMES, format_skeleton
 from app.jobs import queue
 from app.models import AccountStatus, HelpRequest, User
 from app.phone_numbers import masked_number
@@ -36,6 +35,7 @@ from app.requests.dashboard import dashboard as dashboard_figures
 from board import settings
 from board.account_settings import person_name
 from board.operator import bp
+from board.operator.audit_sentences import describe
 from board.operator.bar_chart import bar_chart
 from board.operator.forms import AuditFilterForm, ExportForm, NoteForm
 
@@ -45,6 +45,7 @@ ACTION_LABELS = {
     audit.Action.CLAIMED: _l("claimed"),
     audit.Action.RELEASED: _l("released"),
     audit.Action.COMPLETED: _l("marked done"),
+    audit.Action.REOPENED: _l("undid done"),
     audit.Action.UNREACHABLE: _l("could not reach the caller"),
     audit.Action.NUMBER_VIEWED: _l("viewed the caller's number"),
     audit.Action.EXPIRED: _l("claim expired"),
@@ -108,7 +109,7 @@ def language_name(code: str) -> str:
 @bp.app_template_filter("day_month")
 def day_month(day) -> str:
     """'10 Jun', '10. Juni', '10 cze' in the page's language."""
-    return format_skeleton("MMMd", day, locale=get_locale())
+    return format_skeleton("MMMd", day)
 
 
 @bp.get("/")
@@ -117,7 +118,8 @@ def dashboard():
     return render_template(
         "board/operator/dashboard.html",
         figures=figures,
-        chart=bar_chart(figures.calls_per_day),
+        # No margin: the axis labels are outside the drawing (see the template).
+        chart=bar_chart(figures.calls_per_day, margin=0),
         call_end_label=call_end_label,
         waiting=attention.attention_counts(
             db_session(), unclaimed_alert_hours=settings().unclaimed_alert_hours
@@ -294,19 +296,27 @@ def audit_log():
         events=events,
         older=older,
         unknown_reference=unknown_reference,
-        action_labels=ACTION_LABELS,
+        describe=describe,
     ), (400 if form.errors else 200)
 
 
 @bp.route("/export", methods=["GET", "POST"])
 def export():
     form = ExportForm()
+    today = local_today(settings().timezone)
+    quick = {"today": today, "yesterday": today - timedelta(days=1)}
+
+    def page(**extra):
+        return render_template("board/operator/export.html", form=form, quick=quick, **extra)
+
     if request.method == "GET":
-        yesterday = local_today(settings().timezone) - timedelta(days=1)
-        form.first.data = form.first.data or yesterday
-        return render_template("board/operator/export.html", form=form)
+        # Today unless a quick link asked for yesterday: the calls just made are
+        # there, and the page says which day it is.
+        form.first.data = quick.get(request.args.get("day", ""), today)
+        form.last.data = None
+        return page()
     if not form.validate_on_submit():
-        return render_template("board/operator/export.html", form=form), 400
+        return page(), 400
     days = DayRange(form.first.data, form.last.data or form.first.data)
     language, with_numbers = str(get_locale()), form.with_numbers.data
     session = db_session()
@@ -319,7 +329,7 @@ def export():
         via="the operator pages",
     )
     if total == 0:
-        return render_template("board/operator/export.html", form=form, no_calls=days)
+        return page(no_calls=days)
     session.commit()  # the audit event of full numbers, before any row leaves
 
     def stream():
@@ -337,7 +347,9 @@ def export():
         stream_with_context(stream()),
         mimetype="text/csv",
         headers={
-            "Content-Disposition": f'attachment; filename="{days.filename}"',
+            "Content-Disposition": (
+                f'attachment; filename="{export_filename(days, with_numbers=with_numbers)}"'
+            ),
             # Personal data: never kept by a browser cache or a proxy.
             "Cache-Control": "no-store",
             "X-Content-Type-Options": "nosniff",

@@ -28,11 +28,17 @@
     return text.replace(/\{(\w+)\}/g, (whole, name) => (name in values ? values[name] : whole));
   }
 
+  function followCall() {
+    // The newest sentence (the current question, the list of kinds of help) in view.
+    heardList.scrollTop = heardList.scrollHeight;
+  }
+
   function note(text) {
     const item = document.createElement("li");
     item.className = "move";
     item.textContent = text;
     heardList.appendChild(item);
+    followCall();
   }
 
   function speak(sentences) {
@@ -73,6 +79,7 @@
       item.textContent = sentence.text;
       heardList.appendChild(item);
     }
+    followCall();
     speak(sentences);
     snapshot = answer.call;
     typed.textContent = answer.typed ? fill(texts.typed, { keys: answer.typed }) : "";
@@ -88,6 +95,7 @@
       document.getElementById("reference").textContent = answer.result.reference_text;
       document.getElementById("board-link").href = answer.result.board_url;
       result.hidden = false;
+      result.scrollIntoView({ block: "nearest" });
       return;
     }
     enableFor(answer.waiting_for);
