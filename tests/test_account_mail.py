@@ -353,7 +353,7 @@ def test_approval_mails_arrive_in_the_volunteers_language(app, operator, make_pe
     [message] = smtp.wait_for(1)
     assert message["To"] == "ola@example.org"
     assert message["Subject"] == "Twoje konto zostało zatwierdzone"
-    assert "Witaj Ola," in plain_text(message)
+    assert "Cześć Ola," in plain_text(message)
     assert "http://hotline.test/login" in plain_text(message)
 
 
