@@ -12,9 +12,9 @@ from sqlalchemy import func, select
 from app.accounts.confirmation import confirm_link
 from app.accounts.password_reset import reset_link
 from app.accounts.sessions import change_password
-from app.database import get_db, utcnow
+from app.database import utcnow
 from app.jobs.worker import Worker
-from app.models import AccountStatus, User
+from app.models import User
 from tests.conftest import PASSWORD, TEST_PASSWORD_HASH_COST, AuthActions, make_test_app
 from tests.smtp_server import SmtpServer, plain_text
 
