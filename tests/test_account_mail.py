@@ -406,3 +406,13 @@ def test_operators_get_one_mail_a_day_while_confirmed_sign_ups_wait(
     work(app)
     work(app)
     assert len(smtp.messages) == 2  # once a day, however many more sign up
+
+
+def test_hotline_users_list_marks_unconfirmed_sign_ups(app, client, runner, make_person):
+    make_person("ola@example.org", status="pending", name="Ola")
+    sign_up(client)
+    lines = runner.invoke(args=["users", "list", "--status", "pending"]).output.splitlines()
+    [jan] = [line for line in lines if "jan@example.org" in line]
+    [ola] = [line for line in lines if "ola@example.org" in line]
+    assert jan.endswith("(e-mail not confirmed)")
+    assert "not confirmed" not in ola

@@ -71,7 +71,12 @@ def users_list(status: str | None, role: str | None) -> None:
             return
         for user in accounts:
             zones = ", ".join(z.name for z in user.zones) or "-"
-            click.echo(f"{user.status:<10} {user.role:<10} {user.email:<32} {user.name}  [{zones}]")
+            # Operators' pages list a sign-up only once its address is confirmed.
+            unconfirmed = "  (e-mail not confirmed)" if user.email_confirmed_at is None else ""
+            click.echo(
+                f"{user.status:<10} {user.role:<10} {user.email:<32} {user.name}  [{zones}]"
+                + unconfirmed
+            )
 
 
 def _decision_command(decision: approval.Decision, doc: str) -> click.Command:
