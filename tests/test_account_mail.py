@@ -416,3 +416,18 @@ def test_hotline_users_list_marks_unconfirmed_sign_ups(app, client, runner, make
     [ola] = [line for line in lines if "ola@example.org" in line]
     assert jan.endswith("(e-mail not confirmed)")
     assert "not confirmed" not in ola
+
+
+def test_the_confirmation_mail_is_in_the_language_of_the_sign_up(app, client, smtp, berlin):
+    sign_up(client, language="pl")
+    work(app)
+    [message] = smtp.wait_for(1)
+    assert message["Subject"] == "Potwierdź swój adres e-mail"
+    assert "Cześć Jan Kowalski," in plain_text(message)
+
+
+@pytest.mark.parametrize("token", ["nonsense", "a" * 300, "WzEsMl0.forged"])
+def test_a_made_up_confirmation_link_confirms_nothing(app, client, token, operator):
+    sign_up(client)
+    assert browser(app).post(f"/signup/confirm/{token}").status_code == 410
+    assert "Jan Kowalski" not in volunteers_page(app, operator)
