@@ -193,6 +193,10 @@ class User(UserMixin, Base):
     language: Mapped[str] = mapped_column(String(8), default="")
     created_at: Mapped[created]
     approved_at: Mapped[timestamp | None]
+    # When the owner proved the address is theirs (the link of the sign-up mail). A
+    # volunteer's own sign-up waits for it before operators see it; accounts
+    # operators make (`hotline users add`) are confirmed when made.
+    email_confirmed_at: Mapped[timestamp | None]
     # New-request alerts: how, and not before when (the batch window, app/messaging/alerts.py).
     alert_channel: Mapped[str] = mapped_column(
         String(8), default=AlertChannel.EMAIL, server_default=AlertChannel.EMAIL

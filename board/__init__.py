@@ -252,6 +252,8 @@ from board import (  # noqa: E402, F401  (routes register on bp)
     account_settings,
     accounts,
     alert_settings,
+    email_confirmation,
+    password_reset,
     posters,
     views,
 )

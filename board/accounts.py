@@ -14,6 +14,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
 from wtforms.fields.choices import SelectChoice
 
+from app.accounts.confirmation import queue_confirmation, queue_taken_notice
 from app.accounts.hashing_gate import HashingBusy
 from app.accounts.sessions import end_sessions
 from app.accounts.users import (
@@ -213,29 +214,34 @@ def signup():
 
 
 def _sign_up(session, form: SignupForm, zones: list) -> None:
-    """A new pending account, or, for an address that has one, nothing: the same answer.
+    """A new pending account with its confirmation mail, or, for an address that has
+    an account, a mail to its owner: the same answer on the page either way.
 
     Telling "there is already an account" would let anyone find out who
-    volunteers here (issue 13). The password is hashed in both cases, so the
-    time taken tells nothing either. The owner of a taken address is meant to
-    be told by e-mail once the helpline sends e-mail; until then nobody is.
+    volunteers here (issue 13). The password is hashed and a mail queued in
+    both cases, so the time taken tells nothing either.
     """
-    hash_cost = current_app.config["HOTLINE"].password_hash_cost
-    if find_by_email(session, form.email.data):
-        hash_password(form.password.data, hash_cost)
+    settings = current_app.config["HOTLINE"]
+    language = str(get_locale())
+    owner = find_by_email(session, form.email.data)
+    if owner is not None:
+        hash_password(form.password.data, settings.password_hash_cost)
+        queue_taken_notice(session, settings, owner, language)
+        session.commit()
         return
     # AccountError: the same address signed up at this very moment: the same answer.
     with contextlib.suppress(AccountError):
-        register_volunteer(
+        user = register_volunteer(
             session,
             name=form.name.data,
             email=form.email.data,
             phone=form.phone.data,
             password=form.password.data,
-            hash_cost=hash_cost,
+            hash_cost=settings.password_hash_cost,
             zones=zones,
-            language=str(get_locale()),
+            language=language,
         )
+        queue_confirmation(session, settings, user, language)
         session.commit()
 
 

@@ -176,10 +176,15 @@ FORM_DATA = {
     "operator.export": {"first": "2026-01-01", "with_numbers": "y"},
     "operator.retry_job": {},
     "board.change_alerts": {"channel": "none"},
+    "board.forgot_password": {"email": "ada@example.org"},
+    "board.reset_password_page": {
+        "password": "another long password",
+        "password_again": "another long password",
+    },
 }
 # Links in e-mails that work without a session, so without a CSRF token: their signed
 # token is the proof (mail programs' one-click unsubscribe posts no form token).
-SIGNED_LINKS = {"board.stop_alerts"}
+SIGNED_LINKS = {"board.stop_alerts", "board.confirm_email"}
 # The test phone's posts are JSON, with the token in a header (as its script sends it).
 JSON_DATA = {
     "test_phone.start_call": {"from": "+493023125417"},

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import enum
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from app import audit
+from app.accounts import account_mail
 from app.database import utcnow
 from app.models import AccountStatus, HelpRequest, RequestStatus, Role, User
 from app.requests.intake import renewed_verification_code
@@ -37,6 +38,10 @@ TRANSITIONS = {
 }
 
 
+# A sign-up operators see: its owner confirmed the address (app/accounts/confirmation.py).
+CONFIRMED = User.email_confirmed_at.is_not(None)
+
+
 class ApprovalError(ValueError):
     """The decision does not apply to this account (any more); the message says why."""
 
@@ -51,14 +56,16 @@ def volunteers(session: Session, status: str | None = None) -> list[User]:
     )
     if status is not None:
         query = query.where(User.status == status)
+    if status == AccountStatus.PENDING:
+        query = query.where(CONFIRMED)
     return list(session.scalars(query))
 
 
 def status_counts(session: Session) -> dict[str, int]:
-    """How many volunteers' accounts are pending, approved, suspended, rejected."""
+    """How many volunteers' accounts are pending (confirmed), approved, suspended, rejected."""
     rows = session.execute(
         select(User.status, func.count(User.id))
-        .where(User.role == Role.VOLUNTEER)
+        .where(User.role == Role.VOLUNTEER, or_(User.status != AccountStatus.PENDING, CONFIRMED))
         .group_by(User.status)
     )
     return {status: 0 for status in AccountStatus} | dict(rows.all())
@@ -109,7 +116,8 @@ def decide(
     detail = f"{volunteer.email}: {before} -> {target}"
     if note.strip():
         detail += f" ({note.strip()})"
-    audit.record(session, action, user=operator, subject=volunteer, detail=detail)
+    event = audit.record(session, action, user=operator, subject=volunteer, detail=detail)
+    account_mail.decision_made(session, volunteer, event)  # in this transaction, as the decision
     if target == AccountStatus.SUSPENDED:
         _release_claims(session, volunteer, operator)
     session.flush()  # the caller commits: the web request or the command

@@ -81,6 +81,7 @@ def create_user(
         role=role,
         status=AccountStatus.APPROVED if approved else AccountStatus.PENDING,
         approved_at=utcnow() if approved else None,
+        email_confirmed_at=utcnow(),  # register_volunteer() unsets it: a sign-up confirms
         zones=list(zones),
     )
     session.add(user)
@@ -151,6 +152,7 @@ def register_volunteer(
                 zones=zones,
             )
             user.language = language
+            user.email_confirmed_at = None  # until its owner follows the link we mail
             session.flush()
     except IntegrityError:
         raise AccountError(f"an account for {normalised_email(email)} already exists") from None

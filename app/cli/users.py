@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from app.accounts import approval, password_policy, users
+from app.accounts.password_reset import reset_link
 from app.accounts.sessions import change_password
 from app.accounts.users import WeakPassword, find_by_email, new_password
 from app.cli.who import cli_user
@@ -70,7 +71,12 @@ def users_list(status: str | None, role: str | None) -> None:
             return
         for user in accounts:
             zones = ", ".join(z.name for z in user.zones) or "-"
-            click.echo(f"{user.status:<10} {user.role:<10} {user.email:<32} {user.name}  [{zones}]")
+            # Operators' pages list a sign-up only once its address is confirmed.
+            unconfirmed = "  (e-mail not confirmed)" if user.email_confirmed_at is None else ""
+            click.echo(
+                f"{user.status:<10} {user.role:<10} {user.email:<32} {user.name}  [{zones}]"
+                + unconfirmed
+            )
 
 
 def _decision_command(decision: approval.Decision, doc: str) -> click.Command:
@@ -134,3 +140,24 @@ def users_password(email: str, password: str | None) -> None:
     click.echo(f"New password set for {user.email}; every session of the account has ended.")
     if not password:
         click.echo(f"Password (shown once): {shown}")
+
+
+@users_group.command("reset-link")
+@click.argument("email")
+@click.option("--base-url", help="The board's public address, when public_base_url is not set.")
+def users_reset_link(email: str, base_url: str | None) -> None:
+    """Print a link that sets a new password (one hour, once): for helping someone by phone."""
+    settings = current_app.config["HOTLINE"]
+    base = (base_url or settings.public_base_url or "").strip()
+    if not base.startswith(("http://", "https://")):
+        raise click.ClickException(
+            "the link needs the board's public address: set public_base_url in the "
+            "configuration or give --base-url https://..."
+        )
+    with get_db().session() as session:
+        user = find_by_email(session, email)
+        if user is None or user.status == AccountStatus.DELETED:
+            raise click.ClickException(f"no account for {email}")
+        link = reset_link(settings, user, base_url=base)
+    click.echo(f"A link for {user.email} to choose a new password (valid for one hour, once):")
+    click.echo(link)

@@ -33,7 +33,14 @@ from app.database import Database, get_db
 from app.jobs.queue import ClaimedJob
 
 # The modules that register handlers, imported by the worker before it starts.
-HANDLER_MODULES = ("app.jobs.housekeeping", "app.messaging.outbox", "app.messaging.alerts")
+HANDLER_MODULES = (
+    "app.jobs.housekeeping",
+    "app.messaging.outbox",
+    "app.messaging.alerts",
+    "app.accounts.password_reset",
+    "app.accounts.confirmation",
+    "app.accounts.account_mail",
+)
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """help requests remember when a "could not reach" was last counted
 
 Revision ID: 0016
-Revises: 0014
+Revises: 0015
 Create Date: 2026-12-05 03:30:00
 
 Three taps on "could not reach" within seconds used to flag a request for the
@@ -17,7 +17,7 @@ from alembic import op
 import app.database
 
 revision: str = "0016"
-down_revision: str | None = "0014"
+down_revision: str | None = "0015"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
