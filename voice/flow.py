@@ -79,6 +79,7 @@ class Line:
     hours: dict[str, str]
     area: dict[str, str]  # the zone profile's area, as spoken in each language
     max_open_requests_per_number: int
+    helpline: str = "default"  # the slug of the helpline this line belongs to (app/helplines.py)
 
     def say(self, language: str, sentence: str, **fields: str) -> Say:
         return Say(self.catalogs[language].say(sentence, **fields), language)

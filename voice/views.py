@@ -93,7 +93,11 @@ def incoming():
     number = caller_number(form.get("From"))
     with get_db().connect() as connection:
         call_log.start_call(
-            connection, call_sid=call_sid, from_number=number, to_number=form.get("To", "")
+            connection,
+            call_sid=call_sid,
+            from_number=number,
+            to_number=form.get("To", ""),
+            helpline=line.helpline,
         )
         connection.commit()  # the call is in the log, whatever the flow does next
         call = _stored_call(connection, call_sid, number)
@@ -201,7 +205,8 @@ def apologise(error: Exception):
 
 
 def _stored_call(connection: Connection, call_sid: str, number: str | None) -> StoredCall:
-    return StoredCall(connection, current_app.extensions["hotline_places"], call_sid, number)
+    places = current_app.extensions["hotline_places"]
+    return StoredCall(connection, places, call_sid, number, helpline=current_line().helpline)
 
 
 def _play(call: StoredCall, turn: flow.Turn) -> tuple[flow.Verb, ...]:

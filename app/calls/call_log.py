@@ -42,7 +42,14 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from app.database import utcnow
-from app.models import TWILIO_CALL_STATUSES, Call, CallOutcome, CallStatus, CallStep
+from app.models import (
+    TWILIO_CALL_STATUSES,
+    Call,
+    CallOutcome,
+    CallStatus,
+    CallStep,
+    HelplineRow,
+)
 
 # Hours after its start when a call whose end never reached the log is closed as
 # `unknown` (hotline calls close-stale): Twilio ends a call after 4 hours at most.
@@ -60,7 +67,12 @@ def dialled_number(raw: str) -> str:
 
 
 def start_call(
-    connection: Connection, *, call_sid: str, from_number: str | None, to_number: str
+    connection: Connection,
+    *,
+    call_sid: str,
+    from_number: str | None,
+    to_number: str,
+    helpline: str = "",
 ) -> None:
     """The log row of a call, made at its first webhook (once, however often it comes).
 
@@ -68,9 +80,10 @@ def start_call(
     row that is there already as it is (made by another delivery of the same
     webhook, or by a status callback that overtook it), except that a status of
     an earlier rank (ringing) moves on to in-progress, as it would have, had
-    the callback come second.
+    the callback come second. `helpline`: the slug of the helpline the number chose.
     """
     row = {
+        "helpline_": helpline,
         "call_sid": call_sid,
         "from_number": from_number,
         "to_number": dialled_number(to_number),
@@ -427,7 +440,10 @@ def _started_call(dialect: str) -> Insert:
     """INSERT a call answered by the line; a row there already only moves on to in-progress."""
     calls = Call.__table__
     insert = sqlite_insert if dialect == "sqlite" else postgresql_insert
-    return insert(calls).on_conflict_do_update(
+    helplines = HelplineRow.__table__
+    helpline_id = select(helplines.c.id).where(helplines.c.slug == bindparam("helpline_"))
+    statement = insert(calls).values(helpline_id=helpline_id.scalar_subquery())
+    return statement.on_conflict_do_update(
         index_elements=[calls.c.call_sid],
         set_={calls.c.status.name: CallStatus.IN_PROGRESS.value},
         where=_status_rank(calls.c.status) < CallStatus.IN_PROGRESS.rank,

@@ -9,11 +9,13 @@ import sys
 import click
 from flask import current_app
 from flask.cli import with_appcontext
+from sqlalchemy import select
 
 from app import migrations_runner
 from app.accounts import users
 from app.database import get_db
-from app.zones.postcodes import zone_counts
+from app.helplines import sync_helplines
+from app.models import Zone
 from app.zones.profiles import import_profile, profile_path, read_profile
 
 # Where `make run` serves the app when no public address is configured.
@@ -41,9 +43,14 @@ def setup_command(base_url: str, operator_email: str | None) -> None:
     db = get_db()
     migrations_runner.upgrade(db.url, "head")
     with db.session() as session:
-        if not zone_counts(session):
-            profile = read_profile(profile_path(settings.zone_profile))
-            result = import_profile(session, profile)
+        ids = sync_helplines(session, settings.helplines)
+        session.commit()
+        for helpline in settings.helplines:
+            # A helpline's profile on its first run only: later imports are the operator's.
+            if session.scalar(select(Zone.id).where(Zone.helpline_id == ids[helpline.slug])):
+                continue
+            profile = read_profile(profile_path(helpline.zone_profile))
+            result = import_profile(session, profile, ids[helpline.slug])
             session.commit()
             for line in result.report():
                 click.echo(line)
