@@ -296,3 +296,19 @@ def test_a_database_of_the_previous_release_upgrades_and_keeps_every_row(databas
     finally:
         engine.dispose()
         migrations_runner.upgrade(database_url)
+
+
+def test_hotline_call_to_the_tricity_number(two_lines, db):
+    result = run(two_lines, "call", "--to", TRICITY_NUMBER, "--keys", "1 80001 1 2 #")
+    assert result.exit_code == 0, result.output
+    assert f"Dialling {TRICITY_NUMBER}: Pomoc sąsiedzka Trójmiasto (trojmiasto)." in result.output
+    assert "[pl-PL]" in result.output.splitlines()[2]
+    db.expire_all()
+    [request] = db.scalars(select(HelpRequest))
+    assert (request.zone.slug, request.request_type) == ("gdansk", "pharmacy")
+
+
+def test_hotline_call_to_a_number_that_is_not_one(two_lines):
+    result = run(two_lines, "call", "--to", "gdansk", "--keys", "1")
+    assert result.exit_code != 0
+    assert "'gdansk' is not a phone number" in result.output
