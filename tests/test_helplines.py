@@ -7,6 +7,7 @@ configuration, the zones of each, and whole calls through the webhooks.
 from __future__ import annotations
 
 import copy
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -312,3 +313,25 @@ def test_hotline_call_to_a_number_that_is_not_one(two_lines):
     result = run(two_lines, "call", "--to", "gdansk", "--keys", "1")
     assert result.exit_code != 0
     assert "'gdansk' is not a phone number" in result.output
+
+
+def test_a_call_kept_by_the_fallback_url_is_logged_with_its_helpline(two_lines, db):
+    """Twilio's fallback URL writes the call's start to the spool: the helpline goes with it."""
+    phone = dial(two_lines, TRICITY_NUMBER)
+    params = {
+        "CallSid": "CA" + "7" * 32,
+        "From": CALLER,
+        "To": TRICITY_NUMBER,
+        "ErrorCode": "11200",
+        "ErrorUrl": "http://hotline.test/voice/incoming",
+    }
+    answer = phone.post("/voice/fallback", params)
+    assert "pl-PL" in answer.body  # the apology in the Tri-City's first language
+    tricity = db.scalar(select(HelplineRow.id).where(HelplineRow.slug == "trojmiasto"))
+    for _ in range(100):
+        db.expire_all()
+        logged = db.scalar(select(Call))
+        if logged is not None:
+            break
+        time.sleep(0.05)
+    assert (logged.to_number, logged.helpline_id) == (TRICITY_NUMBER, tricity)

@@ -177,6 +177,7 @@ def fallback():
             call_sid,
             from_number=caller_number(form.get("From")),
             to_number=form.get("To", ""),
+            helpline=current_line().helpline,
         )
         _keep("error", call_sid, step=_known_step(step), language=_known_language(language))
     return respond(current_line(), _apology(language, step))
@@ -290,7 +291,13 @@ def _log_error(call_sid: str) -> None:
     if request.endpoint == "voice.incoming":
         form = request.form
         number = caller_number(form.get("From"))
-        _keep("start", call_sid, from_number=number, to_number=form.get("To", ""))
+        _keep(
+            "start",
+            call_sid,
+            from_number=number,
+            to_number=form.get("To", ""),
+            helpline=current_line().helpline,
+        )
     _keep("error", call_sid, step=step, language=language)
 
 

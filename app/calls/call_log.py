@@ -207,20 +207,22 @@ def record_start(
     from_number: str | None,
     to_number: str,
     started_at: datetime,
+    helpline: str = "",
 ) -> None:
     """A call's start as it really was, kept while the database was away (app/calls/spool.py).
 
     The row may exist already, made by a later webhook or status callback once
     the database was back: it then gets the earlier start and the numbers it
-    lacked (never after the retention purge erased them).
+    lacked (never after the retention purge erased them), and its helpline (slug).
     """
-    calls = Call.__table__
+    calls, helplines = Call.__table__, HelplineRow.__table__
     insert = sqlite_insert if connection.dialect.name == "sqlite" else postgresql_insert
     statement = insert(calls).values(
         call_sid=call_sid,
         from_number=from_number,
         to_number=dialled_number(to_number),
         started_at=started_at,
+        helpline_id=select(helplines.c.id).where(helplines.c.slug == helpline).scalar_subquery(),
     )
     new = statement.excluded
     connection.execute(
@@ -235,6 +237,7 @@ def record_start(
                 "to_number": case(
                     (calls.c.to_number == "", new.to_number), else_=calls.c.to_number
                 ),
+                "helpline_id": func.coalesce(calls.c.helpline_id, new.helpline_id),
             },
             where=calls.c.numbers_erased_at.is_(None),
         )
@@ -253,6 +256,7 @@ def apply_spooled(connection: Connection, fact: dict) -> None:
                 from_number=fact.get("from_number"),
                 to_number=fact.get("to_number", ""),
                 started_at=at,
+                helpline=fact.get("helpline", ""),
             )
         case "error":
             record_error(
