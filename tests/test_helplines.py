@@ -335,3 +335,29 @@ def test_a_call_kept_by_the_fallback_url_is_logged_with_its_helpline(two_lines, 
             break
         time.sleep(0.05)
     assert (logged.to_number, logged.helpline_id) == (TRICITY_NUMBER, tricity)
+
+
+def test_the_export_of_one_helpline_holds_only_its_calls(two_lines, db):
+    tricity = dial(two_lines, TRICITY_NUMBER).call(CALLER)
+    tricity.ring()
+    tricity.press("1")
+    tricity.press("80001")
+    tricity.hang_up()
+    berlin_caller = "+4930123456"
+    berlin = dial(two_lines, BERLIN_NUMBER).call(berlin_caller)
+    berlin.ring()
+    berlin.hang_up()
+
+    def export(slug: str) -> str:
+        result = run(
+            two_lines, "calls", "export", "--date", "today", "--with-numbers", "--helpline", slug
+        )
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    assert CALLER in export("trojmiasto") and berlin_caller not in export("trojmiasto")
+    assert berlin_caller in export("berlin") and CALLER not in export("berlin")
+    assert "1 calls on" in export("berlin")
+    wrong = run(two_lines, "calls", "export", "--date", "today", "--helpline", "krakow")
+    assert wrong.exit_code == 2
+    assert "no helpline 'krakow' (known: berlin, trojmiasto)" in wrong.output
