@@ -163,6 +163,7 @@ class Zone(Base):
     area: Mapped[str] = mapped_column(String(64), index=True)
 
     postcodes: Mapped[list[Postcode]] = relationship(back_populates="zone")
+    helpline: Mapped[HelplineRow] = relationship()
 
     def __repr__(self) -> str:
         return f"<Zone {self.slug}>"

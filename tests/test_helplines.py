@@ -361,3 +361,26 @@ def test_the_export_of_one_helpline_holds_only_its_calls(two_lines, db):
     wrong = run(two_lines, "calls", "export", "--date", "today", "--helpline", "krakow")
     assert wrong.exit_code == 2
     assert "no helpline 'krakow' (known: berlin, trojmiasto)" in wrong.output
+
+
+def test_zones_list_names_each_zones_helpline(two_lines):
+    listed = run(two_lines, "zones", "list").output.splitlines()
+    assert any(line.split()[:3] == ["berlin", "Berlin", "mitte"] for line in listed)
+    assert any(line.split()[:3] == ["trojmiasto", "Trojmiasto", "gdansk"] for line in listed)
+
+
+def test_setup_on_a_single_lines_database_keeps_its_zones_with_the_first_helpline(
+    another_app, berlin
+):
+    """The single line of an earlier set-up becomes Berlin's; the Tri-City's zones are added."""
+    app = another_app(helpline=two_helplines())
+    result = run(app, "setup", "--operator-email", "op@example.org")
+    assert result.exit_code == 0, result.output
+    assert "Helpline berlin" not in result.output  # its zones were there: not imported again
+    assert "Helpline trojmiasto (Pomoc sąsiedzka Trójmiasto):" in result.output
+    berlin.expire_all()
+    rows = {row.slug: row for row in berlin.scalars(select(HelplineRow))}
+    assert sorted(rows) == ["berlin", "trojmiasto"]
+    assert (rows["berlin"].id, rows["berlin"].name) == (1, "Nachbarschaftshilfe Berlin")
+    mitte = berlin.scalar(select(Zone).where(Zone.slug == "mitte"))
+    assert mitte.helpline_id == rows["berlin"].id

@@ -52,6 +52,8 @@ def setup_command(base_url: str, operator_email: str | None) -> None:
             profile = read_profile(profile_path(helpline.zone_profile))
             result = import_profile(session, profile, ids[helpline.slug])
             session.commit()
+            if len(settings.helplines) > 1:
+                click.echo(f"Helpline {helpline.slug} ({helpline.name}):")
             for line in result.report():
                 click.echo(line)
         login = None

@@ -68,5 +68,9 @@ def zones_list() -> None:
     if not rows:
         click.echo("No zones yet. Run: hotline zones import")
         return
+    several = len({zone.helpline_id for zone, _ in rows}) > 1
     for zone, count in rows:
-        click.echo(f"{zone.area:<12} {zone.slug:<28} {zone.name:<30} {count:>5} postcodes")
+        helpline = f"{zone.helpline.slug:<14} " if several else ""
+        click.echo(
+            f"{helpline}{zone.area:<12} {zone.slug:<28} {zone.name:<30} {count:>5} postcodes"
+        )

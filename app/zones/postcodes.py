@@ -7,7 +7,7 @@ import time
 from functools import cache
 
 from sqlalchemy import Connection, Select, func, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from app.models import HelplineRow, Postcode, Zone
 
@@ -122,9 +122,10 @@ def zone_counts(session: Session) -> list[tuple[Zone, int]]:
     """Every zone with the number of postcodes it holds, for `hotline zones list`."""
     rows = session.execute(
         select(Zone, func.count(Postcode.code))
+        .options(selectinload(Zone.helpline))
         .outerjoin(Postcode)
         .group_by(Zone.id)
-        .order_by(Zone.area, Zone.name)
+        .order_by(Zone.helpline_id, Zone.area, Zone.name)
     )
     return [(zone, count) for zone, count in rows]
 
