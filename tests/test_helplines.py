@@ -18,6 +18,7 @@ from app import migrations_runner
 from app.config import ConfigError, load_settings
 from app.helplines import DEFAULT_SLUG, helpline_for_number
 from app.models import Call, HelplineRow, HelpRequest, Postcode, Zone
+from tests.consistency import assert_database_consistent
 from voice.simulator.phone import Phone
 
 BERLIN_NUMBER = "+493040000000"
@@ -178,6 +179,7 @@ def test_a_call_to_the_tricity_number_is_polish_first_and_80001_is_gdansk(two_li
     [logged] = db.scalars(select(Call))
     assert (logged.to_number, logged.helpline_id) == (TRICITY_NUMBER, tricity.id)
     assert logged.outcome == "request_created"
+    assert_database_consistent(db, two_lines.config["HOTLINE"])
 
 
 def test_the_same_postcode_on_the_berlin_number_is_out_of_the_area(two_lines, db):

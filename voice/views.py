@@ -133,6 +133,7 @@ def status():
         "duration_seconds": whole_number(form.get("CallDuration")),
         "from_number": caller_number(form.get("From")),
         "to_number": form.get("To", ""),
+        "helpline": current_line().helpline,
     }
     at = _timestamp(form.get("Timestamp"))
     try:
@@ -179,7 +180,13 @@ def fallback():
             to_number=form.get("To", ""),
             helpline=current_line().helpline,
         )
-        _keep("error", call_sid, step=_known_step(step), language=_known_language(language))
+        _keep(
+            "error",
+            call_sid,
+            step=_known_step(step),
+            language=_known_language(language),
+            helpline=current_line().helpline,
+        )
     return respond(current_line(), _apology(language, step))
 
 
@@ -228,6 +235,7 @@ def _play(call: StoredCall, turn: flow.Turn) -> tuple[flow.Verb, ...]:
         request_type=state.request_type,
         outcome=turn.outcome,
         request_reference=reference,
+        helpline=call.helpline,
     )
     call.connection.commit()
     return turn.reply
@@ -280,10 +288,13 @@ def _log_error(call_sid: str) -> None:
         return
     step = _known_step(request.args.get("step", ""))
     language = _known_language(request.args.get("lang", ""))
+    line = current_line()
     if not database_failed():
         try:
             with get_db().connect() as connection:
-                call_log.record_error(connection, call_sid, step=step, language=language)
+                call_log.record_error(
+                    connection, call_sid, step=step, language=language, helpline=line.helpline
+                )
                 connection.commit()
             return
         except Exception:
@@ -298,7 +309,7 @@ def _log_error(call_sid: str) -> None:
             to_number=form.get("To", ""),
             helpline=current_line().helpline,
         )
-    _keep("error", call_sid, step=step, language=language)
+    _keep("error", call_sid, step=step, language=language, helpline=line.helpline)
 
 
 def _keep(kind: str, call_sid: str, **fields) -> None:

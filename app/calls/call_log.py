@@ -114,6 +114,7 @@ def record_step(
     request_type: str = "",
     outcome: CallOutcome | None = None,
     request_reference: str = "",
+    helpline: str = "",
 ) -> None:
     """Log where the call has got to, unless a later turn is logged already.
 
@@ -134,7 +135,7 @@ def record_step(
     # When the first webhook could not log the call (the database was away), start it
     # now; if another delivery started it at this very moment, update that row.
     if not _update_logged_call(connection, statement, call_sid, parameters) and not _insert_call(
-        connection, {"call_sid": call_sid, **values}
+        connection, {"call_sid": call_sid, **values}, helpline
     ):
         connection.execute(statement, parameters)
 
@@ -180,6 +181,7 @@ def record_error(
     step: str = "",
     language: str = "",
     at: datetime | None = None,
+    helpline: str = "",
 ) -> None:
     """Mark a call that met an error, unless it already ended some other way.
 
@@ -197,7 +199,7 @@ def record_error(
         row.update({"last_step": step} if step else {})
         row.update({"language": language} if language else {})
         row.update({"started_at": at} if at else {})
-        _insert_call(connection, row)
+        _insert_call(connection, row, helpline)
 
 
 def record_start(
@@ -265,6 +267,7 @@ def apply_spooled(connection: Connection, fact: dict) -> None:
                 step=fact.get("step", ""),
                 language=fact.get("language", ""),
                 at=at,
+                helpline=fact.get("helpline", ""),
             )
         case "status":
             ended = fact.get("ended_at")
@@ -277,6 +280,7 @@ def apply_spooled(connection: Connection, fact: dict) -> None:
                 at=datetime.fromisoformat(ended).astimezone(UTC) if ended else at,
                 from_number=fact.get("from_number"),
                 to_number=fact.get("to_number", ""),
+                helpline=fact.get("helpline", ""),
             )
         case kind:
             raise ValueError(f"not a call spool fact: {kind!r}")
@@ -292,6 +296,7 @@ def record_status(
     at: datetime | None = None,
     from_number: str | None = None,
     to_number: str = "",
+    helpline: str = "",
 ) -> bool:
     """Apply a status callback, if it moves the call on.
 
@@ -330,7 +335,7 @@ def record_status(
         if status.final:
             row.update(ended_at=ended_at, duration_seconds=duration_seconds)
             row["outcome"] = CallOutcome.ERROR
-        if not _insert_call(connection, row):
+        if not _insert_call(connection, row, helpline):
             # The first webhook logged it at this very moment: apply the status to that row.
             connection.execute(statement, parameters)
     return True
@@ -426,9 +431,19 @@ def _update_logged_call(connection: Connection, statement, call_sid: str, parame
     return True
 
 
-def _insert_call(connection: Connection, row: dict) -> bool:
-    """Add a call's row; False (and nothing changed) when another request added it first."""
-    return connection.execute(_new_call(connection.dialect.name), row).rowcount == 1
+def _insert_call(connection: Connection, row: dict, helpline: str) -> bool:
+    """Add a call's row, to a helpline (its slug); False (and nothing changed) when another
+    request added it first."""
+    statement = _new_call(connection.dialect.name)
+    return connection.execute(statement, {**row, "helpline_": helpline}).rowcount == 1
+
+
+def _helpline_id() -> ColumnElement:
+    """The id of the helpline whose slug is the parameter `helpline_` (NULL for none)."""
+    helplines = HelplineRow.__table__
+    return (
+        select(helplines.c.id).where(helplines.c.slug == bindparam("helpline_")).scalar_subquery()
+    )
 
 
 @cache
@@ -436,7 +451,8 @@ def _new_call(dialect: str) -> Insert:
     """INSERT a call, doing nothing if its CallSid is logged already (SQLite, PostgreSQL)."""
     calls = Call.__table__
     insert = sqlite_insert if dialect == "sqlite" else postgresql_insert
-    return insert(calls).on_conflict_do_nothing(index_elements=[calls.c.call_sid])
+    statement = insert(calls).values(helpline_id=_helpline_id())
+    return statement.on_conflict_do_nothing(index_elements=[calls.c.call_sid])
 
 
 @cache
@@ -444,9 +460,7 @@ def _started_call(dialect: str) -> Insert:
     """INSERT a call answered by the line; a row there already only moves on to in-progress."""
     calls = Call.__table__
     insert = sqlite_insert if dialect == "sqlite" else postgresql_insert
-    helplines = HelplineRow.__table__
-    helpline_id = select(helplines.c.id).where(helplines.c.slug == bindparam("helpline_"))
-    statement = insert(calls).values(helpline_id=helpline_id.scalar_subquery())
+    statement = insert(calls).values(helpline_id=_helpline_id())
     return statement.on_conflict_do_update(
         index_elements=[calls.c.call_sid],
         set_={calls.c.status.name: CallStatus.IN_PROGRESS.value},
