@@ -12,12 +12,24 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import JSON, Boolean, DateTime, Integer, MetaData, create_engine, inspect, select
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Integer,
+    MetaData,
+    create_engine,
+    func,
+    inspect,
+    select,
+)
 
 from app import migrations_runner
+from app.accounts.users import create_user
 from app.config import ConfigError, load_settings
 from app.helplines import DEFAULT_SLUG, helpline_for_number
 from app.models import Call, HelplineRow, HelpRequest, Postcode, Zone
+from tests.conftest import TEST_PASSWORD_HASH_COST
 from tests.consistency import assert_database_consistent
 from voice.simulator.phone import Phone
 
@@ -386,3 +398,41 @@ def test_setup_on_a_single_lines_database_keeps_its_zones_with_the_first_helplin
     assert (rows["berlin"].id, rows["berlin"].name) == (1, "Nachbarschaftshilfe Berlin")
     mitte = berlin.scalar(select(Zone).where(Zone.slug == "mitte"))
     assert mitte.helpline_id == rows["berlin"].id
+
+
+# -- the browser test phone --------------------------------------------------------------
+
+
+def test_the_test_phone_dials_the_helpline_chosen(two_lines, db):
+    from tests.test_test_phone import FICTIONAL, KeypadPage, sign_in
+
+    operator = create_user(
+        db,
+        name="Ola",
+        email="ola@example.org",
+        password="correct horse battery",
+        hash_cost=TEST_PASSWORD_HASH_COST,
+        role="operator",
+        approved=True,
+    )
+    db.commit()
+    client = two_lines.test_client()
+    sign_in(client, operator.id)
+    page = client.get("/phone").text
+    assert f'<option value="{TRICITY_NUMBER}">Pomoc sąsiedzka Trójmiasto' in page
+    phone = KeypadPage(client)
+    first = phone.call(**{"from": FICTIONAL, "to": TRICITY_NUMBER})
+    assert first["heard"][0]["lang"] == "pl-PL"
+    phone.key("1")
+    heard = phone.keys("80001")
+    assert "8, 0, 0, 0, 1, Gdańsk" in heard["heard"][0]["text"]
+    phone.key("1")
+    phone.key("1")
+    phone.key("#")
+    db.expire_all()
+    [request] = db.scalars(select(HelpRequest))
+    assert request.zone.slug == "gdansk"
+
+    refused = KeypadPage(client).post("/phone/call", {"from": FICTIONAL, "to": "+4930111"})
+    assert refused.status_code == 400
+    assert db.scalar(select(func.count(Call.id))) == 1  # nothing rang
