@@ -245,7 +245,15 @@ class Settings:
     helplines: tuple = ()
 
     def request_type(self, code: str) -> RequestType | None:
-        return next((t for t in self.request_types if t.code == code), None)
+        """The request type with that code: the top level's, else a helpline's own.
+
+        The board, the exports and the alerts label every helpline's requests.
+        """
+        for types in (self.request_types, *(h.request_types for h in self.helplines)):
+            found = next((t for t in types if t.code == code), None)
+            if found is not None:
+                return found
+        return None
 
     def request_type_for_digit(self, digit: str) -> RequestType | None:
         return next((t for t in self.request_types if t.digit == digit), None)

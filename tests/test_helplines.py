@@ -436,3 +436,20 @@ def test_the_test_phone_dials_the_helpline_chosen(two_lines, db):
     refused = KeypadPage(client).post("/phone/call", {"from": FICTIONAL, "to": "+4930111"})
     assert refused.status_code == 400
     assert db.scalar(select(func.count(Call.id))) == 1  # nothing rang
+
+
+def test_a_helplines_own_request_type_is_labelled_everywhere():
+    firewood = {
+        "digit": "1",
+        "code": "firewood",
+        "label": {"pl": "opał na zimę", "uk": "дрова на зиму", "en": "firewood"},
+    }
+    settings = load_settings(
+        None, env={}, overrides={"helpline": two_helplines(request_types=[firewood])}
+    )
+    berlin, tricity = settings.helplines
+    assert [t.code for t in tricity.request_types] == ["firewood"]
+    assert berlin.request_type("firewood") is None
+    # The board, the exports and the alerts look labels up in the settings.
+    assert settings.request_type("firewood").label("pl") == "opał na zimę"
+    assert settings.request_type("shopping").label("de") == "Einkäufe"
