@@ -29,7 +29,7 @@ from app.accounts.users import create_user
 from app.config import ConfigError, load_settings
 from app.helplines import DEFAULT_SLUG, helpline_for_number
 from app.models import Call, HelplineRow, HelpRequest, Postcode, Zone
-from tests.conftest import TEST_PASSWORD_HASH_COST
+from tests.conftest import TEST_PASSWORD_HASH_COST, signed_in_keys
 from tests.consistency import assert_database_consistent
 from voice.simulator.phone import Phone
 
@@ -453,3 +453,34 @@ def test_a_helplines_own_request_type_is_labelled_everywhere():
     # The board, the exports and the alerts look labels up in the settings.
     assert settings.request_type("firewood").label("pl") == "opał na zimę"
     assert settings.request_type("shopping").label("de") == "Einkäufe"
+
+
+# -- the board ---------------------------------------------------------------------------
+
+
+def test_a_volunteer_of_both_helplines_sees_both_boards(two_lines, db, make_person):
+    for number, caller, postcode in [
+        (TRICITY_NUMBER, CALLER, "80001"),
+        (BERLIN_NUMBER, "+4930123456", "10115"),
+    ]:
+        call = dial(two_lines, number).call(caller)
+        call.ring()
+        for keys in ("1", postcode, "1", "1", "#"):
+            call.press(keys)
+    db.expire_all()
+    requests = {r.zone.slug: r for r in db.scalars(select(HelpRequest))}
+    assert sorted(requests) == ["gdansk", "mitte"]
+
+    both = make_person("both@example.org", zones=["mitte", "gdansk"])
+    only_berlin = make_person("berlin@example.org", zones=["mitte"])
+    seen = {}
+    for person in (both, only_berlin):
+        client = two_lines.test_client()
+        with client.session_transaction() as session:
+            session.update(signed_in_keys(person.id))
+        seen[person.email] = client.get("/requests").text
+    board = seen["both@example.org"]
+    assert requests["gdansk"].reference in board and requests["mitte"].reference in board
+    assert "Gdańsk" in board and "Mitte" in board
+    assert requests["gdansk"].reference not in seen["berlin@example.org"]
+    assert CALLER not in board  # a caller's number only for whoever claims the request
