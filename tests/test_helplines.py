@@ -392,6 +392,8 @@ def test_setup_on_a_single_lines_database_keeps_its_zones_with_the_first_helplin
     assert result.exit_code == 0, result.output
     assert "Helpline berlin" not in result.output  # its zones were there: not imported again
     assert "Helpline trojmiasto (Pomoc sąsiedzka Trójmiasto):" in result.output
+    numbers = f"each helpline number ({BERLIN_NUMBER}, {TRICITY_NUMBER}):"
+    assert numbers in result.output
     berlin.expire_all()
     rows = {row.slug: row for row in berlin.scalars(select(HelplineRow))}
     assert sorted(rows) == ["berlin", "trojmiasto"]

@@ -80,7 +80,12 @@ def setup_command(base_url: str, operator_email: str | None) -> None:
     click.echo("")
     click.echo(f"Board:            {base}/")
     click.echo(f"Operators:        {base}/operator/")
-    click.echo("Paste into your Twilio number's voice configuration:")
+    if len(settings.helplines) > 1:
+        # One set of URLs for every number: the number dialled chooses the helpline.
+        numbers = ", ".join(h.phone_number for h in settings.helplines)
+        click.echo(f"Paste into the voice configuration of each helpline number ({numbers}):")
+    else:
+        click.echo("Paste into your Twilio number's voice configuration:")
     click.echo(f"  A call comes in:  {base}/voice/incoming  (HTTP POST)")
     click.echo(f"  Call status:      {base}/voice/status    (HTTP POST)")
     click.echo(f"  Primary fails:    {base}/voice/fallback  (HTTP POST)")
