@@ -28,6 +28,10 @@ def init_app(app: Flask) -> None:
     # One phone line per helpline, by slug; the first also as "hotline_line".
     lines = {h.slug: build_line(settings, h) for h in settings.helplines}
     app.extensions["hotline_lines"] = lines
+    # Twilio sends `To` in E.164 as configured: most webhooks find their line in one lookup.
+    app.extensions["hotline_lines_by_number"] = {
+        h.phone_number: lines[h.slug] for h in settings.helplines if h.phone_number
+    }
     app.extensions["hotline_line"] = lines[settings.helplines[0].slug]
     app.extensions["hotline_places"] = PostcodePlaces()
     spool = CallSpool(Path(settings.call_spool_dir or Path(app.instance_path) / "call-spool"))
@@ -107,8 +111,11 @@ def current_line() -> Line:
     line again; a number no helpline has gets the first.
     """
     dialled = request.form.get("To", "") if has_request_context() else ""
-    helpline = helpline_for_number(current_app.config["HOTLINE"].helplines, dialled)
-    return current_app.extensions["hotline_lines"][helpline.slug]
+    line = current_app.extensions["hotline_lines_by_number"].get(dialled)
+    if line is None:
+        helpline = helpline_for_number(current_app.config["HOTLINE"].helplines, dialled)
+        line = current_app.extensions["hotline_lines"][helpline.slug]
+    return line
 
 
 def _spoken_area(settings: Settings, helpline: Helpline) -> dict[str, str]:

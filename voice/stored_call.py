@@ -9,6 +9,7 @@ from __future__ import annotations
 from sqlalchemy import Connection, Row
 
 from app.calls import call_log
+from app.helplines import DEFAULT_SLUG
 from app.jobs.queue import atomically
 from app.messaging import alerts
 from app.requests import intake
@@ -33,7 +34,7 @@ class StoredCall:
         places: PostcodePlaces,
         call_sid: str,
         caller_number: str | None,
-        helpline: str = "default",
+        helpline: str = DEFAULT_SLUG,
     ):
         self.connection = connection
         self.places = places
