@@ -486,3 +486,45 @@ def test_a_volunteer_of_both_helplines_sees_both_boards(two_lines, db, make_pers
     assert "Gdańsk" in board and "Mitte" in board
     assert requests["gdansk"].reference not in seen["berlin@example.org"]
     assert CALLER not in board  # a caller's number only for whoever claims the request
+
+
+# -- alerts ------------------------------------------------------------------------------
+
+
+def test_an_alert_names_the_neighbourhood_of_the_requests_own_helpline(
+    another_app, berlin, make_person
+):
+    """The same postcode on the other line (a made-up one here) changes nothing in an alert."""
+    from app.jobs.worker import Worker
+    from tests.smtp_server import SmtpServer, plain_text
+
+    with SmtpServer() as smtp:
+        app = another_app(
+            helpline=two_helplines(),
+            mail={"url": smtp.url, "from_address": "hotline@example.org"},
+            alerts={"batch_minutes": 10, "quiet_hours": ""},
+        )
+        assert run(app, "zones", "import").exit_code == 0
+        berlin.expire_all()
+        gdansk = berlin.scalar(select(Zone).where(Zone.slug == "gdansk"))
+        berlin.add(
+            Postcode(
+                helpline_id=gdansk.helpline_id,
+                code="10115",
+                zone_id=gdansk.id,
+                neighbourhood="Wrzeszcz",
+            )
+        )
+        berlin.commit()
+        make_person("mia@example.org", zones=["mitte"], name="Mia")
+
+        call = dial(app, BERLIN_NUMBER).call("+4930123456")
+        call.ring()
+        for keys in ("1", "10115", "1", "1", "#"):
+            call.press(keys)
+        with app.app_context():
+            Worker(app).run_until_empty()
+        [message] = smtp.wait_for(1)
+    text = plain_text(message)
+    assert text.count("Einkäufe: 10115 Mitte") == 1
+    assert "Wrzeszcz" not in text
