@@ -12,7 +12,7 @@ import ipaddress
 import os
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -73,6 +73,8 @@ DEFAULTS: dict = {
     "web_languages": ["de", "pl", "en"],
     "test_phone": "operators",
     "session_idle_minutes": 120,
+    # [[helpline]] tables (app/helplines.py); none: one helpline, from the keys above.
+    "helpline": [],
     "limits": {
         "storage_url": "",
         "per_account_and_address": "5 per minute; 20 per hour; 50 per day",
@@ -241,9 +243,19 @@ class Settings:
     limits: LimitSettings = field(default_factory=lambda: LimitSettings())
     public_phone_number: str = ""  # the number callers dial, as printed on the posters
     phone_country: str = "DE"  # whose numbers the board shows in national format
+    # The helplines this deployment runs (app/helplines.py); the first answers unknown numbers.
+    helplines: tuple = ()
 
     def request_type(self, code: str) -> RequestType | None:
-        return next((t for t in self.request_types if t.code == code), None)
+        """The request type with that code: the top level's, else a helpline's own.
+
+        The board, the exports and the alerts label every helpline's requests.
+        """
+        for types in (self.request_types, *(h.request_types for h in self.helplines)):
+            found = next((t for t in types if t.code == code), None)
+            if found is not None:
+                return found
+        return None
 
     def request_type_for_digit(self, digit: str) -> RequestType | None:
         return next((t for t in self.request_types if t.digit == digit), None)
@@ -286,7 +298,11 @@ def load_settings(
             for k in keys[:-1]:
                 target = target[k]
             target[keys[-1]] = env[var]
-    return _check(raw, source)
+    from app.helplines import check_helplines  # it builds on this module
+
+    tables = raw.pop("helpline")
+    settings = _check(raw, source)
+    return replace(settings, helplines=check_helplines(tables, raw, settings))
 
 
 def _merge(target: dict, new: dict, defaults: dict, source: str, prefix: str) -> None:
@@ -297,7 +313,7 @@ def _merge(target: dict, new: dict, defaults: dict, source: str, prefix: str) ->
             raise ConfigError(f"{source}: unknown key '{name}'")
         default = defaults[key]
         # Open tables (voices, hours) take any language code as a key.
-        if isinstance(default, dict) and name not in ("phone.voices", "phone.hours"):
+        if isinstance(default, dict) and not name.endswith(("phone.voices", "phone.hours")):
             if not isinstance(value, dict):
                 raise ConfigError(f"{source}: key '{name}' must be a table")
             _merge(target[key], value, default, source, prefix=f"{name}.")
@@ -316,9 +332,11 @@ def _merge(target: dict, new: dict, defaults: dict, source: str, prefix: str) ->
         target[key] = value
 
 
-def _check(raw: dict, source: str) -> Settings:
+def _check(raw: dict, source: str, prefix: str = "") -> Settings:
+    """Check the merged settings; `prefix` names a helpline's table in the errors."""
+
     def fail(key: str, why: str) -> ConfigError:
-        return ConfigError(f"{source}: key '{key}' {why}")
+        return ConfigError(f"{source}: key '{prefix}{key}' {why}")
 
     try:
         timezone = ZoneInfo(raw["timezone"])

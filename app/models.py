@@ -134,17 +134,36 @@ class JobState(enum.StrEnum):
     PARKED = "parked"  # failed max_attempts times: shown to the operators
 
 
+class HelplineRow(Base):
+    """A helpline of the configuration (app/helplines.py), as zones, requests and calls name it.
+
+    Synced from the configuration (app.helplines.sync_helplines); the menu, the
+    operator and the rest stay in the configuration.
+    """
+
+    __tablename__ = "helplines"
+
+    id: Mapped[intpk]
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    phone_number: Mapped[str] = mapped_column(String(32), default="")
+
+
 class Zone(Base):
     """An area volunteers serve: a Berlin borough, or a city of the Tri-City."""
 
     __tablename__ = "zones"
+    # Slugs are a helpline's own: two cities may both have a "mitte".
+    __table_args__ = (UniqueConstraint("helpline_id", "slug"),)
 
     id: Mapped[intpk]
-    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    helpline_id: Mapped[int] = mapped_column(ForeignKey("helplines.id"))
+    slug: Mapped[str] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(120))
     area: Mapped[str] = mapped_column(String(64), index=True)
 
     postcodes: Mapped[list[Postcode]] = relationship(back_populates="zone")
+    helpline: Mapped[HelplineRow] = relationship()
 
     def __repr__(self) -> str:
         return f"<Zone {self.slug}>"
@@ -155,7 +174,9 @@ class Postcode(Base):
 
     __tablename__ = "postcodes"
 
-    # The code itself is the primary key: zone_for_postcode() is one index lookup.
+    # A code is unique within its helpline, not across them: 80001 is Gdańsk on the
+    # Tri-City line and nowhere on Berlin's. zone_for_postcode() is one key lookup.
+    helpline_id: Mapped[int] = mapped_column(ForeignKey("helplines.id"), primary_key=True)
     code: Mapped[str] = mapped_column(String(10), primary_key=True)
     zone_id: Mapped[int] = mapped_column(ForeignKey("zones.id"), index=True)
     neighbourhood: Mapped[str] = mapped_column(String(200), default="")
@@ -273,6 +294,10 @@ class HelpRequest(Base):
     reference: Mapped[str] = mapped_column(String(16), unique=True)
     postcode: Mapped[str] = mapped_column(String(10))
     zone_id: Mapped[int] = mapped_column(ForeignKey("zones.id"))
+    # The line the caller rang. Nullable only because SQLite cannot add a NOT NULL
+    # foreign key in place, and a batch copy of this table would lose its partial
+    # indexes: every request stores it (app/requests/intake.py), migration 0017 filled it.
+    helpline_id: Mapped[int | None] = mapped_column(ForeignKey("helplines.id"))
     request_type: Mapped[str_short]
     language: Mapped[str] = mapped_column(String(8))
     # Personal data: shown only to the claimer and operators, erased after retention.
@@ -317,6 +342,8 @@ class Call(Base):
     call_sid: Mapped[str] = mapped_column(String(64), unique=True)
     from_number: Mapped[str | None] = mapped_column(String(32))
     to_number: Mapped[str] = mapped_column(String(32), default="")
+    # The helpline the dialled number chose (None: a call spooled before it was known).
+    helpline_id: Mapped[int | None] = mapped_column(ForeignKey("helplines.id"))
     # Indexed: the daily export reads calls by local day, in order.
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     ended_at: Mapped[timestamp | None]

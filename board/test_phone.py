@@ -82,6 +82,7 @@ def page():
     return render_template(
         "board/test_phone.html",
         caller=fictional_number(db_session()),
+        helplines=_dialable_helplines(),
         texts=_texts(),
         message_seconds=MESSAGE_SECONDS,
     )
@@ -89,8 +90,12 @@ def page():
 
 @bp.post("/call")
 def start_call():
-    """Ring the helpline: {"from": "+493023125417"} or {"withheld": true}."""
+    """Ring the helpline: {"from": "+493023125417"} or {"withheld": true}, and with
+    several helplines {"to": "+48583000000"}, one of their numbers (else the first's)."""
     data = _json_object()
+    to = data.get("to", "")
+    if to and to not in {h.phone_number for h in _dialable_helplines()}:
+        return _refuse(_("Choose one of the helplines."), 400)
     if data.get("withheld") is True:
         caller = ANONYMOUS
     else:
@@ -104,7 +109,7 @@ def start_call():
                 400,
             )
     try:
-        call = _phone().call(caller)
+        call = _phone(to).call(caller)
     except PhoneError:
         return _line_failed()
     return _reply(call)
@@ -145,8 +150,16 @@ def act():
 # -- the call between two requests --------------------------------------------------------
 
 
-def _phone() -> Phone:
-    return Phone.for_app(current_app._get_current_object())
+def _phone(to: str = "") -> Phone:
+    """The simulated phone; `to`: the helpline number it dials (empty: the simulator's own)."""
+    app = current_app._get_current_object()
+    return Phone.for_app(app, hotline_number=to) if to else Phone.for_app(app)
+
+
+def _dialable_helplines() -> list:
+    """The helplines the page offers: those with a number, when there are several."""
+    helplines = [h for h in current_app.config["HOTLINE"].helplines if h.phone_number]
+    return helplines if len(helplines) > 1 else []
 
 
 def _snapshots() -> URLSafeTimedSerializer:
@@ -160,7 +173,8 @@ def _resume(token) -> PhoneCall | None:
     try:
         # Replaying an older snapshot is a webhook delivered twice: the line is built for it.
         snapshot = _snapshots().loads(token, max_age=SNAPSHOT_MAX_AGE)
-        call = _phone().resume(snapshot)
+        # The number dialled goes with the call: the snapshot is signed, so it is ours.
+        call = _phone(str(snapshot.get("to", ""))).resume(snapshot)
     except (BadSignature, KeyError, TypeError, ValueError, SyntaxError):
         return None
     return None if call.ended else call
@@ -169,7 +183,9 @@ def _resume(token) -> PhoneCall | None:
 def _reply(call: PhoneCall):
     """What the caller heard, what the line waits for now, and the next snapshot."""
     answer = {
-        "call": None if call.ended else _snapshots().dumps(call.snapshot()),
+        "call": None
+        if call.ended
+        else _snapshots().dumps({**call.snapshot(), "to": call.phone.hotline_number}),
         "heard": [{"text": h.text, "lang": h.language} for h in call.heard],
         "waiting_for": call.waiting_for,
         "typed": call.typed,

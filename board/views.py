@@ -115,7 +115,7 @@ def _board_page(template: str):
         filters=filters,
         board=board,
         zones=zones,
-        neighbourhoods=neighbourhoods(session, [r.postcode for r in board.requests]),
+        neighbourhoods=neighbourhoods(session, board.requests),
         held=open_claim_count(session, current_user),
         max_open_claims=settings().max_open_claims,
         filtered=filters.narrowed,
@@ -177,7 +177,7 @@ def request_page(reference: str):
         "board/request.html",
         help_request=help_request,
         access=access,
-        neighbourhoods=neighbourhoods(session, [help_request.postcode]),
+        neighbourhoods=neighbourhoods(session, [help_request]),
         claim_form=ActionForm(),
         at_limit=access == Access.CARD
         and open_claim_count(session, current_user) >= settings().max_open_claims,
@@ -192,7 +192,7 @@ def _claimed_page(session, help_request: HelpRequest, status: int = 200, **forms
     return render_template(
         "board/claimed.html",
         help_request=help_request,
-        neighbourhoods=neighbourhoods(session, [help_request.postcode]),
+        neighbourhoods=neighbourhoods(session, [help_request]),
         deadline=claim_deadline(help_request, settings().claim_timeout_hours),
         code_renewed=code_renewed(session, help_request.id),
         unreachable_limit=UNREACHABLE_LIMIT,
@@ -297,7 +297,7 @@ def mark_done(reference: str):
         return render_template(
             "board/confirm_done.html",
             help_request=help_request,
-            neighbourhoods=neighbourhoods(session, [help_request.postcode]),
+            neighbourhoods=neighbourhoods(session, [help_request]),
             done_form=form,
             undo_minutes=UNDO_DONE_MINUTES,
         )
@@ -446,7 +446,7 @@ def my_requests():
         "board/my_requests.html",
         held=held,
         closed=closed,
-        neighbourhoods=neighbourhoods(session, [r.postcode for r in held + closed]),
+        neighbourhoods=neighbourhoods(session, held + closed),
         deadlines={r.id: claim_deadline(r, timeout) for r in held},
         undoable={r.id: until for r in closed if (until := done_undoable_until(r)) and until > now},
         max_open_claims=settings().max_open_claims,

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from app import create_app, migrations_runner
 from app.accounts.users import create_user
 from app.database import Base, get_db
+from app.helplines import DEFAULT_SLUG
 from app.models import AccountStatus, HelpRequest, Role, User, Zone
 from app.requests import intake
 from app.zones.postcodes import zone_for_postcode
@@ -142,6 +143,11 @@ def _empty_postgresql(url: str) -> None:
     try:
         with engine.begin() as connection:
             connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+            # As migrated: the default helpline every zone of a single line belongs to.
+            connection.execute(
+                text("INSERT INTO helplines (slug, name, phone_number) VALUES (:slug, '', '')"),
+                {"slug": DEFAULT_SLUG},
+            )
     finally:
         engine.dispose()
 

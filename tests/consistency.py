@@ -33,7 +33,13 @@ INT32 = 2**31 - 1
 def assert_database_consistent(session: Session, settings: Settings) -> None:
     """Fail with the offending row when the calls or requests tables are inconsistent."""
     session.expire_all()
-    zone_of = dict(session.execute(select(Postcode.code, Postcode.zone_id)).all())
+    # Postcodes are a helpline's own: the same code may be in another helpline's zone.
+    zone_of = {
+        (helpline_id, code): zone_id
+        for helpline_id, code, zone_id in session.execute(
+            select(Postcode.helpline_id, Postcode.code, Postcode.zone_id)
+        )
+    }
     languages = set(settings.phone_languages)
     request_types = {t.code for t in settings.request_types}
     requests = {r.call_sid: r for r in session.scalars(select(HelpRequest))}
@@ -52,7 +58,9 @@ def assert_database_consistent(session: Session, settings: Settings) -> None:
         assert call.duration_seconds is None or 0 <= call.duration_seconds <= INT32, where
         assert call.request_type in {"", *request_types}, where + f"type {call.request_type!r}"
         # A logged postcode is one of the zones', with its zone; no postcode, no zone.
-        assert zone_of.get(call.postcode) == call.zone_id, where + f"postcode {call.postcode!r}"
+        assert call.helpline_id is not None, where + "answered by no helpline"
+        placed = zone_of.get((call.helpline_id, call.postcode))
+        assert placed == call.zone_id, where + f"postcode {call.postcode!r}"
         assert len(call.to_number) <= 32 and _printable(call.to_number or "x"), where + "to"
         if call.from_number is not None:
             assert re.fullmatch(r"\+?[0-9]{3,20}", call.from_number), where + "from number"
@@ -72,7 +80,8 @@ def assert_database_consistent(session: Session, settings: Settings) -> None:
         assert re.fullmatch(r"[0-9]{4}", request.verification_code or ""), where + "code"
         assert request.request_type in request_types, where + f"type {request.request_type!r}"
         assert request.language in languages, where + f"language {request.language!r}"
-        assert zone_of.get(request.postcode) == request.zone_id, where + "postcode and zone"
+        placed = zone_of.get((request.helpline_id, request.postcode))
+        assert placed == request.zone_id, where + "postcode, zone and helpline"
         assert request.status in set(RequestStatus), where + f"status {request.status!r}"
         if request.caller_number is not None:
             assert re.fullmatch(r"\+?[0-9]{3,20}", request.caller_number), where + "number"
@@ -84,6 +93,7 @@ def assert_database_consistent(session: Session, settings: Settings) -> None:
             logged = calls.get(request.call_sid)
             assert logged is not None, where + "stored by a call the log does not know"
             assert logged.request_reference == request.reference, where + "not in the call log"
+            assert logged.helpline_id == request.helpline_id, where + "another helpline's call"
 
 
 def _printable(text: str) -> bool:

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from app.calls.export import DayRange, export_csv, local_midnight
 from app.models import AuditEvent, CallOutcome, Zone
 from app.phone_numbers import is_withheld, masked_number
+from app.zones.postcodes import oldest_helpline_id
 from tests.seeding import call, utc
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -550,7 +551,12 @@ ODD_TEXTS += ["cr\rlf\r\n", "back\\slash", "Neukölln ✓", "'=quoted", "."]
 
 @pytest.mark.parametrize("language", ["en", "de"])
 def test_odd_text_from_outside_reads_back_as_it_was_and_never_as_a_formula(app, berlin, language):
-    odd_zone = Zone(slug="odd", name='=Mitte, "Tiergarten"; ok', area="berlin")
+    odd_zone = Zone(
+        helpline_id=oldest_helpline_id(berlin),
+        slug="odd",
+        name='=Mitte, "Tiergarten"; ok',
+        area="berlin",
+    )
     berlin.add(odd_zone)
     berlin.flush()
     for n, text in enumerate(ODD_TEXTS):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from flask import Blueprint, Flask, current_app
+from flask import Blueprint, Flask, current_app, has_request_context, request
 from flask.sessions import SecureCookieSessionInterface
 
 from app.calls import call_log
@@ -13,6 +13,7 @@ from app.calls.spool import CallSpool
 from app.config import ConfigError, Settings
 from app.database import get_db
 from app.database_guard import budget
+from app.helplines import Helpline, helpline_for_number
 from app.zones.postcodes import PostcodePlaces
 from app.zones.profiles import ZoneImportError, profile_path, read_profile
 from voice.flow import Line
@@ -24,7 +25,14 @@ bp = Blueprint("voice", __name__, url_prefix="/voice")
 def init_app(app: Flask) -> None:
     """Check the prompts of every phone language, then open the webhooks."""
     settings: Settings = app.config["HOTLINE"]
-    app.extensions["hotline_line"] = build_line(settings)
+    # One phone line per helpline, by slug; the first also as "hotline_line".
+    lines = {h.slug: build_line(settings, h) for h in settings.helplines}
+    app.extensions["hotline_lines"] = lines
+    # Twilio sends `To` in E.164 as configured: most webhooks find their line in one lookup.
+    app.extensions["hotline_lines_by_number"] = {
+        h.phone_number: lines[h.slug] for h in settings.helplines if h.phone_number
+    }
+    app.extensions["hotline_line"] = lines[settings.helplines[0].slug]
     app.extensions["hotline_places"] = PostcodePlaces()
     spool = CallSpool(Path(settings.call_spool_dir or Path(app.instance_path) / "call-spool"))
     app.extensions["hotline_call_spool"] = spool
@@ -76,37 +84,49 @@ def _replay_spool_left_over() -> None:
             spool.replay_soon(current_app.extensions["hotline_spool_writer"])
 
 
-def build_line(settings: Settings) -> Line:
-    """The phone line as configured; raises ConfigError naming what is wrong."""
-    catalogs = load_catalogs(settings.phone_languages, settings.source)
+def build_line(settings: Settings, helpline: Helpline | None = None) -> Line:
+    """A helpline's phone line (the first's by default); raises ConfigError naming what is wrong."""
+    helpline = helpline or settings.helplines[0]
+    catalogs = load_catalogs(list(helpline.phone_languages), settings.source)
     return Line(
-        languages=tuple(settings.phone_languages),
-        default_language=settings.default_language,
+        languages=helpline.phone_languages,
+        default_language=helpline.default_language,
         catalogs=catalogs,
-        request_types=tuple(settings.request_types),
-        voices=dict(settings.voices),
-        operator_phone=settings.operator_phone,
+        request_types=helpline.request_types,
+        voices=dict(helpline.voices),
+        operator_phone=helpline.operator_phone,
         # The hours are spoken inside a sentence that ends with its own full
         # stop: "... 6 p.m." would otherwise be read as "p.m..".
-        hours={lang: text.strip().rstrip(".") for lang, text in settings.hours.items()},
-        area=_spoken_area(settings),
+        hours={lang: text.strip().rstrip(".") for lang, text in helpline.hours.items()},
+        area=_spoken_area(settings, helpline),
         max_open_requests_per_number=settings.max_open_requests_per_number,
+        helpline=helpline.slug,
     )
 
 
 def current_line() -> Line:
-    return current_app.extensions["hotline_line"]
+    """The line of the helpline whose number the caller dialled (Twilio's `To`).
+
+    Twilio sends `To` with every webhook of a call, so each step finds the same
+    line again; a number no helpline has gets the first.
+    """
+    dialled = request.form.get("To", "") if has_request_context() else ""
+    line = current_app.extensions["hotline_lines_by_number"].get(dialled)
+    if line is None:
+        helpline = helpline_for_number(current_app.config["HOTLINE"].helplines, dialled)
+        line = current_app.extensions["hotline_lines"][helpline.slug]
+    return line
 
 
-def _spoken_area(settings: Settings) -> dict[str, str]:
-    """The area callers outside it are told about, in each phone language."""
+def _spoken_area(settings: Settings, helpline: Helpline) -> dict[str, str]:
+    """The area callers outside it are told about, in each of the helpline's languages."""
     try:
-        profile = read_profile(profile_path(settings.zone_profile))
+        profile = read_profile(profile_path(helpline.zone_profile))
     except ZoneImportError as e:
         raise ConfigError(f"{settings.source}: key 'zone_profile': {e}") from None
     return {
         language: profile.area_spoken.get(language) or profile.area
-        for language in settings.phone_languages
+        for language in helpline.phone_languages
     }
 
 

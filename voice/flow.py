@@ -42,6 +42,7 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 from app.config import RequestType
+from app.helplines import DEFAULT_SLUG
 from app.models import CallOutcome, CallStep, RequestStatus
 from app.phone_numbers import TYPED_NUMBER
 from app.zones.postcodes import POSTCODE
@@ -79,6 +80,7 @@ class Line:
     hours: dict[str, str]
     area: dict[str, str]  # the zone profile's area, as spoken in each language
     max_open_requests_per_number: int
+    helpline: str = DEFAULT_SLUG  # the slug of the helpline this line belongs to (app/helplines.py)
 
     def say(self, language: str, sentence: str, **fields: str) -> Say:
         return Say(self.catalogs[language].say(sentence, **fields), language)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from sqlalchemy import Connection, Row
 
 from app.calls import call_log
+from app.helplines import DEFAULT_SLUG
 from app.jobs.queue import atomically
 from app.messaging import alerts
 from app.requests import intake
@@ -33,11 +34,13 @@ class StoredCall:
         places: PostcodePlaces,
         call_sid: str,
         caller_number: str | None,
+        helpline: str = DEFAULT_SLUG,
     ):
         self.connection = connection
         self.places = places
         self.call_sid = call_sid
         self.caller_number = caller_number  # None: withheld
+        self.helpline = helpline  # the slug of the helpline dialled: its postcodes only
 
     # -- facts -----------------------------------------------------------------------
 
@@ -53,10 +56,10 @@ class StoredCall:
 
     def place(self, postcode: str) -> Place | None:
         # From the app's copy of the postcodes: no query, so nothing to keep per call.
-        found = self.places.get(self.connection, postcode)
+        found = self.places.get(self.connection, postcode, self.helpline)
         if found is None:
             return None
-        code, name, zone_id = found
+        code, name, zone_id, _ = found
         return Place(postcode=code, name=name, zone_id=zone_id)
 
     def stored_request(self) -> RequestInfo | None:
@@ -77,9 +80,10 @@ class StoredCall:
         """
         match effect:
             case CreateRequest():
-                place = self.place(effect.postcode)
+                place = self.places.get(self.connection, effect.postcode, self.helpline)
                 if place is None:
                     raise LookupError(f"postcode {effect.postcode} left the zones mid-call")
+                code, _, zone_id, helpline_id = place
                 number = self._number_to_store()
                 # The request and the job that alerts its volunteers: both or neither.
                 with atomically(self.connection):
@@ -89,8 +93,9 @@ class StoredCall:
                         caller_number=number,
                         # Not caller ID: what a caller who withheld theirs typed.
                         caller_number_typed=number is not None and self.caller_withheld,
-                        postcode=place.postcode,
-                        zone_id=place.zone_id,
+                        postcode=code,
+                        zone_id=zone_id,
+                        helpline_id=helpline_id,
                         request_type=effect.request_type,
                         language=effect.language,
                         voice_message_url=effect.message_url,

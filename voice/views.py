@@ -93,7 +93,11 @@ def incoming():
     number = caller_number(form.get("From"))
     with get_db().connect() as connection:
         call_log.start_call(
-            connection, call_sid=call_sid, from_number=number, to_number=form.get("To", "")
+            connection,
+            call_sid=call_sid,
+            from_number=number,
+            to_number=form.get("To", ""),
+            helpline=line.helpline,
         )
         connection.commit()  # the call is in the log, whatever the flow does next
         call = _stored_call(connection, call_sid, number)
@@ -129,6 +133,7 @@ def status():
         "duration_seconds": whole_number(form.get("CallDuration")),
         "from_number": caller_number(form.get("From")),
         "to_number": form.get("To", ""),
+        "helpline": current_line().helpline,
     }
     at = _timestamp(form.get("Timestamp"))
     try:
@@ -173,8 +178,15 @@ def fallback():
             call_sid,
             from_number=caller_number(form.get("From")),
             to_number=form.get("To", ""),
+            helpline=current_line().helpline,
         )
-        _keep("error", call_sid, step=_known_step(step), language=_known_language(language))
+        _keep(
+            "error",
+            call_sid,
+            step=_known_step(step),
+            language=_known_language(language),
+            helpline=current_line().helpline,
+        )
     return respond(current_line(), _apology(language, step))
 
 
@@ -201,7 +213,8 @@ def apologise(error: Exception):
 
 
 def _stored_call(connection: Connection, call_sid: str, number: str | None) -> StoredCall:
-    return StoredCall(connection, current_app.extensions["hotline_places"], call_sid, number)
+    places = current_app.extensions["hotline_places"]
+    return StoredCall(connection, places, call_sid, number, helpline=current_line().helpline)
 
 
 def _play(call: StoredCall, turn: flow.Turn) -> tuple[flow.Verb, ...]:
@@ -222,6 +235,7 @@ def _play(call: StoredCall, turn: flow.Turn) -> tuple[flow.Verb, ...]:
         request_type=state.request_type,
         outcome=turn.outcome,
         request_reference=reference,
+        helpline=call.helpline,
     )
     call.connection.commit()
     return turn.reply
@@ -274,10 +288,13 @@ def _log_error(call_sid: str) -> None:
         return
     step = _known_step(request.args.get("step", ""))
     language = _known_language(request.args.get("lang", ""))
+    line = current_line()
     if not database_failed():
         try:
             with get_db().connect() as connection:
-                call_log.record_error(connection, call_sid, step=step, language=language)
+                call_log.record_error(
+                    connection, call_sid, step=step, language=language, helpline=line.helpline
+                )
                 connection.commit()
             return
         except Exception:
@@ -285,8 +302,14 @@ def _log_error(call_sid: str) -> None:
     if request.endpoint == "voice.incoming":
         form = request.form
         number = caller_number(form.get("From"))
-        _keep("start", call_sid, from_number=number, to_number=form.get("To", ""))
-    _keep("error", call_sid, step=step, language=language)
+        _keep(
+            "start",
+            call_sid,
+            from_number=number,
+            to_number=form.get("To", ""),
+            helpline=current_line().helpline,
+        )
+    _keep("error", call_sid, step=step, language=language, helpline=line.helpline)
 
 
 def _keep(kind: str, call_sid: str, **fields) -> None:

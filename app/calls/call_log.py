@@ -42,7 +42,14 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from app.database import utcnow
-from app.models import TWILIO_CALL_STATUSES, Call, CallOutcome, CallStatus, CallStep
+from app.models import (
+    TWILIO_CALL_STATUSES,
+    Call,
+    CallOutcome,
+    CallStatus,
+    CallStep,
+    HelplineRow,
+)
 
 # Hours after its start when a call whose end never reached the log is closed as
 # `unknown` (hotline calls close-stale): Twilio ends a call after 4 hours at most.
@@ -60,7 +67,12 @@ def dialled_number(raw: str) -> str:
 
 
 def start_call(
-    connection: Connection, *, call_sid: str, from_number: str | None, to_number: str
+    connection: Connection,
+    *,
+    call_sid: str,
+    from_number: str | None,
+    to_number: str,
+    helpline: str = "",
 ) -> None:
     """The log row of a call, made at its first webhook (once, however often it comes).
 
@@ -68,9 +80,10 @@ def start_call(
     row that is there already as it is (made by another delivery of the same
     webhook, or by a status callback that overtook it), except that a status of
     an earlier rank (ringing) moves on to in-progress, as it would have, had
-    the callback come second.
+    the callback come second. `helpline`: the slug of the helpline the number chose.
     """
     row = {
+        "helpline_": helpline,
         "call_sid": call_sid,
         "from_number": from_number,
         "to_number": dialled_number(to_number),
@@ -101,6 +114,7 @@ def record_step(
     request_type: str = "",
     outcome: CallOutcome | None = None,
     request_reference: str = "",
+    helpline: str = "",
 ) -> None:
     """Log where the call has got to, unless a later turn is logged already.
 
@@ -121,7 +135,7 @@ def record_step(
     # When the first webhook could not log the call (the database was away), start it
     # now; if another delivery started it at this very moment, update that row.
     if not _update_logged_call(connection, statement, call_sid, parameters) and not _insert_call(
-        connection, {"call_sid": call_sid, **values}
+        connection, {"call_sid": call_sid, **values}, helpline
     ):
         connection.execute(statement, parameters)
 
@@ -167,6 +181,7 @@ def record_error(
     step: str = "",
     language: str = "",
     at: datetime | None = None,
+    helpline: str = "",
 ) -> None:
     """Mark a call that met an error, unless it already ended some other way.
 
@@ -184,7 +199,7 @@ def record_error(
         row.update({"last_step": step} if step else {})
         row.update({"language": language} if language else {})
         row.update({"started_at": at} if at else {})
-        _insert_call(connection, row)
+        _insert_call(connection, row, helpline)
 
 
 def record_start(
@@ -194,20 +209,22 @@ def record_start(
     from_number: str | None,
     to_number: str,
     started_at: datetime,
+    helpline: str = "",
 ) -> None:
     """A call's start as it really was, kept while the database was away (app/calls/spool.py).
 
     The row may exist already, made by a later webhook or status callback once
     the database was back: it then gets the earlier start and the numbers it
-    lacked (never after the retention purge erased them).
+    lacked (never after the retention purge erased them), and its helpline (slug).
     """
-    calls = Call.__table__
+    calls, helplines = Call.__table__, HelplineRow.__table__
     insert = sqlite_insert if connection.dialect.name == "sqlite" else postgresql_insert
     statement = insert(calls).values(
         call_sid=call_sid,
         from_number=from_number,
         to_number=dialled_number(to_number),
         started_at=started_at,
+        helpline_id=select(helplines.c.id).where(helplines.c.slug == helpline).scalar_subquery(),
     )
     new = statement.excluded
     connection.execute(
@@ -222,6 +239,7 @@ def record_start(
                 "to_number": case(
                     (calls.c.to_number == "", new.to_number), else_=calls.c.to_number
                 ),
+                "helpline_id": func.coalesce(calls.c.helpline_id, new.helpline_id),
             },
             where=calls.c.numbers_erased_at.is_(None),
         )
@@ -240,6 +258,7 @@ def apply_spooled(connection: Connection, fact: dict) -> None:
                 from_number=fact.get("from_number"),
                 to_number=fact.get("to_number", ""),
                 started_at=at,
+                helpline=fact.get("helpline", ""),
             )
         case "error":
             record_error(
@@ -248,6 +267,7 @@ def apply_spooled(connection: Connection, fact: dict) -> None:
                 step=fact.get("step", ""),
                 language=fact.get("language", ""),
                 at=at,
+                helpline=fact.get("helpline", ""),
             )
         case "status":
             ended = fact.get("ended_at")
@@ -260,6 +280,7 @@ def apply_spooled(connection: Connection, fact: dict) -> None:
                 at=datetime.fromisoformat(ended).astimezone(UTC) if ended else at,
                 from_number=fact.get("from_number"),
                 to_number=fact.get("to_number", ""),
+                helpline=fact.get("helpline", ""),
             )
         case kind:
             raise ValueError(f"not a call spool fact: {kind!r}")
@@ -275,6 +296,7 @@ def record_status(
     at: datetime | None = None,
     from_number: str | None = None,
     to_number: str = "",
+    helpline: str = "",
 ) -> bool:
     """Apply a status callback, if it moves the call on.
 
@@ -313,7 +335,7 @@ def record_status(
         if status.final:
             row.update(ended_at=ended_at, duration_seconds=duration_seconds)
             row["outcome"] = CallOutcome.ERROR
-        if not _insert_call(connection, row):
+        if not _insert_call(connection, row, helpline):
             # The first webhook logged it at this very moment: apply the status to that row.
             connection.execute(statement, parameters)
     return True
@@ -409,9 +431,19 @@ def _update_logged_call(connection: Connection, statement, call_sid: str, parame
     return True
 
 
-def _insert_call(connection: Connection, row: dict) -> bool:
-    """Add a call's row; False (and nothing changed) when another request added it first."""
-    return connection.execute(_new_call(connection.dialect.name), row).rowcount == 1
+def _insert_call(connection: Connection, row: dict, helpline: str) -> bool:
+    """Add a call's row, to a helpline (its slug); False (and nothing changed) when another
+    request added it first."""
+    statement = _new_call(connection.dialect.name)
+    return connection.execute(statement, {**row, "helpline_": helpline}).rowcount == 1
+
+
+def _helpline_id() -> ColumnElement:
+    """The id of the helpline whose slug is the parameter `helpline_` (NULL for none)."""
+    helplines = HelplineRow.__table__
+    return (
+        select(helplines.c.id).where(helplines.c.slug == bindparam("helpline_")).scalar_subquery()
+    )
 
 
 @cache
@@ -419,7 +451,8 @@ def _new_call(dialect: str) -> Insert:
     """INSERT a call, doing nothing if its CallSid is logged already (SQLite, PostgreSQL)."""
     calls = Call.__table__
     insert = sqlite_insert if dialect == "sqlite" else postgresql_insert
-    return insert(calls).on_conflict_do_nothing(index_elements=[calls.c.call_sid])
+    statement = insert(calls).values(helpline_id=_helpline_id())
+    return statement.on_conflict_do_nothing(index_elements=[calls.c.call_sid])
 
 
 @cache
@@ -427,7 +460,8 @@ def _started_call(dialect: str) -> Insert:
     """INSERT a call answered by the line; a row there already only moves on to in-progress."""
     calls = Call.__table__
     insert = sqlite_insert if dialect == "sqlite" else postgresql_insert
-    return insert(calls).on_conflict_do_update(
+    statement = insert(calls).values(helpline_id=_helpline_id())
+    return statement.on_conflict_do_update(
         index_elements=[calls.c.call_sid],
         set_={calls.c.status.name: CallStatus.IN_PROGRESS.value},
         where=_status_rank(calls.c.status) < CallStatus.IN_PROGRESS.rank,

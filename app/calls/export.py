@@ -113,11 +113,20 @@ def local_today(tz: ZoneInfo, now: datetime | None = None) -> date:
     return (now or datetime.now(UTC)).astimezone(tz).date()
 
 
-def count_calls(session: Session, days: DayRange, tz: ZoneInfo) -> int:
-    """How many calls started on these local days."""
+def count_calls(
+    session: Session, days: DayRange, tz: ZoneInfo, helpline_id: int | None = None
+) -> int:
+    """How many calls started on these local days (to one helpline, when given)."""
     start, end = days.utc_bounds(tz)
-    query = select(func.count(Call.id)).where(Call.started_at >= start, Call.started_at < end)
+    query = select(func.count(Call.id)).where(
+        Call.started_at >= start, Call.started_at < end, *_of_helpline(helpline_id)
+    )
     return session.scalar(query)
+
+
+def _of_helpline(helpline_id: int | None) -> tuple:
+    """The condition of calls to one helpline (none: every call)."""
+    return () if helpline_id is None else (Call.helpline_id == helpline_id,)
 
 
 def default_delimiter(language: str) -> str:
@@ -158,6 +167,7 @@ def export_csv(
     with_numbers: bool = False,
     delimiter: str | None = None,
     progress: Callable[[int], object] | None = None,
+    helpline_id: int | None = None,
 ) -> Iterator[bytes]:
     """The export file of these local days, BOM and header first, as a stream of bytes.
 
@@ -166,14 +176,15 @@ def export_csv(
     `with_numbers`; the caller commits the audit event of a full-number export
     first (prepare_export()). The callback number is what a caller who
     withheld their number typed to be called back on. `progress` is told how
-    many rows each chunk holds (for a progress bar).
+    many rows each chunk holds (for a progress bar). `helpline_id`: only the
+    calls to that helpline.
     """
     delimiter = delimiter or default_delimiter(language)
     buffer = io.StringIO()
     writer = csv.writer(buffer, dialect="excel", delimiter=delimiter)
     writer.writerow([_text_cell(cell) for cell in header(language)])
     yield (BOM + _drain(buffer)).encode("utf-8")
-    for batch in _row_batches(session, days, settings, language, with_numbers):
+    for batch in _row_batches(session, days, settings, language, with_numbers, helpline_id):
         writer.writerows(batch)
         yield _drain(buffer).encode("utf-8")
         if progress is not None:
@@ -188,7 +199,12 @@ def _drain(buffer: io.StringIO) -> str:
 
 
 def _row_batches(
-    session: Session, days: DayRange, settings: Settings, language: str, with_numbers: bool
+    session: Session,
+    days: DayRange,
+    settings: Settings,
+    language: str,
+    with_numbers: bool,
+    helpline_id: int | None = None,
 ) -> Iterator[list[list[str]]]:
     """The calls as batches of rows of final cells (formula-like text already marked).
 
@@ -217,7 +233,7 @@ def _row_batches(
             Call.numbers_erased_at.is_not(None),
         )
         .outerjoin(Zone, Call.zone_id == Zone.id)
-        .where(Call.started_at >= start, Call.started_at < end)
+        .where(Call.started_at >= start, Call.started_at < end, *_of_helpline(helpline_id))
         .order_by(Call.started_at, Call.id)
     )
     local_time = LocalTimes(tz)
@@ -411,6 +427,7 @@ def prepare_export(
     with_numbers: bool,
     operator: User | None,
     via: str,
+    helpline: tuple[int, str] | None = None,
 ) -> int:
     """How many calls the export of these days holds, and the audit event it needs.
 
@@ -419,15 +436,16 @@ def prepare_export(
     event is flushed, not committed: the command or the request commits it
     before the first row leaves, on purpose, so that if the export then fails
     half-way the trail still says numbers may have left, never the other way
-    round.
+    round. `helpline`: (id, slug) of the one helpline exported, else every call.
     """
-    total = count_calls(session, days, settings.timezone)
+    total = count_calls(session, days, settings.timezone, helpline[0] if helpline else None)
     if total and with_numbers:
+        of = f" of helpline {helpline[1]}" if helpline else ""
         audit.record(
             session,
             audit.Action.EXPORTED,
             user=operator,
-            detail=f"call log {days} with full caller numbers ({total} calls), via {via}",
+            detail=f"call log{of} {days} with full caller numbers ({total} calls), via {via}",
         )
         session.flush()
     return total

@@ -24,7 +24,8 @@ def main() -> None:
         settings = load_settings(config_path())
         from voice import build_line
 
-        build_line(settings)  # the phone prompts of every configured language
+        for helpline in settings.helplines:  # the prompts of every language of every line
+            build_line(settings, helpline)
     except ConfigError as e:
         click.echo(f"Configuration error: {e}", err=True)
         sys.exit(2)

@@ -15,6 +15,7 @@ import re
 import sys
 import tempfile
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import date, timedelta
 from functools import partial
 from pathlib import Path
@@ -22,6 +23,7 @@ from pathlib import Path
 import click
 from flask import current_app
 from flask.cli import AppGroup
+from sqlalchemy import select
 
 from app.calls import call_log
 from app.calls.export import (
@@ -35,6 +37,8 @@ from app.calls.export import (
 )
 from app.cli.who import cli_user
 from app.database import get_db
+from app.helplines import helpline_by_slug
+from app.models import HelplineRow
 
 NO_CALLS = 1  # exit code: the range holds no calls
 NOT_WRITTEN = 3  # exit code: the output file could not be written
@@ -94,12 +98,17 @@ def calls_group() -> None:
 )
 @click.option("--language", help="Language of headings and labels (default: the first web one).")
 @click.option(
+    "--helpline",
+    "slug",
+    help="Only the calls to this helpline (its slug), its days in its own time zone.",
+)
+@click.option(
     "--delimiter",
     type=click.Choice([",", ";"]),
     help="Field separator (default: ';' for languages with a decimal comma, else ',').",
 )
 def calls_export(
-    day, first, last, output: Path | None, with_numbers: bool, language, delimiter
+    day, first, last, output: Path | None, with_numbers: bool, language, slug, delimiter
 ) -> None:
     """Export the call log of local days as CSV (UTF-8 with BOM, for Excel and LibreOffice).
 
@@ -108,6 +117,18 @@ def calls_export(
     the caller's number, masked unless --with-numbers.
     """
     settings = current_app.config["HOTLINE"]
+    helpline = None
+    if slug is not None:
+        found = helpline_by_slug(settings.helplines, slug)
+        if found is None:
+            known = ", ".join(h.slug for h in settings.helplines)
+            raise click.UsageError(f"--helpline: no helpline {slug!r} (known: {known})")
+        # Its local days: a helpline in another time zone has its own midnight.
+        settings = replace(settings, timezone=found.timezone)
+        with get_db().session() as session:
+            helpline_id = session.scalar(select(HelplineRow.id).where(HelplineRow.slug == slug))
+        # Not in the database yet (never imported): no call can have reached it.
+        helpline = (helpline_id if helpline_id is not None else -1, slug)
     days = _day_range(_resolve(day), _resolve(first), _resolve(last), settings.timezone)
     if output is not None and not output.resolve().parent.is_dir():
         raise click.UsageError(f"--output: there is no folder {str(output.parent)!r}")
@@ -118,7 +139,13 @@ def calls_export(
         )
     with get_db().session() as session:
         total = prepare_export(
-            session, days, settings, with_numbers=with_numbers, operator=None, via=cli_user()
+            session,
+            days,
+            settings,
+            with_numbers=with_numbers,
+            operator=None,
+            via=cli_user(),
+            helpline=helpline,
         )
         if total == 0:
             click.echo(f"No calls on {days} ({settings.timezone.key}); nothing written.", err=True)
@@ -132,6 +159,7 @@ def calls_export(
             language=language,
             with_numbers=with_numbers,
             delimiter=delimiter,
+            helpline_id=helpline[0] if helpline else None,
         )
         if output is None:
             stdout = sys.stdout.buffer

@@ -9,11 +9,13 @@ import sys
 import click
 from flask import current_app
 from flask.cli import with_appcontext
+from sqlalchemy import select
 
 from app import migrations_runner
 from app.accounts import users
 from app.database import get_db
-from app.zones.postcodes import zone_counts
+from app.helplines import sync_helplines
+from app.models import Zone
 from app.zones.profiles import import_profile, profile_path, read_profile
 
 # Where `make run` serves the app when no public address is configured.
@@ -41,10 +43,17 @@ def setup_command(base_url: str, operator_email: str | None) -> None:
     db = get_db()
     migrations_runner.upgrade(db.url, "head")
     with db.session() as session:
-        if not zone_counts(session):
-            profile = read_profile(profile_path(settings.zone_profile))
-            result = import_profile(session, profile)
+        ids = sync_helplines(session, settings.helplines)
+        session.commit()
+        for helpline in settings.helplines:
+            # A helpline's profile on its first run only: later imports are the operator's.
+            if session.scalar(select(Zone.id).where(Zone.helpline_id == ids[helpline.slug])):
+                continue
+            profile = read_profile(profile_path(helpline.zone_profile))
+            result = import_profile(session, profile, ids[helpline.slug])
             session.commit()
+            if len(settings.helplines) > 1:
+                click.echo(f"Helpline {helpline.slug} ({helpline.name}):")
             for line in result.report():
                 click.echo(line)
         login = None
@@ -71,7 +80,12 @@ def setup_command(base_url: str, operator_email: str | None) -> None:
     click.echo("")
     click.echo(f"Board:            {base}/")
     click.echo(f"Operators:        {base}/operator/")
-    click.echo("Paste into your Twilio number's voice configuration:")
+    if len(settings.helplines) > 1:
+        # One set of URLs for every number: the number dialled chooses the helpline.
+        numbers = ", ".join(h.phone_number for h in settings.helplines)
+        click.echo(f"Paste into the voice configuration of each helpline number ({numbers}):")
+    else:
+        click.echo("Paste into your Twilio number's voice configuration:")
     click.echo(f"  A call comes in:  {base}/voice/incoming  (HTTP POST)")
     click.echo(f"  Call status:      {base}/voice/status    (HTTP POST)")
     click.echo(f"  Primary fails:    {base}/voice/fallback  (HTTP POST)")

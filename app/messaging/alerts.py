@@ -217,7 +217,11 @@ def send_alert(run: JobRun) -> None:
     rows = run.session.execute(
         select(HelpRequest, AlertItem.reason, Postcode.neighbourhood)
         .join(AlertItem, AlertItem.request_id == HelpRequest.id)
-        .outerjoin(Postcode, Postcode.code == HelpRequest.postcode)
+        # In the request's own zone: another helpline may have the same code.
+        .outerjoin(
+            Postcode,
+            (Postcode.code == HelpRequest.postcode) & (Postcode.zone_id == HelpRequest.zone_id),
+        )
         .where(AlertItem.job_id == run.job.id)
         .order_by(HelpRequest.created_at, HelpRequest.id)
     ).all()

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from app.audit import Action
 from app.database import utcnow
-from app.models import AuditEvent, HelpRequest, RequestStatus
+from app.models import AuditEvent, HelpRequest, RequestStatus, Zone
 
 # No 0/O, 1/I/L, 5/S, 2/Z, 8/B: a reference is read out over the phone and
 # typed by people in a hurry.
@@ -68,6 +68,7 @@ def store_request(
     zone_id: int,
     request_type: str,
     language: str,
+    helpline_id: int | None = None,
     voice_message_url: str | None = None,
     voice_message_seconds: int | None = None,
     caller_number_typed: bool = False,
@@ -81,14 +82,18 @@ def store_request(
     taken), so nothing fails half-way; a second delivery gets the request the
     first one stored. `caller_number_typed`: the number is what a caller who
     withheld theirs typed, not caller ID (the board marks it "not verified").
+    `helpline_id`: the line the caller rang (None: the zone's, looked up here).
     The caller commits.
     """
+    if helpline_id is None:
+        helpline_id = connection.scalar(select(Zone.helpline_id).where(Zone.id == zone_id))
     insert = _new_request(connection.dialect.name)
     for _ in range(5):
         values = {
             "reference": new_reference(),
             "postcode": postcode,
             "zone_id": zone_id,
+            "helpline_id": helpline_id,
             "request_type": request_type,
             "language": language,
             "caller_number": caller_number,

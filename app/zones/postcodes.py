@@ -7,19 +7,38 @@ import time
 from functools import cache
 
 from sqlalchemy import Connection, Select, func, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
-from app.models import Postcode, Zone
+from app.models import HelplineRow, Postcode, Zone
 
 # Five digits: a German postcode, or a Polish one typed without its dash.
 POSTCODE = re.compile(r"[0-9]{5}")
 
 
-def zone_for_postcode(session: Session, code: str) -> Postcode | None:
-    """The postcode row (with its zone) for a code typed by a caller; one primary-key lookup."""
+def oldest_helpline_id(session: Session) -> int:
+    """The first helpline made: the one every zone of a single-line deployment belongs to."""
+    found = session.scalar(select(func.min(HelplineRow.id)))
+    if found is None:
+        raise LookupError("no helpline in the database: run `hotline setup` (it migrates)")
+    return found
+
+
+def zone_for_postcode(
+    session: Session, code: str, helpline_id: int | None = None
+) -> Postcode | None:
+    """A helpline's postcode row (with its zone) for a typed code; one primary-key lookup.
+
+    `helpline_id` None: the oldest helpline (a single-line deployment's only one).
+    """
     if not POSTCODE.fullmatch(code or ""):
         return None
-    query = select(Postcode).options(joinedload(Postcode.zone)).where(Postcode.code == code)
+    if helpline_id is None:
+        helpline_id = oldest_helpline_id(session)
+    query = (
+        select(Postcode)
+        .options(joinedload(Postcode.zone))
+        .where(Postcode.helpline_id == helpline_id, Postcode.code == code)
+    )
     return session.scalars(query).first()
 
 
@@ -44,18 +63,21 @@ class PostcodePlaces:
     def __init__(self, seconds: float = PLACES_SECONDS, clock=time.monotonic):
         self.seconds = seconds
         self.clock = clock
-        # (when read, {code: (code, name, zone id)}), replaced as a whole: the
-        # threads of a server share it without a lock.
-        self._copy: tuple[float, dict[str, tuple[str, str, int]]] | None = None
+        # (when read, {(helpline slug, code): (code, name, zone id, helpline id)}),
+        # replaced as a whole: the threads of a server share it without a lock.
+        self._copy: tuple[float, dict[tuple[str, str], tuple[str, str, int, int]]] | None = None
 
     def forget(self) -> None:
         """Read the postcodes again at the next call: this app has just imported zones."""
         self._copy = None
 
-    def get(self, connection: Connection, code: str) -> tuple[str, str, int] | None:
-        """(code, name to read back, zone id) for a typed postcode, or None outside every zone.
+    def get(
+        self, connection: Connection, code: str, helpline: str
+    ) -> tuple[str, str, int, int] | None:
+        """(code, name to read back, zone id, helpline id) for a postcode typed on a helpline.
 
-        The name is the neighbourhood, else the zone's name.
+        None outside every zone of that helpline (its slug). The name is the
+        neighbourhood, else the zone's name.
         """
         if not POSTCODE.fullmatch(code or ""):
             return None
@@ -65,27 +87,45 @@ class PostcodePlaces:
             rows = connection.execute(_places_query())
             copy = (
                 now,
-                {row.code: (row.code, row.neighbourhood or row.name, row.zone_id) for row in rows},
+                {
+                    (row.slug, row.code): (
+                        row.code,
+                        row.neighbourhood or row.name,
+                        row.zone_id,
+                        row.helpline_id,
+                    )
+                    for row in rows
+                },
             )
             self._copy = copy
-        return copy[1].get(code)
+        return copy[1].get((helpline, code))
 
 
 @cache
 def _places_query() -> Select:
-    postcodes, zones = Postcode.__table__, Zone.__table__
-    return select(
-        postcodes.c.code, postcodes.c.neighbourhood, postcodes.c.zone_id, zones.c.name
-    ).join(zones, zones.c.id == postcodes.c.zone_id)
+    postcodes, zones, helplines = Postcode.__table__, Zone.__table__, HelplineRow.__table__
+    return (
+        select(
+            helplines.c.slug,
+            postcodes.c.helpline_id,
+            postcodes.c.code,
+            postcodes.c.neighbourhood,
+            postcodes.c.zone_id,
+            zones.c.name,
+        )
+        .join(zones, zones.c.id == postcodes.c.zone_id)
+        .join(helplines, helplines.c.id == postcodes.c.helpline_id)
+    )
 
 
 def zone_counts(session: Session) -> list[tuple[Zone, int]]:
     """Every zone with the number of postcodes it holds, for `hotline zones list`."""
     rows = session.execute(
         select(Zone, func.count(Postcode.code))
+        .options(selectinload(Zone.helpline))
         .outerjoin(Postcode)
         .group_by(Zone.id)
-        .order_by(Zone.area, Zone.name)
+        .order_by(Zone.helpline_id, Zone.area, Zone.name)
     )
     return [(zone, count) for zone, count in rows]
 
@@ -120,11 +160,19 @@ def all_zones(session: Session) -> list[Zone]:
     return list(session.scalars(select(Zone).order_by(Zone.area, Zone.name)))
 
 
-def neighbourhoods(session: Session, codes: list[str]) -> dict[str, str]:
-    """The neighbourhood of each postcode, for the cards on the board."""
-    if not codes:
+def neighbourhoods(session: Session, requests) -> dict[str, str]:
+    """The neighbourhood of each request's postcode, for the cards on the board.
+
+    Looked up in the request's own zone: the same code may name a place on
+    another helpline's line.
+    """
+    pairs = {(r.zone_id, r.postcode) for r in requests}
+    if not pairs:
         return {}
     rows = session.execute(
-        select(Postcode.code, Postcode.neighbourhood).where(Postcode.code.in_(set(codes)))
+        select(Postcode.zone_id, Postcode.code, Postcode.neighbourhood).where(
+            Postcode.code.in_({code for _, code in pairs}),
+            Postcode.zone_id.in_({zone_id for zone_id, _ in pairs}),
+        )
     )
-    return dict(rows.all())
+    return {code: name for zone_id, code, name in rows if (zone_id, code) in pairs}

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from app.config import PROFILE_DIR
 from app.models import Postcode, Zone
-from app.zones.postcodes import POSTCODE
+from app.zones.postcodes import POSTCODE, oldest_helpline_id
 
 
 class ZoneImportError(Exception):
@@ -292,20 +292,28 @@ def _read_ranges(path: Path, tables: list, area: str) -> Profile:
     return Profile(source=path.name, area=area, area_spoken={}, zones=zones, left_out=left_out)
 
 
-def import_profile(session: Session, profile: Profile) -> ImportResult:
-    """Make the database's zones and postcodes of the profile's area match the profile.
+def import_profile(
+    session: Session, profile: Profile, helpline_id: int | None = None
+) -> ImportResult:
+    """Make a helpline's zones and postcodes of the profile's area match the profile.
 
     Idempotent: importing the same profile twice changes nothing. Zones that
     left the file are kept (requests refer to them) but lose their postcodes.
+    Another helpline's zones and postcodes are never touched. `helpline_id`
+    None: the oldest helpline, the only one of a single-line deployment.
     The caller commits; on any error it rolls back and nothing has changed.
     """
+    if helpline_id is None:
+        helpline_id = oldest_helpline_id(session)
     result = ImportResult(profile=profile)
-    existing = {z.slug: z for z in session.scalars(select(Zone))}
+    existing = {
+        z.slug: z for z in session.scalars(select(Zone).where(Zone.helpline_id == helpline_id))
+    }
     zone_ids: dict[str, int] = {}
     for data in profile.zones:
         zone = existing.get(data.slug)
         if zone is None:
-            zone = Zone(slug=data.slug, name=data.name, area=profile.area)
+            zone = Zone(helpline_id=helpline_id, slug=data.slug, name=data.name, area=profile.area)
             session.add(zone)
             result.zones_added += 1
         elif (zone.name, zone.area) != (data.name, profile.area):
@@ -319,21 +327,25 @@ def import_profile(session: Session, profile: Profile) -> ImportResult:
         for z in profile.zones
         for code, neighbourhood in z.postcodes.items()
     }
-    area_zone_ids = set(session.scalars(select(Zone.id).where(Zone.area == profile.area))) | set(
-        zone_ids.values()
-    )
+    own_zones = select(Zone.id).where(Zone.helpline_id == helpline_id, Zone.area == profile.area)
+    area_zone_ids = set(session.scalars(own_zones)) | set(zone_ids.values())
     current = {
         p.code: p
         for p in session.scalars(
             select(Postcode).where(
-                Postcode.zone_id.in_(area_zone_ids) | Postcode.code.in_(list(wanted))
+                Postcode.helpline_id == helpline_id,
+                Postcode.zone_id.in_(area_zone_ids) | Postcode.code.in_(list(wanted)),
             )
         )
     }
     for code, (zone_id, neighbourhood) in wanted.items():
         row = current.get(code)
         if row is None:
-            session.add(Postcode(code=code, zone_id=zone_id, neighbourhood=neighbourhood))
+            session.add(
+                Postcode(
+                    helpline_id=helpline_id, code=code, zone_id=zone_id, neighbourhood=neighbourhood
+                )
+            )
             result.postcodes_added += 1
         elif (row.zone_id, row.neighbourhood) != (zone_id, neighbourhood):
             row.zone_id, row.neighbourhood = zone_id, neighbourhood

@@ -157,6 +157,8 @@
     callButton.disabled = true;
     status.textContent = texts.ringing;
     const body = withheld.checked ? { withheld: true } : { from: callerInput.value };
+    const helpline = document.getElementById("helpline");
+    if (helpline) body.to = helpline.value; // several helplines: the number dialled
     queue = post(phone.dataset.callUrl, body)
       .then(show)
       .catch((error) => {

@@ -32,11 +32,13 @@ from app import migrations_runner
 from app.calls import call_log
 from app.cli.setup import LOCAL_BASE_URL
 from app.database import get_db
+from app.helplines import helpline_for_number
 from app.models import Call, CallOutcome
-from app.phone_numbers import ANONYMOUS, caller_number, is_withheld
+from app.phone_numbers import ANONYMOUS, caller_number, is_dialable, is_withheld
 from app.zones.postcodes import zone_counts
 from voice.simulator import key_script
 from voice.simulator.phone import (
+    HOTLINE_NUMBER,
     LineUnreachable,
     Phone,
     PhoneCall,
@@ -72,6 +74,7 @@ Examples:
   hotline call --keys "1 10115 1 1 #"           the German happy path
   hotline call --keys "2 123# 10115 1 2 rec:15"  English, a mistake, a message
   hotline call --from anonymous                  a withheld number, interactively
+  hotline call --to +48583000000 --keys "1 80001 1 1 #"   another helpline's number
   hotline call --url http://127.0.0.1:5000 --keys "1 10115 1 1 #"
 """
 
@@ -84,6 +87,13 @@ Examples:
     help="The caller's number (+4930123456), or 'anonymous' (or another spelling Twilio "
     "sends, e.g. 'restricted', '+7378742833') for a withheld one. "
     "Default: a random number of the range kept free for films (+49 30 23125 xxx).",
+)
+@click.option(
+    "--to",
+    "dialled",
+    metavar="NUMBER",
+    help="The helpline number dialled, which chooses the helpline (see [[helpline]] in the "
+    "configuration). Default: the first helpline's.",
 )
 @click.option("--keys", metavar="SCRIPT", help='What the caller does, e.g. "1 10115 1 1 #".')
 @click.option(
@@ -99,10 +109,19 @@ Examples:
 )
 @with_appcontext
 def call_command(
-    caller: str | None, keys: str | None, url: str | None, public_url: str | None
+    caller: str | None,
+    dialled: str | None,
+    keys: str | None,
+    url: str | None,
+    public_url: str | None,
 ) -> None:
     """Call the helpline without a phone: hear the menu, press keys, store a request."""
     settings = current_app.config["HOTLINE"]
+    if dialled is not None and not is_dialable(dialled.strip()):
+        raise click.BadParameter(
+            f"'{dialled}' is not a phone number like +48583000000", param_hint="'--to'"
+        )
+    dialled = (dialled or "").strip() or settings.helplines[0].phone_number or HOTLINE_NUMBER
     try:
         script = key_script.parse(keys) if keys is not None else None
     except key_script.KeyScriptError as e:
@@ -114,7 +133,7 @@ def call_command(
 
     if url is None:
         _check_database()
-        phone = Phone.for_app(current_app._get_current_object())
+        phone = Phone.for_app(current_app._get_current_object(), hotline_number=dialled)
         board = settings.public_base_url or LOCAL_BASE_URL
         where = f"this app in-process (database {_database_name()})"
     else:
@@ -122,7 +141,11 @@ def call_command(
         signed_for = _checked_base_url(public_url, "--public-url") if public_url else ""
         signed_for = signed_for or settings.public_base_url or url
         phone = Phone.over_http(
-            url, settings.twilio_auth_token, signed_for, api_base_url=settings.twilio_api_base_url
+            url,
+            settings.twilio_auth_token,
+            signed_for,
+            api_base_url=settings.twilio_api_base_url,
+            hotline_number=dialled,
         )
         board = signed_for
         where = f"the server at {url}"
@@ -131,6 +154,9 @@ def call_command(
 
     caller = caller or _fictional_caller()
     click.echo(f"Calling the helpline: {where}, from {caller}.")
+    if len(settings.helplines) > 1:
+        helpline = helpline_for_number(settings.helplines, dialled)
+        click.echo(f"Dialling {dialled}: {helpline.name} ({helpline.slug}).")
     call = None
     try:
         listener = Listener()
