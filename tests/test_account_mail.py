@@ -366,7 +366,7 @@ def test_rejection_and_suspension_are_mailed_too(app, runner, make_person, smtp,
     assert runner.invoke(args=["users", "suspend", eve.email]).exit_code == 0
     work(app)
     mails = {m["To"]: m for m in smtp.wait_for(2)}
-    assert mails["max@example.org"]["Subject"] == "Ihre Anmeldung wurde nicht bestätigt"
+    assert mails["max@example.org"]["Subject"] == "Ihre Anmeldung wurde nicht freigeschaltet"
     assert "odd" not in plain_text(mails["max@example.org"])  # the note is for the audit log
     assert mails["eve@example.org"]["Subject"] == "Your account is suspended"
 

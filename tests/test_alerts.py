@@ -101,7 +101,7 @@ def test_a_call_in_mitte_alerts_mittes_volunteers_and_nobody_else(
 
     [message] = smtp.wait_for(1)
     assert message["To"] == mitte.email
-    assert message["Subject"] == "Nachbarn brauchen Hilfe: 1 Anfrage in Ihren Bezirken"
+    assert message["Subject"] == "Nachbarn brauchen Hilfe: 1 Anfrage in Ihren Gebieten"
     text = plain_text(message)
     assert "Hallo Mia," in text
     assert "Einkäufe: 10115 Mitte" in text
@@ -143,7 +143,7 @@ def test_alerts_are_batched_one_per_volunteer_per_window(alert_app, smtp, make_p
     _work(alert_app)
     [_, batch] = smtp.wait_for(2)
     text = plain_text(batch)
-    assert batch["Subject"] == "Nachbarn brauchen Hilfe: 2 Anfragen in Ihren Bezirken"
+    assert batch["Subject"] == "Nachbarn brauchen Hilfe: 2 Anfragen in Ihren Gebieten"
     assert second in text and third in text
 
 
