@@ -102,6 +102,8 @@ class CallStep(enum.StrEnum):
     CONFIRM_CALLBACK = "confirm_callback"
     CONFIRM_CANCEL = "confirm_cancel"
     OPERATOR_MESSAGE = "operator_message"
+    # Calls the line places: the call back that tells a repeat caller their code.
+    CALLBACK_CODE = "callback_code"
 
 
 class Role(enum.StrEnum):

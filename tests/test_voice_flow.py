@@ -15,6 +15,7 @@ from voice.flow import (
     MENU_TIMEOUT,
     Arrive,
     Ask,
+    CallBack,
     CancelRequest,
     CreateRequest,
     Dial,
@@ -34,6 +35,7 @@ from voice.flow import (
     State,
     advance,
     apology,
+    call_back,
     spell,
     start,
 )
@@ -182,12 +184,22 @@ def test_a_repeat_caller_hears_the_request_first(line):
     assert "schon eine Anfrage: Apotheke" in spoken(turn)
     assert "übernommen" in spoken(turn)
 
-    code = advance(line, turn.state, Keys("1"), facts)
-    assert spoken(code).count("0, 4, 2, 7") == 2
-    assert code.state.step is CallStep.EXISTING
-    assert code.outcome is CallOutcome.REPEAT_CALLER
+    # The code and cancelling only on a call to the number on record: caller ID is easy
+    # to forge.
+    for keys in ("1", "2"):
+        code = advance(line, turn.state, Keys(keys), facts)
+        assert "0, 4, 2, 7" not in spoken(code)
+        assert "Wir rufen Sie gleich unter dieser Nummer zurück" in spoken(code)
+        assert code.effects == (CallBack("HX7-K4M", "de"),)
+        assert isinstance(code.reply[-1], Hangup)
+        assert code.outcome is CallOutcome.REPEAT_CALLER
 
-    cancel = advance(line, turn.state, Keys("2"), facts)
+    back = call_back(line, at(CallStep.CALLBACK_CODE, reference="HX7-K4M"), facts)
+    assert "Wir rufen Sie zurück, wie Sie es gewünscht haben." in spoken(back)
+    assert spoken(back).count("0, 4, 2, 7") == 2
+    again = advance(line, back.state, Keys("2"), facts)
+    assert spoken(again).count("0, 4, 2, 7") == 2
+    cancel = advance(line, back.state, Keys("1"), facts)
     assert cancel.state.step is CallStep.CONFIRM_CANCEL
     done = advance(line, cancel.state, Keys("1"), facts)
     assert done.effects == (CancelRequest("HX7-K4M"),)
@@ -385,10 +397,9 @@ def test_a_number_at_its_limit_hears_why_and_keeps_its_menu(line):
     turn = advance(line, existing, Keys("3"), facts)
     assert turn.effects == () and turn.state.step is CallStep.EXISTING
     assert "Offene Anfragen von Ihrer Nummer: 2." in spoken(turn)
-    assert "Um Ihren Code noch einmal zu hören, drücken Sie die 1." in spoken(turn)
-    # The menu still works: the code, then cancelling.
-    assert spoken(advance(line, turn.state, Keys("1"), facts)).count("0, 4, 2, 7") == 2
-    assert advance(line, turn.state, Keys("2"), facts).state.step is CallStep.CONFIRM_CANCEL
+    assert "Um Ihren Code zu hören oder die Anfrage zurückzuziehen" in spoken(turn)
+    # The menu still works: the code (on a call back).
+    assert advance(line, turn.state, Keys("1"), facts).effects == (CallBack("HX7-K4M", "de"),)
 
 
 def test_one_under_the_limit_goes_on_to_a_new_request(line):

@@ -110,4 +110,4 @@ def _spoken_area(settings: Settings) -> dict[str, str]:
     }
 
 
-from voice import views  # noqa: E402, F401  (routes register on bp)
+from voice import outbound, views  # noqa: E402, F401  (routes register on bp)

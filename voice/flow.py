@@ -17,7 +17,7 @@ The call, top to bottom:
 
     start -> LANGUAGE (only when several languages are offered; silence: default)
           -> CALLBACK_NUMBER -> CONFIRM_CALLBACK     (only when the number is withheld)
-          -> EXISTING -> CONFIRM_CANCEL              (only when the caller has a request)
+          -> EXISTING: "we'll call you back"         (only when the caller has a request)
           -> POSTCODE -> CONFIRM_POSTCODE -> REQUEST_TYPE -> VOICE_MESSAGE
           -> (store the request) -> DONE: the code, twice; goodbye
 
@@ -33,6 +33,16 @@ operator (when one is configured), silence asks once more and then ends
 politely, and the third invalid answer transfers to the operator or says
 goodbye with the helpline hours. OPERATOR dials; when nobody answers,
 OPERATOR_MESSAGE records a message for the operators.
+
+Calls the line places start with `call_back()` instead of `start()`, and then
+follow the same rules:
+
+    CALLBACK_CODE (the code, twice) -> CONFIRM_CANCEL
+
+Caller ID is easy to forge, so a caller's code is never read out, and a request
+never cancelled, on a call *from* their number: the repeat caller hears that
+they will be called back, and only the call *to* the number on record
+(app/calls/outbound.py) reads the code and offers cancelling.
 """
 
 from __future__ import annotations
@@ -44,6 +54,7 @@ from typing import Protocol
 from app.config import RequestType
 from app.models import CallOutcome, CallStep, RequestStatus
 from app.phone_numbers import TYPED_NUMBER
+from app.requests.intake import ACTIVE
 from app.zones.postcodes import POSTCODE
 from voice.prompts import Catalog
 
@@ -283,7 +294,15 @@ class SaveOperatorMessage:
     seconds: int
 
 
-Effect = CreateRequest | CancelRequest | SaveCallbackNumber | SaveOperatorMessage
+@dataclass(frozen=True)
+class CallBack:
+    """Call the number on record back to read the code of `reference` (in `language`)."""
+
+    reference: str
+    language: str
+
+
+Effect = CreateRequest | CancelRequest | SaveCallbackNumber | SaveOperatorMessage | CallBack
 
 
 @dataclass(frozen=True)
@@ -327,6 +346,12 @@ def advance(line: Line, state: State, event: Event, facts: Facts) -> Turn:
     if now.step is CallStep.OPERATOR_MESSAGE:
         return _after_operator_message(line, now, event)
     return _answer(line, now, event, facts)
+
+
+def call_back(line: Line, state: State, facts: Facts) -> Turn:
+    """The first webhook of a call the line placed: who is calling, then `state`'s question."""
+    hello = (line.say(state.language, "callback_hello"),)
+    return Turn(state, _question(line, state, facts, before=hello))
 
 
 def apology(line: Line, language: str, offer_operator: bool) -> tuple[Verb, ...]:
@@ -384,7 +409,7 @@ def _after_silence(line: Line, state: State, facts: Facts) -> Turn:
     lang = state.language
     if state.step is CallStep.LANGUAGE:
         return _after_language(line, state, facts)
-    if state.step in (CallStep.EXISTING, CallStep.DONE):
+    if state.step in (CallStep.EXISTING, CallStep.DONE, CallStep.CALLBACK_CODE):
         return Turn(state, (line.say(lang, "goodbye"), Hangup()), outcome=CallOutcome.REPEAT_CALLER)
     if state.step in (CallStep.CALLBACK_NUMBER, CallStep.CONFIRM_CALLBACK):
         explained = (line.say(lang, "not_heard"), line.say(lang, "no_number"))
@@ -452,6 +477,12 @@ def _question(line: Line, state: State, facts: Facts, before=()) -> tuple[Verb, 
             return (Ask(state, before + summary + (say(lang, "existing_menu"),)),)
         case CallStep.CONFIRM_CANCEL:
             return (Ask(state, before + (say(lang, "confirm_cancel"),)),)
+        case CallStep.CALLBACK_CODE:
+            request = facts.request(state.reference)
+            if request is None or request.status not in ACTIVE or not request.verification_code:
+                return before + (say(lang, "already_closed"), say(lang, "goodbye"), Hangup())
+            code = _code_twice(line, state, request.verification_code)
+            return before + code + (Ask(state, (say(lang, "callback_menu"),)),)
         case CallStep.POSTCODE:
             prompt = before + (say(lang, "ask_postcode"),)
             return (Ask(state, prompt, max_digits=5, timeout=TYPING_TIMEOUT),)
@@ -534,21 +565,25 @@ def _confirm_callback(line: Line, state: State, keys: str, facts: Facts) -> Turn
 
 def _existing(line: Line, state: State, keys: str, facts: Facts) -> Turn | Invalid:
     lang = state.language
-    if keys == "1":
-        request = facts.request(state.reference)
-        if request is None or not request.verification_code:
-            return Turn(state, _question(line, state, facts))
-        code = _code_twice(line, state, request.verification_code)
-        menu = Ask(state, (line.say(lang, "existing_menu"),))
-        return Turn(state, code + (menu,), outcome=CallOutcome.REPEAT_CALLER)
-    if keys == "2":
-        return _ask(line, state, CallStep.CONFIRM_CANCEL, facts)
+    if keys in ("1", "2"):
+        # The code or cancelling: only on a call to the number on record (see the top).
+        said = (line.say(lang, "calling_back"), line.say(lang, "goodbye"), Hangup())
+        effects = (CallBack(state.reference, lang),)
+        return Turn(state, said, effects=effects, outcome=CallOutcome.REPEAT_CALLER)
     if keys == "3":
         count = facts.open_request_count()
         if count >= line.max_open_requests_per_number:
             return _request_limit(line, state, "request_limit", count=str(count))
         return _ask(line, state, CallStep.POSTCODE, facts)
     return Invalid((line.say(lang, "not_understood"),))
+
+
+def _callback_code(line: Line, state: State, keys: str, facts: Facts) -> Turn | Invalid:
+    if keys == "1":
+        return _ask(line, state, CallStep.CONFIRM_CANCEL, facts)
+    if keys == "2":
+        return Turn(state, _question(line, state, facts))
+    return Invalid((line.say(state.language, "not_understood"),))
 
 
 def _request_limit(line: Line, state: State, sentence: str, **fields: str) -> Invalid:
@@ -704,6 +739,7 @@ ANSWERS: dict[CallStep, Callable[[Line, State, str, Facts], Turn | Invalid]] = {
     CallStep.CONFIRM_CALLBACK: _confirm_callback,
     CallStep.EXISTING: _existing,
     CallStep.CONFIRM_CANCEL: _confirm_cancel,
+    CallStep.CALLBACK_CODE: _callback_code,
     CallStep.POSTCODE: _postcode,
     CallStep.CONFIRM_POSTCODE: _confirm_postcode,
     CallStep.REQUEST_TYPE: _request_type,

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, Row
 
-from app.calls import call_log
+from app.calls import call_log, outbound
 from app.jobs.queue import atomically
 from app.messaging import alerts
 from app.requests import intake
 from app.zones.postcodes import PostcodePlaces
 from voice.flow import (
+    CallBack,
     CancelRequest,
     CreateRequest,
     Effect,
@@ -33,8 +34,12 @@ class StoredCall:
         places: PostcodePlaces,
         call_sid: str,
         caller_number: str | None,
+        placed: bool = False,
     ):
         self.connection = connection
+        # A call the line placed (Direction outbound-api): not in the call log, which
+        # counts the calls people make to the line.
+        self.placed = placed
         self.places = places
         self.call_sid = call_sid
         self.caller_number = caller_number  # None: withheld
@@ -107,6 +112,18 @@ class StoredCall:
             case SaveCallbackNumber():
                 call_log.save_callback_number(self.connection, self.call_sid, effect.number)
                 self.connection.commit()
+            case CallBack():
+                request = self._own_request(effect.reference)
+                if request is not None:
+                    # Keyed by this call: Twilio delivering the webhook twice calls once.
+                    outbound.queue_code_callback(
+                        self.connection,
+                        reference=request.reference,
+                        number=self.caller_number,
+                        language=effect.language,
+                        key=self.call_sid,
+                    )
+                    self.connection.commit()
             case SaveOperatorMessage():
                 call_log.save_operator_message(
                     self.connection, self.call_sid, effect.url, effect.seconds

@@ -33,7 +33,12 @@ from app.database import Database, get_db
 from app.jobs.queue import ClaimedJob
 
 # The modules that register handlers, imported by the worker before it starts.
-HANDLER_MODULES = ("app.jobs.housekeeping", "app.messaging.outbox", "app.messaging.alerts")
+HANDLER_MODULES = (
+    "app.jobs.housekeeping",
+    "app.messaging.outbox",
+    "app.messaging.alerts",
+    "app.calls.outbound",
+)
 
 
 @dataclass
