@@ -66,6 +66,7 @@ DEFAULTS: dict = {
     "give_backs_per_hour": 3,
     "churn_alert_give_backs": 3,
     "max_open_requests_per_number": 2,
+    "show_caller_numbers": True,
     "password_hash_cost": 15,
     "operator_phone": "",
     "public_phone_number": "",
@@ -218,6 +219,7 @@ class Settings:
     give_backs_per_hour: int
     churn_alert_give_backs: int
     max_open_requests_per_number: int
+    show_caller_numbers: bool
     unclaimed_alert_hours: int
     password_hash_cost: int
     operator_phone: str
@@ -307,8 +309,9 @@ def _merge(target: dict, new: dict, defaults: dict, source: str, prefix: str) ->
             continue
         if isinstance(default, float) and type(value) is int:
             value = float(value)  # 5 means 5.0
-        if isinstance(default, bool) or type(value) is not type(default):
+        if type(value) is not type(default):  # and so never 1 for true, or true for 1
             kind = {int: "a whole number", float: "a number", str: "a text", list: "a list"}
+            kind[bool] = "true or false"
             kind = kind[type(default)]
             raise ConfigError(f"{source}: key '{name}' must be {kind}, got {value!r}")
         target[key] = value
@@ -439,6 +442,7 @@ def _check(raw: dict, source: str) -> Settings:
         give_backs_per_hour=raw["give_backs_per_hour"],
         churn_alert_give_backs=raw["churn_alert_give_backs"],
         max_open_requests_per_number=raw["max_open_requests_per_number"],
+        show_caller_numbers=raw["show_caller_numbers"],
         unclaimed_alert_hours=raw["unclaimed_alert_hours"],
         password_hash_cost=raw["password_hash_cost"],
         operator_phone=raw["operator_phone"].strip(),

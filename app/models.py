@@ -104,6 +104,9 @@ class CallStep(enum.StrEnum):
     OPERATOR_MESSAGE = "operator_message"
     # Calls the line places: the call back that tells a repeat caller their code.
     CALLBACK_CODE = "callback_code"
+    # The volunteer's call through the hotline: the offer (press 1), then the <Dial>.
+    BRIDGE_OFFER = "bridge_offer"
+    BRIDGE_DIAL = "bridge_dial"
 
 
 class Role(enum.StrEnum):
@@ -388,6 +391,26 @@ class AuditEvent(Base):
     request: Mapped[HelpRequest | None] = relationship()
 
 
+class BridgedCall(Base):
+    """A volunteer's call to a caller through the hotline (app/calls/bridge.py).
+
+    The line rings the volunteer, then <Dial>s the caller with the hotline's number
+    shown: neither learns the other's number. `status` is what the request's page shows.
+    """
+
+    __tablename__ = "bridged_calls"
+
+    id: Mapped[intpk]
+    request_id: Mapped[int] = mapped_column(ForeignKey("help_requests.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    # queued, ringing (the volunteer), connecting (to the caller), talked, missed (the
+    # volunteer did not take it), unreachable (the caller did not answer), failed.
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    talk_seconds: Mapped[int | None]
+    created_at: Mapped[created]
+    ended_at: Mapped[timestamp | None]
+
+
 class Job(Base):
     """A background job (the outbox): written in the transaction of the change that causes it.
 
@@ -462,6 +485,7 @@ __all__ = [
     "Job",
     "JobState",
     "AuditEvent",
+    "BridgedCall",
     "Call",
     "CallOutcome",
     "CallStep",

@@ -157,6 +157,7 @@ FORM_DATA = {
     "board.mark_done": {"note": "Brought the shopping."},
     "board.release": {"reason": "no_time"},
     "board.unreachable": {},
+    "board.call_through": {},
     "board.account_details": {"name": "Ada Lovelace", "phone": "030 1234567"},
     "board.account_zones": {"postcodes": "13187"},
     "board.account_password": {

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from app.calls.bridge import Bridge
 from app.config import load_settings
 from app.models import CallOutcome, CallStep
 from voice import build_line
@@ -54,6 +55,10 @@ class FakeFacts:
     stored: RequestInfo | None = None
     typed_number: str = ""
     open_count: int = 0  # open requests of the number a request would be stored under
+    bridges: dict[int, Bridge] = field(default_factory=dict)
+
+    def bridge(self, bridge_id):
+        return self.bridges.get(bridge_id)
 
     def active_request(self):
         return self.requests.get(self.active)
@@ -353,9 +358,15 @@ def test_every_question_waits_at_least_eight_seconds(line):
         requests={"R": RequestInfo("R", "chat", "open", "1234")},
         stored=RequestInfo("S", "chat", "open", "1234"),
         typed_number="030123456",
+        bridges={0: Bridge("ABC-123", "chat", "10115", "+4930111222")},
     )
     for step in CallStep:
-        if step in (CallStep.VOICE_MESSAGE, CallStep.OPERATOR, CallStep.OPERATOR_MESSAGE):
+        if step in (
+            CallStep.VOICE_MESSAGE,
+            CallStep.OPERATOR,
+            CallStep.OPERATOR_MESSAGE,
+            CallStep.BRIDGE_DIAL,
+        ):
             continue
         turn = advance(line, at(step, postcode="10115", reference="R"), Arrive(), facts)
         assert question(turn).timeout >= MENU_TIMEOUT >= 8, step

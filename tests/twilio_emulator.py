@@ -450,6 +450,10 @@ class TwilioEmulator:
 
             def _answer(self, method: str, fields: dict[str, list[str]]) -> None:
                 form = {name: values[-1] for name, values in fields.items()}
+                # The one list parameter we read (the client sends it once per value).
+                events = fields.get("StatusCallbackEvent")
+                if events:
+                    form["StatusCallbackEvent"] = " ".join(events)
                 status, body = emulator._route(method, urlsplit(self.path).path, self.headers)
                 if body is None:
                     status, body = getattr(emulator, status)(form)

@@ -91,6 +91,7 @@ def build_line(settings: Settings) -> Line:
         hours={lang: text.strip().rstrip(".") for lang, text in settings.hours.items()},
         area=_spoken_area(settings),
         max_open_requests_per_number=settings.max_open_requests_per_number,
+        hotline_number=settings.twilio_phone_number,
     )
 
 

@@ -38,6 +38,7 @@ Calls the line places start with `call_back()` instead of `start()`, and then
 follow the same rules:
 
     CALLBACK_CODE (the code, twice) -> CONFIRM_CANCEL
+    BRIDGE_OFFER (the volunteer: press 1) -> BRIDGE_DIAL (<Dial> the caller)
 
 Caller ID is easy to forge, so a caller's code is never read out, and a request
 never cancelled, on a call *from* their number: the repeat caller hears that
@@ -51,6 +52,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Protocol
 
+from app.calls.bridge import Bridge
 from app.config import RequestType
 from app.models import CallOutcome, CallStep, RequestStatus
 from app.phone_numbers import TYPED_NUMBER
@@ -90,6 +92,7 @@ class Line:
     hours: dict[str, str]
     area: dict[str, str]  # the zone profile's area, as spoken in each language
     max_open_requests_per_number: int
+    hotline_number: str = ""  # the caller ID of calls through the hotline
 
     def say(self, language: str, sentence: str, **fields: str) -> Say:
         return Say(self.catalogs[language].say(sentence, **fields), language)
@@ -117,6 +120,7 @@ class State:
     postcode: str = ""
     request_type: str = ""
     reference: str = ""  # the caller's existing request this call is about
+    bridge: int = 0  # the volunteer's call through the hotline (app/calls/bridge.py)
 
 
 # What the caller has always chosen by the time the flow asks each question: a state
@@ -150,6 +154,7 @@ class Recording:
 @dataclass(frozen=True)
 class DialEnded:
     answered: bool
+    seconds: int = 0  # how long the dialled person talked
 
 
 @dataclass(frozen=True)
@@ -203,6 +208,9 @@ class Facts(Protocol):
         """How many open or claimed requests the number this call's request would be
         stored under already has: the caller's own, or the one they typed."""
 
+    def bridge(self, bridge_id: int) -> Bridge | None:
+        """Whom a volunteer's call through the hotline dials (None: no longer theirs)."""
+
 
 # -- what the caller hears -------------------------------------------------------------
 
@@ -249,6 +257,7 @@ class Dial:
 
     number: str
     state: State | None
+    caller_id: str = ""  # the number the dialled phone shows; "" : the call's own
 
 
 @dataclass(frozen=True)
@@ -302,7 +311,27 @@ class CallBack:
     language: str
 
 
-Effect = CreateRequest | CancelRequest | SaveCallbackNumber | SaveOperatorMessage | CallBack
+@dataclass(frozen=True)
+class BridgeConnecting:
+    bridge: int
+
+
+@dataclass(frozen=True)
+class BridgeEnded:
+    bridge: int
+    answered: bool
+    seconds: int
+
+
+Effect = (
+    CreateRequest
+    | CancelRequest
+    | SaveCallbackNumber
+    | SaveOperatorMessage
+    | CallBack
+    | BridgeConnecting
+    | BridgeEnded
+)
 
 
 @dataclass(frozen=True)
@@ -345,12 +374,16 @@ def advance(line: Line, state: State, event: Event, facts: Facts) -> Turn:
         return _after_dial(line, now, event, facts)
     if now.step is CallStep.OPERATOR_MESSAGE:
         return _after_operator_message(line, now, event)
+    if now.step is CallStep.BRIDGE_DIAL:
+        return _after_bridge(line, now, event)
     return _answer(line, now, event, facts)
 
 
 def call_back(line: Line, state: State, facts: Facts) -> Turn:
     """The first webhook of a call the line placed: who is calling, then `state`'s question."""
     hello = (line.say(state.language, "callback_hello"),)
+    if state.step is CallStep.BRIDGE_OFFER:
+        hello = ()  # the offer names the hotline itself
     return Turn(state, _question(line, state, facts, before=hello))
 
 
@@ -409,7 +442,12 @@ def _after_silence(line: Line, state: State, facts: Facts) -> Turn:
     lang = state.language
     if state.step is CallStep.LANGUAGE:
         return _after_language(line, state, facts)
-    if state.step in (CallStep.EXISTING, CallStep.DONE, CallStep.CALLBACK_CODE):
+    if state.step in (
+        CallStep.EXISTING,
+        CallStep.DONE,
+        CallStep.CALLBACK_CODE,
+        CallStep.BRIDGE_OFFER,
+    ):
         return Turn(state, (line.say(lang, "goodbye"), Hangup()), outcome=CallOutcome.REPEAT_CALLER)
     if state.step in (CallStep.CALLBACK_NUMBER, CallStep.CONFIRM_CALLBACK):
         explained = (line.say(lang, "not_heard"), line.say(lang, "no_number"))
@@ -483,6 +521,19 @@ def _question(line: Line, state: State, facts: Facts, before=()) -> tuple[Verb, 
                 return before + (say(lang, "already_closed"), say(lang, "goodbye"), Hangup())
             code = _code_twice(line, state, request.verification_code)
             return before + code + (Ask(state, (say(lang, "callback_menu"),)),)
+        case CallStep.BRIDGE_OFFER:
+            bridge = facts.bridge(state.bridge)
+            if bridge is None:
+                return before + (say(lang, "bridge_gone"), say(lang, "goodbye"), Hangup())
+            place = facts.place(bridge.postcode)
+            offer = say(
+                lang,
+                "bridge_offer",
+                reference=spell(bridge.reference.replace("-", "")),
+                type=line.type_label(bridge.request_type, lang),
+                place=place.name if place else spell(bridge.postcode),
+            )
+            return (Ask(state, before + (offer,)),)
         case CallStep.POSTCODE:
             prompt = before + (say(lang, "ask_postcode"),)
             return (Ask(state, prompt, max_digits=5, timeout=TYPING_TIMEOUT),)
@@ -584,6 +635,32 @@ def _callback_code(line: Line, state: State, keys: str, facts: Facts) -> Turn | 
     if keys == "2":
         return Turn(state, _question(line, state, facts))
     return Invalid((line.say(state.language, "not_understood"),))
+
+
+def _bridge_offer(line: Line, state: State, keys: str, facts: Facts) -> Turn | Invalid:
+    lang = state.language
+    if keys != "1":
+        return Invalid((line.say(lang, "not_understood"),))
+    bridge = facts.bridge(state.bridge)
+    if bridge is None:
+        return Turn(state, (line.say(lang, "bridge_gone"), line.say(lang, "goodbye"), Hangup()))
+    new = replace(state, step=CallStep.BRIDGE_DIAL, silences=0, invalid=0)
+    # The hotline's number, never the volunteer's: the caller knows it, and it is
+    # the one number of the call that gives nobody away.
+    dial = Dial(bridge.caller_number, new, caller_id=line.hotline_number)
+    said = (line.say(lang, "bridge_connecting"), dial)
+    return Turn(new, said, effects=(BridgeConnecting(state.bridge),))
+
+
+def _after_bridge(line: Line, state: State, event: Event) -> Turn:
+    lang = state.language
+    if not isinstance(event, DialEnded):
+        raise ValueError(f"{event!r} does not end a call through the hotline")
+    ended = BridgeEnded(state.bridge, event.answered, event.seconds)
+    said: tuple[Verb, ...] = (line.say(lang, "goodbye"), Hangup())
+    if not event.answered:
+        said = (line.say(lang, "bridge_unreachable"),) + said
+    return Turn(state, said, effects=(ended,))
 
 
 def _request_limit(line: Line, state: State, sentence: str, **fields: str) -> Invalid:
@@ -740,6 +817,7 @@ ANSWERS: dict[CallStep, Callable[[Line, State, str, Facts], Turn | Invalid]] = {
     CallStep.EXISTING: _existing,
     CallStep.CONFIRM_CANCEL: _confirm_cancel,
     CallStep.CALLBACK_CODE: _callback_code,
+    CallStep.BRIDGE_OFFER: _bridge_offer,
     CallStep.POSTCODE: _postcode,
     CallStep.CONFIRM_POSTCODE: _confirm_postcode,
     CallStep.REQUEST_TYPE: _request_type,

@@ -1,4 +1,5 @@
-"""The first webhook of a call the line placed (app/calls/outbound.py): Twilio's `Url`.
+"""Webhooks of calls the line placed (app/calls/outbound.py): the first (Twilio's `Url`),
+and the status of a volunteer's phone in a call through the hotline (app/calls/bridge.py).
 
 The state is in the (signed) query string, as on every step; the person is the
 one called (`To`). Later steps go to /voice/step like any call's, which tells a
@@ -8,12 +9,14 @@ placed call by Twilio's Direction (outbound-api).
 from __future__ import annotations
 
 from flask import request
+from werkzeug.exceptions import BadRequest
 
+from app.calls import bridge
 from app.calls.outbound import OUTBOUND
 from app.database import get_db
 from app.phone_numbers import caller_number
 from voice import bp, current_line, flow
-from voice.twiml import respond, state_from_query
+from voice.twiml import acknowledge, respond, state_from_query, whole_number
 from voice.views import _call_sid, _play, _stored_call
 
 
@@ -30,3 +33,15 @@ def outbound():
         call = _stored_call(connection, _call_sid(form), number, placed=True)
         reply = _play(call, flow.call_back(line, state, call))
     return respond(line, reply)
+
+
+@bp.post("/bridge/status")
+def bridge_status():
+    """Twilio's status callbacks of the volunteer's phone in a call through the hotline."""
+    bridge_id = whole_number(request.args.get("bridge"))
+    if bridge_id is None:
+        raise BadRequest("no bridged call")
+    with get_db().session() as session:
+        bridge.record_progress(session, bridge_id, request.form.get("CallStatus", ""))
+        session.commit()
+    return acknowledge()

@@ -7,13 +7,17 @@ writes single statements, each committed at once (app/calls/call_log.py).
 from __future__ import annotations
 
 from sqlalchemy import Connection, Row
+from sqlalchemy.orm import Session
 
+from app.calls import bridge as bridged_calls
 from app.calls import call_log, outbound
 from app.jobs.queue import atomically
 from app.messaging import alerts
 from app.requests import intake
 from app.zones.postcodes import PostcodePlaces
 from voice.flow import (
+    BridgeConnecting,
+    BridgeEnded,
     CallBack,
     CancelRequest,
     CreateRequest,
@@ -73,6 +77,13 @@ class StoredCall:
     def open_request_count(self) -> int:
         return intake.active_request_count(self.connection, self._number_to_store())
 
+    def bridge(self, bridge_id: int) -> bridged_calls.Bridge | None:
+        # Only on a call the line placed: its URL (signed by Twilio) names the bridge.
+        if not self.placed or not bridge_id:
+            return None
+        with Session(bind=self.connection) as session:
+            return bridged_calls.bridge_info(session, bridge_id)
+
     # -- effects ---------------------------------------------------------------------
 
     def perform(self, effect: Effect) -> str:
@@ -124,6 +135,17 @@ class StoredCall:
                         key=self.call_sid,
                     )
                     self.connection.commit()
+            case BridgeConnecting() | BridgeEnded() if self.placed:
+                # The services flush in a session on this connection. Its commit ends the
+                # transaction it began (closing would roll it back); the connection's, one
+                # that was open before.
+                with Session(bind=self.connection) as session:
+                    if isinstance(effect, BridgeConnecting):
+                        bridged_calls.connecting(session, effect.bridge)
+                    else:
+                        bridged_calls.ended(session, effect.bridge, effect.answered, effect.seconds)
+                    session.commit()
+                self.connection.commit()
             case SaveOperatorMessage():
                 call_log.save_operator_message(
                     self.connection, self.call_sid, effect.url, effect.seconds

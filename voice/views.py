@@ -251,7 +251,9 @@ def _event(query: dict[str, str], form: dict[str, str]) -> flow.Event:
     if on == ON_NO_ANSWER:
         return flow.NoAnswer()
     if "DialCallStatus" in form:
-        return flow.DialEnded(answered=form["DialCallStatus"] in ("completed", "answered"))
+        answered = form["DialCallStatus"] in ("completed", "answered")
+        seconds = whole_number(form.get("DialCallDuration")) or 0
+        return flow.DialEnded(answered=answered, seconds=seconds)
     if "RecordingUrl" in form:
         url = form["RecordingUrl"]
         api = current_app.config["HOTLINE"].twilio_api_base_url

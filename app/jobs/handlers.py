@@ -38,6 +38,7 @@ HANDLER_MODULES = (
     "app.messaging.outbox",
     "app.messaging.alerts",
     "app.calls.outbound",
+    "app.calls.bridge",
 )
 
 
