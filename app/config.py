@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from app.calls import calldown_settings
 from app.jobs import settings as job_settings
 from app.messaging import settings as messaging_settings
 from app.phone_numbers import is_dialable
@@ -91,6 +92,7 @@ DEFAULTS: dict = {
     "mail": dict(messaging_settings.MAIL_DEFAULTS),
     "alerts": dict(messaging_settings.ALERT_DEFAULTS),
     "jobs": dict(job_settings.DEFAULTS),
+    "calldown": dict(calldown_settings.DEFAULTS),
     "phone": {
         "languages": ["de", "en", "pl"],
         "default_language": "de",
@@ -237,6 +239,7 @@ class Settings:
     twilio_phone_number: str = ""
     mail: messaging_settings.MailSettings = messaging_settings.MailSettings()
     alerts: messaging_settings.AlertSettings = messaging_settings.AlertSettings()
+    calldown: calldown_settings.CalldownSettings = calldown_settings.CalldownSettings()
     jobs: job_settings.JobSettings = job_settings.JobSettings()
     session_idle_minutes: int = 120
     limits: LimitSettings = field(default_factory=lambda: LimitSettings())
@@ -460,6 +463,7 @@ def _check(raw: dict, source: str) -> Settings:
         mail=messaging_settings.check_mail(raw["mail"], fail),
         alerts=messaging_settings.check_alerts(raw["alerts"], fail),
         jobs=job_settings.check(raw["jobs"], fail),
+        calldown=calldown_settings.check(raw["calldown"], fail),
         session_idle_minutes=raw["session_idle_minutes"],
         limits=limits,
         public_phone_number=public_number,

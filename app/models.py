@@ -107,6 +107,8 @@ class CallStep(enum.StrEnum):
     # The volunteer's call through the hotline: the offer (press 1), then the <Dial>.
     BRIDGE_OFFER = "bridge_offer"
     BRIDGE_DIAL = "bridge_dial"
+    # "Do you still need help?" (app/calls/calldown.py).
+    CALLDOWN = "calldown"
 
 
 class Role(enum.StrEnum):
@@ -411,6 +413,24 @@ class BridgedCall(Base):
     ended_at: Mapped[timestamp | None]
 
 
+class Calldown(Base):
+    """One "do you still need help?" call to the caller of an unclaimed request
+    (app/calls/calldown.py): at most two per request, the second after a machine or
+    no answer."""
+
+    __tablename__ = "calldowns"
+    __table_args__ = (UniqueConstraint("request_id", "attempt"),)
+
+    id: Mapped[intpk]
+    request_id: Mapped[int] = mapped_column(ForeignKey("help_requests.id"), index=True)
+    attempt: Mapped[int]
+    # queued, kept (still needed), closed (no longer needed), operator (pressed 0),
+    # not_reached (a machine, no answer, busy, or no choice made).
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    created_at: Mapped[created]
+    ended_at: Mapped[timestamp | None]
+
+
 class Job(Base):
     """A background job (the outbox): written in the transaction of the change that causes it.
 
@@ -486,6 +506,7 @@ __all__ = [
     "JobState",
     "AuditEvent",
     "BridgedCall",
+    "Calldown",
     "Call",
     "CallOutcome",
     "CallStep",

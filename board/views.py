@@ -15,7 +15,7 @@ from flask_babel import ngettext
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
-from app.calls import bridge
+from app.calls import bridge, calldown
 from app.database import db_session
 from app.models import HelpRequest, RequestStatus
 from app.requests.attention import UNREACHABLE_LIMIT
@@ -172,6 +172,7 @@ def request_page(reference: str):
     return render_template(
         "board/request.html",
         help_request=help_request,
+        confirmed=calldown.confirmed_on(session, help_request.id),
         access=access,
         neighbourhoods=neighbourhoods(session, [help_request.postcode]),
         claim_form=ActionForm(),
@@ -192,6 +193,7 @@ def _claimed_page(session, help_request: HelpRequest, status: int = 200, **forms
         "board/claimed.html",
         help_request=help_request,
         show_number=show_number,
+        confirmed=calldown.confirmed_on(session, help_request.id),
         call_progress=progress(bridged) if bridged else "",
         neighbourhoods=neighbourhoods(session, [help_request.postcode]),
         deadline=claim_deadline(help_request, settings().claim_timeout_hours),

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime
 from dataclasses import dataclass, field
 
 import pytest
 
 from app.calls.bridge import Bridge
+from app.calls.calldown import CalldownInfo
 from app.config import load_settings
 from app.models import CallOutcome, CallStep
 from voice import build_line
@@ -57,8 +59,13 @@ class FakeFacts:
     open_count: int = 0  # open requests of the number a request would be stored under
     bridges: dict[int, Bridge] = field(default_factory=dict)
 
+    calldowns: dict[int, CalldownInfo] = field(default_factory=dict)
+
     def bridge(self, bridge_id):
         return self.bridges.get(bridge_id)
+
+    def calldown(self, calldown_id):
+        return self.calldowns.get(calldown_id)
 
     def active_request(self):
         return self.requests.get(self.active)
@@ -359,6 +366,7 @@ def test_every_question_waits_at_least_eight_seconds(line):
         stored=RequestInfo("S", "chat", "open", "1234"),
         typed_number="030123456",
         bridges={0: Bridge("ABC-123", "chat", "10115", "+4930111222")},
+        calldowns={0: CalldownInfo("chat", datetime.date(2026, 12, 3))},
     )
     for step in CallStep:
         if step in (

@@ -39,6 +39,7 @@ follow the same rules:
 
     CALLBACK_CODE (the code, twice) -> CONFIRM_CANCEL
     BRIDGE_OFFER (the volunteer: press 1) -> BRIDGE_DIAL (<Dial> the caller)
+    CALLDOWN ("do you still need help?": 1 keeps, 2 closes; a machine hears nothing)
 
 Caller ID is easy to forge, so a caller's code is never read out, and a request
 never cancelled, on a call *from* their number: the repeat caller hears that
@@ -52,7 +53,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Protocol
 
+from babel.dates import format_date
+
 from app.calls.bridge import Bridge
+from app.calls.calldown import CLOSED, KEPT, NOT_REACHED, OPERATOR, CalldownInfo
 from app.config import RequestType
 from app.models import CallOutcome, CallStep, RequestStatus
 from app.phone_numbers import TYPED_NUMBER
@@ -121,6 +125,7 @@ class State:
     request_type: str = ""
     reference: str = ""  # the caller's existing request this call is about
     bridge: int = 0  # the volunteer's call through the hotline (app/calls/bridge.py)
+    calldown: int = 0  # the "still need help?" call (app/calls/calldown.py)
 
 
 # What the caller has always chosen by the time the flow asks each question: a state
@@ -210,6 +215,9 @@ class Facts(Protocol):
 
     def bridge(self, bridge_id: int) -> Bridge | None:
         """Whom a volunteer's call through the hotline dials (None: no longer theirs)."""
+
+    def calldown(self, calldown_id: int) -> CalldownInfo | None:
+        """What a calldown asks about (None: the request is no longer open)."""
 
 
 # -- what the caller hears -------------------------------------------------------------
@@ -323,6 +331,12 @@ class BridgeEnded:
     seconds: int
 
 
+@dataclass(frozen=True)
+class CalldownEnded:
+    calldown: int
+    result: str  # app/calls/calldown.py: kept, closed, operator, not_reached
+
+
 Effect = (
     CreateRequest
     | CancelRequest
@@ -331,6 +345,7 @@ Effect = (
     | CallBack
     | BridgeConnecting
     | BridgeEnded
+    | CalldownEnded
 )
 
 
@@ -379,11 +394,17 @@ def advance(line: Line, state: State, event: Event, facts: Facts) -> Turn:
     return _answer(line, now, event, facts)
 
 
-def call_back(line: Line, state: State, facts: Facts) -> Turn:
-    """The first webhook of a call the line placed: who is calling, then `state`'s question."""
+def call_back(line: Line, state: State, facts: Facts, machine: bool = False) -> Turn:
+    """The first webhook of a call the line placed: who is calling, then `state`'s question.
+
+    `machine`: Twilio's answering-machine detection heard one; a calldown then hangs up
+    (it is tried again later) rather than leave a message anyone could play back.
+    """
+    if state.step is CallStep.CALLDOWN and machine:
+        return Turn(state, (Hangup(),), effects=(CalldownEnded(state.calldown, NOT_REACHED),))
     hello = (line.say(state.language, "callback_hello"),)
-    if state.step is CallStep.BRIDGE_OFFER:
-        hello = ()  # the offer names the hotline itself
+    if state.step in (CallStep.BRIDGE_OFFER, CallStep.CALLDOWN):
+        hello = ()  # the question names the hotline itself
     return Turn(state, _question(line, state, facts, before=hello))
 
 
@@ -428,6 +449,9 @@ def _answer(line: Line, state: State, event: Event, facts: Facts) -> Turn:
     if "*" in keys:
         return Turn(state, _question(line, state, facts))
     if keys == "0" and line.operator_phone:
+        if state.step is CallStep.CALLDOWN:
+            put_through = _to_operator(line, state)
+            return replace(put_through, effects=(CalldownEnded(state.calldown, OPERATOR),))
         return _to_operator(line, state)
     answered = ANSWERS[state.step](line, state, keys, facts)
     if isinstance(answered, Turn):
@@ -440,6 +464,10 @@ def _answer(line: Line, state: State, event: Event, facts: Facts) -> Turn:
 
 def _after_silence(line: Line, state: State, facts: Facts) -> Turn:
     lang = state.language
+    if state.step is CallStep.CALLDOWN:
+        # Nobody chose: as good as no answer, so the call is tried once more.
+        said = (line.say(lang, "goodbye"), Hangup())
+        return Turn(state, said, effects=(CalldownEnded(state.calldown, NOT_REACHED),))
     if state.step is CallStep.LANGUAGE:
         return _after_language(line, state, facts)
     if state.step in (
@@ -521,6 +549,20 @@ def _question(line: Line, state: State, facts: Facts, before=()) -> tuple[Verb, 
                 return before + (say(lang, "already_closed"), say(lang, "goodbye"), Hangup())
             code = _code_twice(line, state, request.verification_code)
             return before + code + (Ask(state, (say(lang, "callback_menu"),)),)
+        case CallStep.CALLDOWN:
+            asked = facts.calldown(state.calldown)
+            if asked is None:
+                return before + (say(lang, "goodbye"), Hangup())
+            intro = say(
+                lang,
+                "calldown_intro",
+                type=line.type_label(asked.request_type, lang),
+                date=format_date(asked.asked_on, format="long", locale=lang),
+            )
+            menu = (say(lang, "calldown_menu"),)
+            if line.operator_phone:
+                menu += (say(lang, "operator_hint"),)
+            return (Ask(state, before + (intro,) + menu),)
         case CallStep.BRIDGE_OFFER:
             bridge = facts.bridge(state.bridge)
             if bridge is None:
@@ -635,6 +677,18 @@ def _callback_code(line: Line, state: State, keys: str, facts: Facts) -> Turn | 
     if keys == "2":
         return Turn(state, _question(line, state, facts))
     return Invalid((line.say(state.language, "not_understood"),))
+
+
+def _calldown(line: Line, state: State, keys: str, facts: Facts) -> Turn | Invalid:
+    lang = state.language
+    goodbye = (line.say(lang, "goodbye"), Hangup())
+    if keys == "1":
+        said = (line.say(lang, "calldown_kept"),) + goodbye
+        return Turn(state, said, effects=(CalldownEnded(state.calldown, KEPT),))
+    if keys == "2":
+        said = (line.say(lang, "cancelled"),) + goodbye
+        return Turn(state, said, effects=(CalldownEnded(state.calldown, CLOSED),))
+    return Invalid((line.say(lang, "not_understood"),))
 
 
 def _bridge_offer(line: Line, state: State, keys: str, facts: Facts) -> Turn | Invalid:
@@ -818,6 +872,7 @@ ANSWERS: dict[CallStep, Callable[[Line, State, str, Facts], Turn | Invalid]] = {
     CallStep.CONFIRM_CANCEL: _confirm_cancel,
     CallStep.CALLBACK_CODE: _callback_code,
     CallStep.BRIDGE_OFFER: _bridge_offer,
+    CallStep.CALLDOWN: _calldown,
     CallStep.POSTCODE: _postcode,
     CallStep.CONFIRM_POSTCODE: _confirm_postcode,
     CallStep.REQUEST_TYPE: _request_type,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from flask import request
 from werkzeug.exceptions import BadRequest
 
-from app.calls import bridge
+from app.calls import bridge, calldown
 from app.calls.outbound import OUTBOUND
 from app.database import get_db
 from app.phone_numbers import caller_number
@@ -31,7 +31,8 @@ def outbound():
     number = caller_number(form.get("To"))
     with get_db().connect() as connection:
         call = _stored_call(connection, _call_sid(form), number, placed=True)
-        reply = _play(call, flow.call_back(line, state, call))
+        machine = form.get("AnsweredBy", "").startswith(("machine", "fax"))
+        reply = _play(call, flow.call_back(line, state, call, machine=machine))
     return respond(line, reply)
 
 
@@ -43,5 +44,17 @@ def bridge_status():
         raise BadRequest("no bridged call")
     with get_db().session() as session:
         bridge.record_progress(session, bridge_id, request.form.get("CallStatus", ""))
+        session.commit()
+    return acknowledge()
+
+
+@bp.post("/calldown/status")
+def calldown_status():
+    """Twilio's status callbacks of a "still need help?" call: its end, answered or not."""
+    calldown_id = whole_number(request.args.get("calldown"))
+    if calldown_id is None:
+        raise BadRequest("no calldown")
+    with get_db().session() as session:
+        calldown.record_status(session, calldown_id, request.form.get("CallStatus", ""))
         session.commit()
     return acknowledge()

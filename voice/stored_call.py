@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from app.calls import bridge as bridged_calls
 from app.calls import call_log, outbound
+from app.calls import calldown as calldowns
 from app.jobs.queue import atomically
 from app.messaging import alerts
 from app.requests import intake
@@ -19,6 +20,7 @@ from voice.flow import (
     BridgeConnecting,
     BridgeEnded,
     CallBack,
+    CalldownEnded,
     CancelRequest,
     CreateRequest,
     Effect,
@@ -76,6 +78,12 @@ class StoredCall:
 
     def open_request_count(self) -> int:
         return intake.active_request_count(self.connection, self._number_to_store())
+
+    def calldown(self, calldown_id: int) -> calldowns.CalldownInfo | None:
+        if not self.placed or not calldown_id:
+            return None
+        with Session(bind=self.connection) as session:
+            return calldowns.calldown_info(session, calldown_id)
 
     def bridge(self, bridge_id: int) -> bridged_calls.Bridge | None:
         # Only on a call the line placed: its URL (signed by Twilio) names the bridge.
@@ -135,6 +143,11 @@ class StoredCall:
                         key=self.call_sid,
                     )
                     self.connection.commit()
+            case CalldownEnded() if self.placed:
+                with Session(bind=self.connection) as session:
+                    calldowns.record_answer(session, effect.calldown, effect.result)
+                    session.commit()
+                self.connection.commit()
             case BridgeConnecting() | BridgeEnded() if self.placed:
                 # The services flush in a session on this connection. Its commit ends the
                 # transaction it began (closing would roll it back); the connection's, one

@@ -168,6 +168,7 @@ def state_query(state: State) -> dict[str, str]:
         "type": state.request_type,
         "ref": state.reference,
         "bridge": state.bridge,
+        "calldown": state.calldown,
     }
     query.update({k: str(v) for k, v in optional.items() if v})
     return query
@@ -203,6 +204,7 @@ def state_from_query(args, line: Line) -> State:
         request_type=request_type,
         reference=reference,
         bridge=_count(args.get("bridge", "0"), MAX_TURN),
+        calldown=_count(args.get("calldown", "0"), MAX_TURN),
     )
     missing = [name for name in CHOSEN_BEFORE.get(state.step, ()) if not getattr(state, name)]
     if missing:

@@ -39,6 +39,7 @@ STEPS = {
     CallStep.CALLBACK_CODE: _l("the code, on the call back"),
     CallStep.BRIDGE_OFFER: _l("offering a volunteer the call through the hotline"),
     CallStep.BRIDGE_DIAL: _l("putting a volunteer through to the caller"),
+    CallStep.CALLDOWN: _l("asking whether help is still needed"),
 }
 
 # Twilio's CallStatus values, and ours for a call whose end never reached the log.

@@ -39,6 +39,7 @@ HANDLER_MODULES = (
     "app.messaging.alerts",
     "app.calls.outbound",
     "app.calls.bridge",
+    "app.calls.calldown",
 )
 
 
