@@ -174,3 +174,24 @@ def test_a_withheld_caller_never_reaches_the_menu(line, twilio):
     call.press("1")
     assert "tippen Sie bitte Ihre Nummer mit Vorwahl ein" in call.text
     assert "schon eine Anfrage" not in call.text
+
+
+def test_calls_are_paced_to_one_a_second(line, twilio):
+    settings = line.config["HOTLINE"]
+    twilio.phones["+4930231250002"] = Callee(answers="busy")
+    for _ in range(3):
+        place_call(settings, "+4930231250002", "http://hotline.test/voice/outbound")
+    times = [call["received_at"] for call in twilio.wait_for_calls(3)]
+    assert all(later - earlier >= 0.95 for earlier, later in zip(times, times[1:], strict=False))
+
+
+def test_a_status_callback_without_twilios_signature_is_refused(line):
+    client = line.test_client()
+    for path in ("/voice/bridge/status?bridge=1", "/voice/calldown/status?calldown=1"):
+        assert client.post(path, data={"CallStatus": "completed"}).status_code == 403
+
+
+def test_the_first_webhook_of_a_placed_call_needs_twilios_signature(line):
+    url = flow_url(line.config["HOTLINE"], CallStep.CALLBACK_CODE, "de", ref="ABC-DEF")
+    response = line.test_client().post(url, data={"CallSid": "CA1", "To": CALLER})
+    assert response.status_code == 403

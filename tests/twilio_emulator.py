@@ -278,6 +278,7 @@ class TwilioEmulator:
                     "machine_detection": form.get("MachineDetection", ""),
                     "ended": False,
                     "heard": [],
+                    "received_at": time.monotonic(),
                 }
             )
             self.changed.notify_all()
@@ -286,6 +287,7 @@ class TwilioEmulator:
 
     def _list_calls(self, query: dict[str, str]) -> tuple[int, dict]:
         private = {"url", "status_callback", "events", "machine_detection", "ended", "heard"}
+        private.add("received_at")
         found = [
             {k: v for k, v in c.items() if k not in private}
             for c in reversed(self.calls)
