@@ -68,6 +68,7 @@ DEFAULTS: dict = {
     "churn_alert_give_backs": 3,
     "max_open_requests_per_number": 2,
     "show_caller_numbers": True,
+    "notify_caller_on_claim": False,
     "password_hash_cost": 15,
     "operator_phone": "",
     "public_phone_number": "",
@@ -222,6 +223,7 @@ class Settings:
     churn_alert_give_backs: int
     max_open_requests_per_number: int
     show_caller_numbers: bool
+    notify_caller_on_claim: bool
     unclaimed_alert_hours: int
     password_hash_cost: int
     operator_phone: str
@@ -446,6 +448,7 @@ def _check(raw: dict, source: str) -> Settings:
         churn_alert_give_backs=raw["churn_alert_give_backs"],
         max_open_requests_per_number=raw["max_open_requests_per_number"],
         show_caller_numbers=raw["show_caller_numbers"],
+        notify_caller_on_claim=raw["notify_caller_on_claim"],
         unclaimed_alert_hours=raw["unclaimed_alert_hours"],
         password_hash_cost=raw["password_hash_cost"],
         operator_phone=raw["operator_phone"].strip(),

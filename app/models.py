@@ -109,6 +109,8 @@ class CallStep(enum.StrEnum):
     BRIDGE_DIAL = "bridge_dial"
     # "Do you still need help?" (app/calls/calldown.py).
     CALLDOWN = "calldown"
+    # The optional notice that a volunteer took the request (app/calls/claim_notice.py).
+    CLAIM_NOTICE = "claim_notice"
 
 
 class Role(enum.StrEnum):

@@ -15,7 +15,7 @@ from flask_babel import ngettext
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
-from app.calls import bridge, calldown
+from app.calls import bridge, calldown, claim_notice
 from app.database import db_session
 from app.models import HelpRequest, RequestStatus
 from app.requests.attention import UNREACHABLE_LIMIT
@@ -219,6 +219,8 @@ def claim(reference: str):
         max_open_claims=limit,
         claims_per_hour=settings().claims_per_hour,
     )
+    if result == ClaimResult.CLAIMED and settings().notify_caller_on_claim:
+        claim_notice.queue(session, reference)
     session.commit()
     if result == ClaimResult.NO_SUCH_REQUEST:
         abort(404)

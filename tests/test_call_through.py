@@ -162,3 +162,21 @@ def test_callers_numbers_can_be_hidden_from_volunteers(app, client, claimed):
     shown = page(client, claimed.reference)
     assert CALLER not in shown
     assert "Call through the hotline" in shown
+
+
+@pytest.mark.parametrize("app_settings", [{"notify_caller_on_claim": True}])
+def test_the_caller_can_be_told_that_a_volunteer_took_the_request(app, twilio, claimed, berlin):
+    with app.app_context():
+        Worker(app).run_until_empty()
+    [call] = twilio.wait_for_calls(1)
+    assert (call["to"], call["from"]) == (CALLER, HOTLINE_NUMBER)
+    heard = " ".join(call["heard"])
+    assert "ruft Sie innerhalb von 24 Stunden an" in heard
+    code = ", ".join(berlin.get(HelpRequest, claimed.id).verification_code)
+    assert heard.count(code) == 2
+
+
+def test_without_notify_caller_on_claim_the_caller_gets_no_call(app, twilio, claimed):
+    with app.app_context():
+        Worker(app).run_until_empty()
+    assert twilio.calls == []

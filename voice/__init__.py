@@ -92,6 +92,7 @@ def build_line(settings: Settings) -> Line:
         area=_spoken_area(settings),
         max_open_requests_per_number=settings.max_open_requests_per_number,
         hotline_number=settings.twilio_phone_number,
+        claim_timeout_hours=settings.claim_timeout_hours,
     )
 
 

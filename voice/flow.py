@@ -40,6 +40,7 @@ follow the same rules:
     CALLBACK_CODE (the code, twice) -> CONFIRM_CANCEL
     BRIDGE_OFFER (the volunteer: press 1) -> BRIDGE_DIAL (<Dial> the caller)
     CALLDOWN ("do you still need help?": 1 keeps, 2 closes; a machine hears nothing)
+    CLAIM_NOTICE (a volunteer took the request: within how long, and the code)
 
 Caller ID is easy to forge, so a caller's code is never read out, and a request
 never cancelled, on a call *from* their number: the repeat caller hears that
@@ -97,6 +98,7 @@ class Line:
     area: dict[str, str]  # the zone profile's area, as spoken in each language
     max_open_requests_per_number: int
     hotline_number: str = ""  # the caller ID of calls through the hotline
+    claim_timeout_hours: int = 24  # how soon a volunteer who took a request calls
 
     def say(self, language: str, sentence: str, **fields: str) -> Say:
         return Say(self.catalogs[language].say(sentence, **fields), language)
@@ -403,7 +405,7 @@ def call_back(line: Line, state: State, facts: Facts, machine: bool = False) -> 
     if state.step is CallStep.CALLDOWN and machine:
         return Turn(state, (Hangup(),), effects=(CalldownEnded(state.calldown, NOT_REACHED),))
     hello = (line.say(state.language, "callback_hello"),)
-    if state.step in (CallStep.BRIDGE_OFFER, CallStep.CALLDOWN):
+    if state.step in (CallStep.BRIDGE_OFFER, CallStep.CALLDOWN, CallStep.CLAIM_NOTICE):
         hello = ()  # the question names the hotline itself
     return Turn(state, _question(line, state, facts, before=hello))
 
@@ -549,6 +551,15 @@ def _question(line: Line, state: State, facts: Facts, before=()) -> tuple[Verb, 
                 return before + (say(lang, "already_closed"), say(lang, "goodbye"), Hangup())
             code = _code_twice(line, state, request.verification_code)
             return before + code + (Ask(state, (say(lang, "callback_menu"),)),)
+        case CallStep.CLAIM_NOTICE:
+            request = facts.request(state.reference)
+            goodbye = (say(lang, "goodbye"), Hangup())
+            if request is None or request.status != RequestStatus.CLAIMED:
+                return before + goodbye
+            hours = str(line.claim_timeout_hours)
+            notice = say(lang, "claim_notice", hours=hours)
+            code = _code_twice(line, state, request.verification_code)
+            return before + (notice,) + code + goodbye
         case CallStep.CALLDOWN:
             asked = facts.calldown(state.calldown)
             if asked is None:

@@ -47,6 +47,7 @@ SENTENCES: dict[str, frozenset[str]] = {
         "calldown_intro": ("date", "type"),
         "calldown_menu": (),
         "calldown_kept": (),
+        "claim_notice": ("hours",),
         "confirm_cancel": (),
         "cancelled": (),
         "already_closed": (),

@@ -40,6 +40,7 @@ STEPS = {
     CallStep.BRIDGE_OFFER: _l("offering a volunteer the call through the hotline"),
     CallStep.BRIDGE_DIAL: _l("putting a volunteer through to the caller"),
     CallStep.CALLDOWN: _l("asking whether help is still needed"),
+    CallStep.CLAIM_NOTICE: _l("telling the caller that a volunteer took the request"),
 }
 
 # Twilio's CallStatus values, and ours for a call whose end never reached the log.

@@ -40,6 +40,7 @@ HANDLER_MODULES = (
     "app.calls.outbound",
     "app.calls.bridge",
     "app.calls.calldown",
+    "app.calls.claim_notice",
 )
 
 
