@@ -6,7 +6,7 @@ page that says how the last call went.
 
 from __future__ import annotations
 
-from flask import flash, redirect, url_for
+from flask import current_app, flash, redirect, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
@@ -46,7 +46,8 @@ def call_through(reference: str):
     help_request, refusal = _own_claim_or_refuse(session, reference)
     if refusal:
         return refusal
-    if bridge.start(session, help_request, current_user) is None:
+    hotline_number = current_app.config["HOTLINE"].twilio_phone_number
+    if bridge.start(session, help_request, current_user, hotline_number) is None:
         flash(
             _(
                 "A call through the hotline needs the caller's number, and yours "

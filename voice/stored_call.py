@@ -6,6 +6,7 @@ writes single statements, each committed at once (app/calls/call_log.py).
 
 from __future__ import annotations
 
+from flask import current_app
 from sqlalchemy import Connection, Row
 from sqlalchemy.orm import Session
 
@@ -90,7 +91,8 @@ class StoredCall:
         if not self.placed or not bridge_id:
             return None
         with Session(bind=self.connection) as session:
-            return bridged_calls.bridge_info(session, bridge_id)
+            hotline = current_app.config["HOTLINE"].twilio_phone_number
+            return bridged_calls.bridge_info(session, bridge_id, hotline)
 
     # -- effects ---------------------------------------------------------------------
 

@@ -46,11 +46,13 @@ class Bridge:
     caller_number: str
 
 
-def start(session: Session, request: HelpRequest, user: User) -> BridgedCall | None:
+def start(
+    session: Session, request: HelpRequest, user: User, hotline_number: str
+) -> BridgedCall | None:
     """Queue a call through the hotline for the claimer of `request`; None if it cannot be:
-    not theirs, no caller number, or no phone number of their own."""
+    not theirs, no caller number, or no phone number of their own that can be dialled."""
     held = request.status == RequestStatus.CLAIMED and request.claimed_by_id == user.id
-    if not held or not request.caller_number or not user.phone:
+    if not held or not request.caller_number or not outbound.e164(user.phone, hotline_number):
         return None
     bridged = BridgedCall(request_id=request.id, user_id=user.id, status=QUEUED)
     session.add(bridged)
@@ -69,7 +71,7 @@ def latest(session: Session, request: HelpRequest, user: User) -> BridgedCall | 
     ).first()
 
 
-def bridge_info(session: Session, bridge_id: int) -> Bridge | None:
+def bridge_info(session: Session, bridge_id: int, hotline_number: str) -> Bridge | None:
     """Whom a bridged call dials; None once the volunteer no longer holds the request."""
     row = session.execute(
         select(HelpRequest, BridgedCall)
@@ -80,9 +82,10 @@ def bridge_info(session: Session, bridge_id: int) -> Bridge | None:
         return None
     request, bridged = row
     held = request.status == RequestStatus.CLAIMED and request.claimed_by_id == bridged.user_id
-    if not held or not request.caller_number or bridged.status in FINAL:
+    caller = outbound.e164(request.caller_number or "", hotline_number)
+    if not held or not caller or bridged.status in FINAL:
         return None
-    return Bridge(request.reference, request.request_type, request.postcode, request.caller_number)
+    return Bridge(request.reference, request.request_type, request.postcode, caller)
 
 
 @handler(BRIDGE_JOB)

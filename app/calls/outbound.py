@@ -14,11 +14,14 @@ the person who picks up hears is the same state machine as an incoming call
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from datetime import datetime
 from urllib.parse import urlencode
 
+import phonenumbers
+from phonenumbers import NumberParseException, PhoneNumberFormat
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
@@ -71,9 +74,31 @@ def flow_url(settings: Settings, step: CallStep, language: str, **state: str) ->
     return public_url(settings, "/voice/outbound?" + urlencode(query))
 
 
+def e164(typed: str, hotline_number: str) -> str | None:
+    """A phone number as typed ('030 1234567') in E.164, as Twilio dials it; None if it is
+    not a valid number. Without a country code it is taken to be in the hotline's country."""
+    region = None
+    if hotline_number:
+        with contextlib.suppress(NumberParseException):
+            region = phonenumbers.region_code_for_number(phonenumbers.parse(hotline_number))
+    try:
+        number = phonenumbers.parse(typed.strip(), region)
+    except NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return phonenumbers.format_number(number, PhoneNumberFormat.E164)
+
+
 def place_once(run: JobRun, to: str, url: str, **options) -> bool:
-    """Place the call to `to` once for this job, however often it runs; True if placed now."""
+    """Place the call to `to` once for this job, however often it runs; True if placed now.
+
+    A number that cannot be dialled (typed wrongly) places nothing: False.
+    """
     settings = run.settings
+    to = e164(to, settings.twilio_phone_number) or ""
+    if not to:
+        return False
     return deliver_once(
         run.db,
         key=f"{run.job.key}:{to}",
@@ -104,8 +129,9 @@ def place_call(
         )
     if machine_detection:
         options["machine_detection"] = "Enable"
+    twilio = sms.client(settings)
     _pace(settings.twilio_account_sid)
-    call = sms.client(settings).calls.create(
+    call = twilio.calls.create(
         to=to, from_=settings.twilio_phone_number, url=url, method="POST", **options
     )
     return call.sid
