@@ -89,12 +89,14 @@ def code_by_call_back(app, language_key: str) -> tuple[float, float]:
     call.press("1")
     with app.app_context(), get_db(app).session() as session:
         job = session.scalars(select(Job).where(Job.kind == CODE_CALLBACK_JOB)).one()
-        code = session.scalars(select(HelpRequest.verification_code)).one()
+        code, number = session.execute(
+            select(HelpRequest.verification_code, HelpRequest.caller_number)
+        ).one()
     payload = job.payload
     url = flow_url(
         app.config["HOTLINE"], CallStep.CALLBACK_CODE, payload["language"], ref=payload["reference"]
     )
-    back = Phone.for_app(app).answer(payload["number"], url)
+    back = Phone.for_app(app).answer(number, url)
     heard = next(h for h in back.heard if spell(code) in h.text)
     return call.clock, heard.at + heard.seconds
 

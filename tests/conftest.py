@@ -466,9 +466,12 @@ def answer_call_back(app, phone):
         job = session.scalars(
             select(Job).where(Job.kind == CODE_CALLBACK_JOB).order_by(Job.id.desc())
         ).first()
-    assert job is not None, "no call back was queued"
-    payload = job.payload
+        assert job is not None, "no call back was queued"
+        payload = job.payload
+        number = session.scalar(
+            select(HelpRequest.caller_number).where(HelpRequest.reference == payload["reference"])
+        )
     url = flow_url(
         app.config["HOTLINE"], CallStep.CALLBACK_CODE, payload["language"], ref=payload["reference"]
     )
-    return phone.answer(payload["number"], url)
+    return phone.answer(number, url)

@@ -144,7 +144,7 @@ def test_a_retried_job_never_places_a_second_call(line, twilio):
 
 def test_a_call_left_unsure_by_a_dead_worker_is_looked_up_at_twilio(line, twilio):
     """The worker died after Twilio took the call and before the record said so."""
-    ask_for_help(line)
+    request = ask_for_help(line)
     ring_again(line, "1")
     settings = line.config["HOTLINE"]
     with get_db(line).session() as session:
@@ -153,9 +153,9 @@ def test_a_call_left_unsure_by_a_dead_worker_is_looked_up_at_twilio(line, twilio
         sid = place_call(settings, CALLER, url)  # what the dead worker did
         session.add(
             Delivery(
-                key=f"{job.key}:{CALLER}",
+                key=f"{job.key}:caller:{request.id}",
                 channel="call",
-                recipient=CALLER,
+                recipient=f"caller:{request.id}",
                 state="attempting",
                 error="",
             )
@@ -197,3 +197,16 @@ def test_the_first_webhook_of_a_placed_call_needs_twilios_signature(line):
     url = flow_url(line.config["HOTLINE"], CallStep.CALLBACK_CODE, "de", ref="ABC-DEF")
     response = line.test_client().post(url, data={"CallSid": "CA1", "To": CALLER})
     assert response.status_code == 403
+
+
+def test_no_callers_number_is_kept_outside_their_request(line, twilio):
+    """Jobs and delivery records outlive the retention that erases a caller's number."""
+    ask_for_help(line)
+    ring_again(line, "1")
+    run_jobs(line)
+    twilio.wait_for_calls(1)
+    with get_db(line).session() as session:
+        for job in session.scalars(select(Job)):
+            assert CALLER not in f"{job.key} {job.payload}"
+        for delivery in session.scalars(select(Delivery)):
+            assert CALLER not in f"{delivery.key} {delivery.recipient}"

@@ -140,7 +140,6 @@ class StoredCall:
                     outbound.queue_code_callback(
                         self.connection,
                         reference=request.reference,
-                        number=self.caller_number,
                         language=effect.language,
                         key=self.call_sid,
                     )

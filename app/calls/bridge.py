@@ -99,7 +99,9 @@ def place_bridged_call(run: JobRun) -> None:
     language = user.language or request.language
     url = outbound.flow_url(run.settings, CallStep.BRIDGE_OFFER, language, bridge=str(bridged.id))
     status_callback = public_url(run.settings, f"/voice/bridge/status?bridge={bridged.id}")
-    outbound.place_once(run, user.phone, url, status_callback=status_callback)
+    outbound.place_once(
+        run, user.phone, url, recipient=f"user:{user.id}", status_callback=status_callback
+    )
 
 
 def record_progress(session: Session, bridge_id: int, call_status: str) -> None:

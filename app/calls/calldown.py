@@ -127,7 +127,12 @@ def place_calldown(run: JobRun) -> None:
     )
     status_callback = public_url(run.settings, f"/voice/calldown/status?calldown={calldown.id}")
     outbound.place_once(
-        run, request.caller_number, url, status_callback=status_callback, machine_detection=True
+        run,
+        request.caller_number,
+        url,
+        recipient=f"caller:{request.id}",
+        status_callback=status_callback,
+        machine_detection=True,
     )
 
 

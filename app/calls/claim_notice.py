@@ -35,4 +35,4 @@ def place_claim_notice(run: JobRun) -> None:
     url = outbound.flow_url(
         run.settings, CallStep.CLAIM_NOTICE, request.language, ref=request.reference
     )
-    outbound.place_once(run, request.caller_number, url)
+    outbound.place_once(run, request.caller_number, url, recipient=f"caller:{request.id}")

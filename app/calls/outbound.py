@@ -22,7 +22,7 @@ from urllib.parse import urlencode
 
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberFormat
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
 from app.config import Settings
@@ -31,7 +31,8 @@ from app.jobs.queue import enqueue
 from app.messaging import sms
 from app.messaging.deliveries import deliver_once
 from app.messaging.links import public_url
-from app.models import CallStep
+from app.models import CallStep, HelpRequest
+from app.requests import intake
 
 CODE_CALLBACK_JOB = "calls.code_callback"
 # Twilio's Direction of a call placed through the REST API, on every webhook of it.
@@ -47,14 +48,16 @@ _last_placed: dict[str, float] = {}
 
 
 def queue_code_callback(
-    connection: Session | Connection, *, reference: str, number: str, language: str, key: str
+    connection: Session | Connection, *, reference: str, language: str, key: str
 ) -> int | None:
-    """Queue the call that tells the caller on `number` their code (None: queued already).
+    """Queue the call that tells the caller of `reference` their code, on the number on
+    record (None: queued already).
 
     `key` names the cause (the incoming call's sid): Twilio delivering the same
-    webhook twice queues one call.
+    webhook twice queues one call. No number in the job: jobs outlive the retention
+    of callers' numbers (a parked one stays until handled).
     """
-    payload = {"reference": reference, "number": number, "language": language}
+    payload = {"reference": reference, "language": language}
     return enqueue(connection, CODE_CALLBACK_JOB, payload, key=f"{CODE_CALLBACK_JOB}:{key}")
 
 
@@ -62,10 +65,13 @@ def queue_code_callback(
 def place_code_callback(run: JobRun) -> None:
     """Call the number on record back; the flow reads the code (voice/flow.py CALLBACK_CODE)."""
     payload = run.job.payload
-    url = flow_url(
-        run.settings, CallStep.CALLBACK_CODE, payload["language"], ref=payload["reference"]
-    )
-    place_once(run, payload["number"], url)
+    request = run.session.scalars(
+        select(HelpRequest).where(HelpRequest.reference == payload["reference"])
+    ).first()
+    if request is None or request.status not in intake.ACTIVE or not request.caller_number:
+        return  # closed (or erased) meanwhile: there is no code to tell
+    url = flow_url(run.settings, CallStep.CALLBACK_CODE, payload["language"], ref=request.reference)
+    place_once(run, request.caller_number, url, recipient=f"caller:{request.id}")
 
 
 def flow_url(settings: Settings, step: CallStep, language: str, **state: str) -> str:
@@ -90,10 +96,12 @@ def e164(typed: str, hotline_number: str) -> str | None:
     return phonenumbers.format_number(number, PhoneNumberFormat.E164)
 
 
-def place_once(run: JobRun, to: str, url: str, **options) -> bool:
+def place_once(run: JobRun, to: str, url: str, *, recipient: str, **options) -> bool:
     """Place the call to `to` once for this job, however often it runs; True if placed now.
 
-    A number that cannot be dialled (typed wrongly) places nothing: False.
+    `recipient` names who is called in the record that keeps it once ("caller:<request
+    id>", "user:<id>"): a caller's number is never written outside their request, whose
+    retention erases it. A number that cannot be dialled (typed wrongly) places nothing.
     """
     settings = run.settings
     to = e164(to, settings.twilio_phone_number) or ""
@@ -101,9 +109,9 @@ def place_once(run: JobRun, to: str, url: str, **options) -> bool:
         return False
     return deliver_once(
         run.db,
-        key=f"{run.job.key}:{to}",
+        key=f"{run.job.key}:{recipient}",
         channel="call",
-        recipient=to,
+        recipient=recipient,
         send=lambda _delivery_id: place_call(settings, to, url, **options),
         find_sent=lambda since: find_placed(settings, to, since),
     )
