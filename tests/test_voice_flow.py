@@ -18,7 +18,9 @@ from voice.flow import (
     MENU_TIMEOUT,
     Arrive,
     Ask,
+    BridgeEnded,
     CallBack,
+    CalldownEnded,
     CancelRequest,
     CreateRequest,
     Dial,
@@ -471,3 +473,63 @@ def test_the_limit_is_explained_in_every_language(language):
     withheld = FakeFacts(caller_withheld=True, typed_number="030123456", open_count=2)
     typed = advance(line, confirm, Keys("1"), withheld)
     assert Say(catalog.say("request_limit_typed"), language) in says(typed)
+
+
+# -- calls the line places ---------------------------------------------------------------
+
+
+def calldown_facts() -> FakeFacts:
+    return FakeFacts(calldowns={7: CalldownInfo("pharmacy", datetime.date(2026, 12, 3))})
+
+
+def test_a_calldown_names_the_help_and_the_day_and_a_machine_hears_nothing(line):
+    state = at(CallStep.CALLDOWN, calldown=7)
+    turn = call_back(line, state, calldown_facts())
+    assert "Am 3. Dezember 2026 haben Sie uns um Hilfe gebeten: Apotheke." in spoken(turn)
+    assert question(turn).timeout >= MENU_TIMEOUT
+    machine = call_back(line, state, calldown_facts(), machine=True)
+    assert machine.reply == (Hangup(),)
+    assert machine.effects == (CalldownEnded(7, "not_reached"),)
+
+
+def test_a_calldown_keeps_closes_or_puts_through(line_with_operator):
+    state = at(CallStep.CALLDOWN, calldown=7)
+    facts = calldown_facts()
+    kept = advance(line_with_operator, state, Keys("1"), facts)
+    assert kept.effects == (CalldownEnded(7, "kept"),) and isinstance(kept.reply[-1], Hangup)
+    closed = advance(line_with_operator, state, Keys("2"), facts)
+    assert closed.effects == (CalldownEnded(7, "closed"),) and "zurückgezogen" in spoken(closed)
+    person = advance(line_with_operator, state, Keys("0"), facts)
+    assert person.effects == (CalldownEnded(7, "operator"),)
+    assert person.state.step is CallStep.OPERATOR
+    menu = call_back(line_with_operator, state, facts)
+    assert "Mit der 0 erreichen Sie jederzeit einen Menschen." in spoken(menu)
+
+
+def test_a_silent_calldown_counts_as_not_reached_and_a_wrong_key_asks_again(line):
+    state = at(CallStep.CALLDOWN, calldown=7)
+    facts = calldown_facts()
+    first = advance(line, state, NoAnswer(), facts)
+    assert first.effects == () and first.state.silences == 1
+    second = advance(line, first.state, NoAnswer(), facts)
+    assert second.effects == (CalldownEnded(7, "not_reached"),)
+    assert isinstance(second.reply[-1], Hangup)
+    wrong = advance(line, state, Keys("5"), facts)
+    assert wrong.effects == () and "nicht verstanden" in spoken(wrong)
+
+
+def test_a_bridge_offer_dials_the_caller_with_the_hotline_number_only_after_1(line):
+    line = dataclasses.replace(line, hotline_number="+4930555000")
+    facts = FakeFacts(bridges={3: Bridge("ABC-DEF", "pharmacy", "10115", "+4930111222")})
+    state = at(CallStep.BRIDGE_OFFER, bridge=3)
+    offer = call_back(line, state, facts)
+    assert "Hotline: Anfrage A, B, C, D, E, F, Apotheke, Mitte." in spoken(offer)
+    assert advance(line, state, Keys("2"), facts).effects == ()
+    connect = advance(line, state, Keys("1"), facts)
+    [dial] = [v for v in connect.reply if isinstance(v, Dial)]
+    assert (dial.number, dial.caller_id) == ("+4930111222", "+4930555000")
+    ended = advance(line, connect.state, DialEnded(answered=False), facts)
+    assert ended.effects == (BridgeEnded(3, False, 0),)
+    assert "nicht abgenommen" in spoken(ended)
+    gone = call_back(line, state, FakeFacts())
+    assert "nicht mehr bei Ihnen" in spoken(gone) and isinstance(gone.reply[-1], Hangup)
