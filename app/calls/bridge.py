@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from app.audit import Action, record
 from app.calls import outbound
 from app.database import utcnow
-from app.jobs.handlers import JobRun, handler
+from app.jobs.handlers import JobRun
 from app.jobs.queue import enqueue
 from app.messaging.links import public_url
 from app.models import BridgedCall, CallStep, HelpRequest, RequestStatus, User
@@ -88,19 +88,19 @@ def bridge_info(session: Session, bridge_id: int, hotline_number: str) -> Bridge
     return Bridge(request.reference, request.request_type, request.postcode, caller)
 
 
-@handler(BRIDGE_JOB)
-def place_bridged_call(run: JobRun) -> None:
+@outbound.placed_call(BRIDGE_JOB)
+def bridged_call(run: JobRun) -> outbound.Placement | None:
     """Ring the volunteer's phone from the hotline's number; the flow offers the bridge."""
     bridged = run.session.get(BridgedCall, run.job.payload["bridge"])
     if bridged is None or bridged.status != QUEUED:
-        return
+        return None
     user = run.session.get(User, bridged.user_id)
     request = run.session.get(HelpRequest, bridged.request_id)
     language = user.language or request.language
     url = outbound.flow_url(run.settings, CallStep.BRIDGE_OFFER, language, bridge=str(bridged.id))
     status_callback = public_url(run.settings, f"/voice/bridge/status?bridge={bridged.id}")
-    outbound.place_once(
-        run, user.phone, url, recipient=f"user:{user.id}", status_callback=status_callback
+    return outbound.Placement(
+        user.phone, url, recipient=f"user:{user.id}", status_callback=status_callback
     )
 
 

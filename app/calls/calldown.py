@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, aliased
 
 from app.calls import outbound
 from app.database import utcnow
-from app.jobs.handlers import JobRun, handler, periodic
+from app.jobs.handlers import JobRun, periodic
 from app.jobs.queue import enqueue
 from app.messaging.links import public_url
 from app.messaging.quiet_hours import quiet_until
@@ -112,22 +112,21 @@ def queue(session: Session, request_id: int, attempt: int) -> int | None:
     return calldown_id
 
 
-@handler(CALLDOWN_JOB)
-def place_calldown(run: JobRun) -> None:
+@outbound.placed_call(CALLDOWN_JOB)
+def calldown_call(run: JobRun) -> outbound.Placement | None:
     """Call the caller, with answering-machine detection; the flow asks (CALLDOWN)."""
     calldown = run.session.get(Calldown, run.job.payload["calldown"])
     if calldown is None or calldown.status != QUEUED:
-        return
+        return None
     request = run.session.get(HelpRequest, calldown.request_id)
     if request.status != RequestStatus.OPEN or not request.caller_number:
         calldown.status, calldown.ended_at = CLOSED, utcnow()  # taken or closed meanwhile
-        return
+        return None
     url = outbound.flow_url(
         run.settings, CallStep.CALLDOWN, request.language, calldown=str(calldown.id)
     )
     status_callback = public_url(run.settings, f"/voice/calldown/status?calldown={calldown.id}")
-    outbound.place_once(
-        run,
+    return outbound.Placement(
         request.caller_number,
         url,
         recipient=f"caller:{request.id}",

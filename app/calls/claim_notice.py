@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.calls import outbound
-from app.jobs.handlers import JobRun, handler
+from app.jobs.handlers import JobRun
 from app.jobs.queue import enqueue
 from app.models import CallStep, HelpRequest, RequestStatus
 
@@ -26,13 +26,13 @@ def queue(session: Session, reference: str) -> int | None:
     return enqueue(session, CLAIM_NOTICE_JOB, {"request": request.id}, key=key)
 
 
-@handler(CLAIM_NOTICE_JOB)
-def place_claim_notice(run: JobRun) -> None:
+@outbound.placed_call(CLAIM_NOTICE_JOB)
+def claim_notice(run: JobRun) -> outbound.Placement | None:
     """Call the caller; the flow (CLAIM_NOTICE) says who will call, and the code."""
     request = run.session.get(HelpRequest, run.job.payload["request"])
     if request is None or request.status != RequestStatus.CLAIMED or not request.caller_number:
-        return  # given back, done or cancelled meanwhile: nothing to announce
+        return None  # given back, done or cancelled meanwhile: nothing to announce
     url = outbound.flow_url(
         run.settings, CallStep.CLAIM_NOTICE, request.language, ref=request.reference
     )
-    outbound.place_once(run, request.caller_number, url, recipient=f"caller:{request.id}")
+    return outbound.Placement(request.caller_number, url, recipient=f"caller:{request.id}")

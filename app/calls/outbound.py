@@ -17,6 +17,8 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlencode
 
@@ -47,6 +49,47 @@ _pace_lock = threading.Lock()
 _last_placed: dict[str, float] = {}
 
 
+@dataclass(frozen=True)
+class Placement:
+    """A call a job is to place: whom, which flow, and who that is in the records."""
+
+    to: str
+    url: str
+    recipient: str  # "caller:<request id>" or "user:<id>": never the number itself
+    status_callback: str | None = None
+    machine_detection: bool = False
+
+
+# Each kind of job that places a call: what it would place now (None: nothing, any more).
+# `hotline call --answer-outbound` plays a placement with the simulator instead of Twilio.
+PLACEMENTS: dict[str, Callable[[JobRun], Placement | None]] = {}
+
+
+def placed_call(kind: str):
+    """Register `prepare(run) -> Placement | None` for jobs of `kind`, and the handler
+    that places what it returns, once."""
+
+    def register(prepare: Callable[[JobRun], Placement | None]):
+        PLACEMENTS[kind] = prepare
+
+        @handler(kind)
+        def place(run: JobRun) -> None:
+            placement = prepare(run)
+            if placement is not None:
+                place_once(
+                    run,
+                    placement.to,
+                    placement.url,
+                    recipient=placement.recipient,
+                    status_callback=placement.status_callback,
+                    machine_detection=placement.machine_detection,
+                )
+
+        return prepare
+
+    return register
+
+
 def queue_code_callback(
     connection: Session | Connection, *, reference: str, language: str, key: str
 ) -> int | None:
@@ -61,17 +104,17 @@ def queue_code_callback(
     return enqueue(connection, CODE_CALLBACK_JOB, payload, key=f"{CODE_CALLBACK_JOB}:{key}")
 
 
-@handler(CODE_CALLBACK_JOB)
-def place_code_callback(run: JobRun) -> None:
+@placed_call(CODE_CALLBACK_JOB)
+def code_callback(run: JobRun) -> Placement | None:
     """Call the number on record back; the flow reads the code (voice/flow.py CALLBACK_CODE)."""
     payload = run.job.payload
     request = run.session.scalars(
         select(HelpRequest).where(HelpRequest.reference == payload["reference"])
     ).first()
     if request is None or request.status not in intake.ACTIVE or not request.caller_number:
-        return  # closed (or erased) meanwhile: there is no code to tell
+        return None  # closed (or erased) meanwhile: there is no code to tell
     url = flow_url(run.settings, CallStep.CALLBACK_CODE, payload["language"], ref=request.reference)
-    place_once(run, request.caller_number, url, recipient=f"caller:{request.id}")
+    return Placement(request.caller_number, url, recipient=f"caller:{request.id}")
 
 
 def flow_url(settings: Settings, step: CallStep, language: str, **state: str) -> str:
