@@ -29,6 +29,7 @@ class Action(enum.StrEnum):
     ZONES_CHANGED = "zones_changed"
     PASSWORD_CHANGED = "password_changed"
     ACCOUNT_DELETED = "account_deleted"
+    CALL_BRIDGED = "call_bridged"  # a call through the hotline reached the caller
 
 
 def record(

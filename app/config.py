@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from app.calls import calldown_settings
 from app.jobs import settings as job_settings
 from app.messaging import settings as messaging_settings
 from app.phone_numbers import is_dialable, is_known_country
@@ -66,6 +67,8 @@ DEFAULTS: dict = {
     "give_backs_per_hour": 3,
     "churn_alert_give_backs": 3,
     "max_open_requests_per_number": 2,
+    "show_caller_numbers": True,
+    "notify_caller_on_claim": False,
     "password_hash_cost": 15,
     "operator_phone": "",
     "public_phone_number": "",
@@ -93,6 +96,7 @@ DEFAULTS: dict = {
     "mail": dict(messaging_settings.MAIL_DEFAULTS),
     "alerts": dict(messaging_settings.ALERT_DEFAULTS),
     "jobs": dict(job_settings.DEFAULTS),
+    "calldown": dict(calldown_settings.DEFAULTS),
     "phone": {
         "languages": ["de", "en", "pl"],
         "default_language": "de",
@@ -221,6 +225,8 @@ class Settings:
     give_backs_per_hour: int
     churn_alert_give_backs: int
     max_open_requests_per_number: int
+    show_caller_numbers: bool
+    notify_caller_on_claim: bool
     unclaimed_alert_hours: int
     password_hash_cost: int
     operator_phone: str
@@ -238,6 +244,7 @@ class Settings:
     twilio_phone_number: str = ""
     mail: messaging_settings.MailSettings = messaging_settings.MailSettings()
     alerts: messaging_settings.AlertSettings = messaging_settings.AlertSettings()
+    calldown: calldown_settings.CalldownSettings = calldown_settings.CalldownSettings()
     jobs: job_settings.JobSettings = job_settings.JobSettings()
     session_idle_minutes: int = 120
     limits: LimitSettings = field(default_factory=lambda: LimitSettings())
@@ -325,8 +332,9 @@ def _merge(target: dict, new: dict, defaults: dict, source: str, prefix: str) ->
             continue
         if isinstance(default, float) and type(value) is int:
             value = float(value)  # 5 means 5.0
-        if isinstance(default, bool) or type(value) is not type(default):
+        if type(value) is not type(default):  # and so never 1 for true, or true for 1
             kind = {int: "a whole number", float: "a number", str: "a text", list: "a list"}
+            kind[bool] = "true or false"
             kind = kind[type(default)]
             raise ConfigError(f"{source}: key '{name}' must be {kind}, got {value!r}")
         target[key] = value
@@ -462,6 +470,8 @@ def _check(raw: dict, source: str, prefix: str = "") -> Settings:
         give_backs_per_hour=raw["give_backs_per_hour"],
         churn_alert_give_backs=raw["churn_alert_give_backs"],
         max_open_requests_per_number=raw["max_open_requests_per_number"],
+        show_caller_numbers=raw["show_caller_numbers"],
+        notify_caller_on_claim=raw["notify_caller_on_claim"],
         unclaimed_alert_hours=raw["unclaimed_alert_hours"],
         password_hash_cost=raw["password_hash_cost"],
         operator_phone=raw["operator_phone"].strip(),
@@ -479,6 +489,7 @@ def _check(raw: dict, source: str, prefix: str = "") -> Settings:
         mail=messaging_settings.check_mail(raw["mail"], fail),
         alerts=messaging_settings.check_alerts(raw["alerts"], fail),
         jobs=job_settings.check(raw["jobs"], fail),
+        calldown=calldown_settings.check(raw["calldown"], fail),
         session_idle_minutes=raw["session_idle_minutes"],
         limits=limits,
         public_phone_number=public_number,

@@ -102,6 +102,15 @@ class CallStep(enum.StrEnum):
     CONFIRM_CALLBACK = "confirm_callback"
     CONFIRM_CANCEL = "confirm_cancel"
     OPERATOR_MESSAGE = "operator_message"
+    # Calls the line places: the call back that tells a repeat caller their code.
+    CALLBACK_CODE = "callback_code"
+    # The volunteer's call through the hotline: the offer (press 1), then the <Dial>.
+    BRIDGE_OFFER = "bridge_offer"
+    BRIDGE_DIAL = "bridge_dial"
+    # "Do you still need help?" (app/calls/calldown.py).
+    CALLDOWN = "calldown"
+    # The optional notice that a volunteer took the request (app/calls/claim_notice.py).
+    CLAIM_NOTICE = "claim_notice"
 
 
 class Role(enum.StrEnum):
@@ -420,6 +429,44 @@ class AuditEvent(Base):
     request: Mapped[HelpRequest | None] = relationship()
 
 
+class BridgedCall(Base):
+    """A volunteer's call to a caller through the hotline (app/calls/bridge.py).
+
+    The line rings the volunteer, then <Dial>s the caller with the hotline's number
+    shown: neither learns the other's number. `status` is what the request's page shows.
+    """
+
+    __tablename__ = "bridged_calls"
+
+    id: Mapped[intpk]
+    request_id: Mapped[int] = mapped_column(ForeignKey("help_requests.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    # queued, ringing (the volunteer), connecting (to the caller), talked, missed (the
+    # volunteer did not take it), unreachable (the caller did not answer), failed.
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    talk_seconds: Mapped[int | None]
+    created_at: Mapped[created]
+    ended_at: Mapped[timestamp | None]
+
+
+class Calldown(Base):
+    """One "do you still need help?" call to the caller of an unclaimed request
+    (app/calls/calldown.py): at most two per request, the second after a machine or
+    no answer."""
+
+    __tablename__ = "calldowns"
+    __table_args__ = (UniqueConstraint("request_id", "attempt"),)
+
+    id: Mapped[intpk]
+    request_id: Mapped[int] = mapped_column(ForeignKey("help_requests.id"), index=True)
+    attempt: Mapped[int]
+    # queued, kept (still needed), closed (no longer needed), operator (pressed 0),
+    # not_reached (a machine, no answer, busy, or no choice made).
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    created_at: Mapped[created]
+    ended_at: Mapped[timestamp | None]
+
+
 class Job(Base):
     """A background job (the outbox): written in the transaction of the change that causes it.
 
@@ -494,6 +541,8 @@ __all__ = [
     "Job",
     "JobState",
     "AuditEvent",
+    "BridgedCall",
+    "Calldown",
     "Call",
     "CallOutcome",
     "CallStep",

@@ -252,6 +252,7 @@ from board import (  # noqa: E402, F401  (routes register on bp)
     account_settings,
     accounts,
     alert_settings,
+    call_through,
     email_confirmation,
     password_reset,
     posters,

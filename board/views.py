@@ -15,6 +15,7 @@ from flask_babel import ngettext
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
+from app.calls import bridge, calldown, claim_notice
 from app.database import db_session, utcnow
 from app.models import HelpRequest, RequestStatus
 from app.requests.attention import UNREACHABLE_LIMIT
@@ -176,6 +177,7 @@ def request_page(reference: str):
     return render_template(
         "board/request.html",
         help_request=help_request,
+        confirmed=calldown.confirmed_on(session, help_request.id),
         access=access,
         neighbourhoods=neighbourhoods(session, [help_request]),
         claim_form=ActionForm(),
@@ -185,13 +187,21 @@ def request_page(reference: str):
 
 
 def _claimed_page(session, help_request: HelpRequest, status: int = 200, **forms):
+    from board.call_through import progress  # here: call_through imports this module
+
     # Audited before rendering: the number is never on a page the log does not know of.
-    if not record_number_viewed(session, help_request, current_user):
+    # With show_caller_numbers off it is on no volunteer's page: the call goes through us.
+    show_number = settings().show_caller_numbers
+    if show_number and not record_number_viewed(session, help_request, current_user):
         return redirect(url_for("board.request_page", reference=help_request.reference))
     session.commit()
+    bridged = bridge.latest(session, help_request, current_user)
     return render_template(
         "board/claimed.html",
         help_request=help_request,
+        show_number=show_number,
+        confirmed=calldown.confirmed_on(session, help_request.id),
+        call_progress=progress(bridged) if bridged else "",
         neighbourhoods=neighbourhoods(session, [help_request]),
         deadline=claim_deadline(help_request, settings().claim_timeout_hours),
         code_renewed=code_renewed(session, help_request.id),
@@ -216,6 +226,8 @@ def claim(reference: str):
         max_open_claims=limit,
         claims_per_hour=settings().claims_per_hour,
     )
+    if result == ClaimResult.CLAIMED and settings().notify_caller_on_claim:
+        claim_notice.queue(session, reference)
     session.commit()
     if result == ClaimResult.NO_SUCH_REQUEST:
         abort(404)

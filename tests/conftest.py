@@ -28,7 +28,7 @@ from app import create_app, migrations_runner
 from app.accounts.users import create_user
 from app.database import Base, get_db
 from app.helplines import DEFAULT_SLUG
-from app.models import AccountStatus, HelpRequest, Role, User, Zone
+from app.models import AccountStatus, CallStep, HelpRequest, Job, Role, User, Zone
 from app.requests import intake
 from app.zones.postcodes import zone_for_postcode
 from app.zones.profiles import import_profile, profile_path, read_profile
@@ -461,3 +461,23 @@ def another_app(database_url, tmp_path):
     yield build
     for app in apps:
         get_db(app).engine.dispose()
+
+
+def answer_call_back(app, phone):
+    """Pick up the newest call back the line queued (a repeat caller's code), as Twilio
+    would play it; the simulated call, ended or waiting at its menu."""
+    from app.calls.outbound import CODE_CALLBACK_JOB, flow_url
+
+    with get_db(app).session() as session:
+        job = session.scalars(
+            select(Job).where(Job.kind == CODE_CALLBACK_JOB).order_by(Job.id.desc())
+        ).first()
+        assert job is not None, "no call back was queued"
+        payload = job.payload
+        number = session.scalar(
+            select(HelpRequest.caller_number).where(HelpRequest.reference == payload["reference"])
+        )
+    url = flow_url(
+        app.config["HOTLINE"], CallStep.CALLBACK_CODE, payload["language"], ref=payload["reference"]
+    )
+    return phone.answer(number, url)

@@ -344,3 +344,25 @@ def test_a_server_that_is_not_running(runner, berlin):
     assert result.exit_code == 1
     assert f"Cannot reach the helpline: no answer from {url}/voice/incoming" in result.output
     assert "Connection refused" in result.output and "make run" in result.output
+
+
+# -- the phone the line calls ------------------------------------------------------------
+
+
+def test_answer_outbound_is_the_phone_the_line_calls_back(runner, berlin):
+    first = call(runner, "--from", "+4930231250123", "--keys", "1 10115 1 1 #")
+    assert first.exit_code == 0, first.output
+    [request] = stored_requests(berlin)
+    again = call(runner, "--from", "+4930231250123", "--keys", "1 1")
+    assert "Wir rufen Sie gleich unter dieser Nummer zurück" in again.output
+    assert ", ".join(request.verification_code) not in again.output
+
+    back = call(runner, "--answer-outbound", "--keys", "1 1")
+    assert back.exit_code == 0, back.output
+    assert "The helpline calls +4930231250123 (calls.code_callback)." in back.output
+    assert back.output.count(", ".join(request.verification_code)) == 2
+    assert "Ihre Anfrage ist zurückgezogen." in back.output
+    assert stored_requests(berlin)[0].status == "cancelled"
+
+    nothing = call(runner, "--answer-outbound")
+    assert nothing.exit_code != 0 and "No call is waiting to be placed." in nothing.output

@@ -160,6 +160,7 @@ FORM_DATA = {
     "board.reopen": {},
     "board.release": {"reason": "no_time"},
     "board.unreachable": {},
+    "board.call_through": {},
     "board.account_details": {"name": "Ada Lovelace", "phone": "030 1234567"},
     "board.account_zones": {"postcodes": "13187"},
     "board.account_password": {

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime
 from dataclasses import dataclass, field
 
 import pytest
 
+from app.calls.bridge import Bridge
+from app.calls.calldown import CalldownInfo
 from app.config import load_settings
 from app.models import CallOutcome, CallStep
 from voice import build_line
@@ -15,6 +18,9 @@ from voice.flow import (
     MENU_TIMEOUT,
     Arrive,
     Ask,
+    BridgeEnded,
+    CallBack,
+    CalldownEnded,
     CancelRequest,
     CreateRequest,
     Dial,
@@ -34,6 +40,7 @@ from voice.flow import (
     State,
     advance,
     apology,
+    call_back,
     spell,
     start,
 )
@@ -52,6 +59,15 @@ class FakeFacts:
     stored: RequestInfo | None = None
     typed_number: str = ""
     open_count: int = 0  # open requests of the number a request would be stored under
+    bridges: dict[int, Bridge] = field(default_factory=dict)
+
+    calldowns: dict[int, CalldownInfo] = field(default_factory=dict)
+
+    def bridge(self, bridge_id):
+        return self.bridges.get(bridge_id)
+
+    def calldown(self, calldown_id):
+        return self.calldowns.get(calldown_id)
 
     def active_request(self):
         return self.requests.get(self.active)
@@ -182,12 +198,22 @@ def test_a_repeat_caller_hears_the_request_first(line):
     assert "schon eine Anfrage: Apotheke" in spoken(turn)
     assert "übernommen" in spoken(turn)
 
-    code = advance(line, turn.state, Keys("1"), facts)
-    assert spoken(code).count("0, 4, 2, 7") == 2
-    assert code.state.step is CallStep.EXISTING
-    assert code.outcome is CallOutcome.REPEAT_CALLER
+    # The code and cancelling only on a call to the number on record: caller ID is easy
+    # to forge.
+    for keys in ("1", "2"):
+        code = advance(line, turn.state, Keys(keys), facts)
+        assert "0, 4, 2, 7" not in spoken(code)
+        assert "Wir rufen Sie gleich unter dieser Nummer zurück" in spoken(code)
+        assert code.effects == (CallBack("HX7-K4M", "de"),)
+        assert isinstance(code.reply[-1], Hangup)
+        assert code.outcome is CallOutcome.REPEAT_CALLER
 
-    cancel = advance(line, turn.state, Keys("2"), facts)
+    back = call_back(line, at(CallStep.CALLBACK_CODE, reference="HX7-K4M"), facts)
+    assert "Wir rufen Sie zurück, wie Sie es gewünscht haben." in spoken(back)
+    assert spoken(back).count("0, 4, 2, 7") == 2
+    again = advance(line, back.state, Keys("2"), facts)
+    assert spoken(again).count("0, 4, 2, 7") == 2
+    cancel = advance(line, back.state, Keys("1"), facts)
     assert cancel.state.step is CallStep.CONFIRM_CANCEL
     done = advance(line, cancel.state, Keys("1"), facts)
     assert done.effects == (CancelRequest("HX7-K4M"),)
@@ -341,9 +367,17 @@ def test_every_question_waits_at_least_eight_seconds(line):
         requests={"R": RequestInfo("R", "chat", "open", "1234")},
         stored=RequestInfo("S", "chat", "open", "1234"),
         typed_number="030123456",
+        bridges={0: Bridge("ABC-123", "chat", "10115", "+4930111222")},
+        calldowns={0: CalldownInfo("chat", datetime.date(2026, 12, 3))},
     )
     for step in CallStep:
-        if step in (CallStep.VOICE_MESSAGE, CallStep.OPERATOR, CallStep.OPERATOR_MESSAGE):
+        if step in (
+            CallStep.VOICE_MESSAGE,
+            CallStep.OPERATOR,
+            CallStep.OPERATOR_MESSAGE,
+            CallStep.BRIDGE_DIAL,
+            CallStep.CLAIM_NOTICE,  # says its piece and hangs up: no question
+        ):
             continue
         turn = advance(line, at(step, postcode="10115", reference="R"), Arrive(), facts)
         assert question(turn).timeout >= MENU_TIMEOUT >= 8, step
@@ -385,10 +419,9 @@ def test_a_number_at_its_limit_hears_why_and_keeps_its_menu(line):
     turn = advance(line, existing, Keys("3"), facts)
     assert turn.effects == () and turn.state.step is CallStep.EXISTING
     assert "Offene Anfragen von Ihrer Nummer: 2." in spoken(turn)
-    assert "Um Ihren Code noch einmal zu hören, drücken Sie die 1." in spoken(turn)
-    # The menu still works: the code, then cancelling.
-    assert spoken(advance(line, turn.state, Keys("1"), facts)).count("0, 4, 2, 7") == 2
-    assert advance(line, turn.state, Keys("2"), facts).state.step is CallStep.CONFIRM_CANCEL
+    assert "Um Ihren Code zu hören oder die Anfrage zurückzuziehen" in spoken(turn)
+    # The menu still works: the code (on a call back).
+    assert advance(line, turn.state, Keys("1"), facts).effects == (CallBack("HX7-K4M", "de"),)
 
 
 def test_one_under_the_limit_goes_on_to_a_new_request(line):
@@ -440,3 +473,63 @@ def test_the_limit_is_explained_in_every_language(language):
     withheld = FakeFacts(caller_withheld=True, typed_number="030123456", open_count=2)
     typed = advance(line, confirm, Keys("1"), withheld)
     assert Say(catalog.say("request_limit_typed"), language) in says(typed)
+
+
+# -- calls the line places ---------------------------------------------------------------
+
+
+def calldown_facts() -> FakeFacts:
+    return FakeFacts(calldowns={7: CalldownInfo("pharmacy", datetime.date(2026, 12, 3))})
+
+
+def test_a_calldown_names_the_help_and_the_day_and_a_machine_hears_nothing(line):
+    state = at(CallStep.CALLDOWN, calldown=7)
+    turn = call_back(line, state, calldown_facts())
+    assert "Am 3. Dezember 2026 haben Sie uns um Hilfe gebeten: Apotheke." in spoken(turn)
+    assert question(turn).timeout >= MENU_TIMEOUT
+    machine = call_back(line, state, calldown_facts(), machine=True)
+    assert machine.reply == (Hangup(),)
+    assert machine.effects == (CalldownEnded(7, "not_reached"),)
+
+
+def test_a_calldown_keeps_closes_or_puts_through(line_with_operator):
+    state = at(CallStep.CALLDOWN, calldown=7)
+    facts = calldown_facts()
+    kept = advance(line_with_operator, state, Keys("1"), facts)
+    assert kept.effects == (CalldownEnded(7, "kept"),) and isinstance(kept.reply[-1], Hangup)
+    closed = advance(line_with_operator, state, Keys("2"), facts)
+    assert closed.effects == (CalldownEnded(7, "closed"),) and "zurückgezogen" in spoken(closed)
+    person = advance(line_with_operator, state, Keys("0"), facts)
+    assert person.effects == (CalldownEnded(7, "operator"),)
+    assert person.state.step is CallStep.OPERATOR
+    menu = call_back(line_with_operator, state, facts)
+    assert "Mit der 0 erreichen Sie jederzeit einen Menschen." in spoken(menu)
+
+
+def test_a_silent_calldown_counts_as_not_reached_and_a_wrong_key_asks_again(line):
+    state = at(CallStep.CALLDOWN, calldown=7)
+    facts = calldown_facts()
+    first = advance(line, state, NoAnswer(), facts)
+    assert first.effects == () and first.state.silences == 1
+    second = advance(line, first.state, NoAnswer(), facts)
+    assert second.effects == (CalldownEnded(7, "not_reached"),)
+    assert isinstance(second.reply[-1], Hangup)
+    wrong = advance(line, state, Keys("5"), facts)
+    assert wrong.effects == () and "nicht verstanden" in spoken(wrong)
+
+
+def test_a_bridge_offer_dials_the_caller_with_the_hotline_number_only_after_1(line):
+    line = dataclasses.replace(line, hotline_number="+4930555000")
+    facts = FakeFacts(bridges={3: Bridge("ABC-DEF", "pharmacy", "10115", "+4930111222")})
+    state = at(CallStep.BRIDGE_OFFER, bridge=3)
+    offer = call_back(line, state, facts)
+    assert "Hotline: Anfrage A, B, C, D, E, F, Apotheke, Mitte." in spoken(offer)
+    assert advance(line, state, Keys("2"), facts).effects == ()
+    connect = advance(line, state, Keys("1"), facts)
+    [dial] = [v for v in connect.reply if isinstance(v, Dial)]
+    assert (dial.number, dial.caller_id) == ("+4930111222", "+4930555000")
+    ended = advance(line, connect.state, DialEnded(answered=False), facts)
+    assert ended.effects == (BridgeEnded(3, False, 0),)
+    assert "nicht abgenommen" in spoken(ended)
+    gone = call_back(line, state, FakeFacts())
+    assert "nicht mehr bei Ihnen" in spoken(gone) and isinstance(gone.reply[-1], Hangup)

@@ -10,8 +10,18 @@ credentials; 400/404 with Twilio's error JSON) and records what it was sent. Aft
 creating a message it POSTs status callbacks (sent, then delivered) to the
 message's StatusCallback, signed with the auth token as Twilio signs them.
 
-Resources are routes of (method, resource name): add Calls.json by adding
-("POST", "Calls") and ("GET", "Calls") to ROUTES with a method each.
+Calls too: after creating one (Calls.json) it rings the number as Twilio would.
+Each number answers as the test sets it (`twilio.phones[number] = Callee(...)`):
+a person who presses keys from a script at each <Gather>, an answering machine,
+nobody, or busy. The call's webhooks (its Url, then every action) are played by
+voice/simulator/phone.py, signed as Twilio signs them; a <Dial> rings the dialled
+number's Callee in turn (the bridge). The StatusCallback hears the events asked for
+(StatusCallbackEvent: initiated, ringing, answered, completed; completed by default).
+
+    twilio = TwilioEmulator(sid, token, deliver=through_flask(app),
+                            calls_through=FlaskTransport(app.test_client()))
+    twilio.phones["+4930231250001"] = Callee(keys=["1"])
+    [call] = twilio.wait_for_calls(1, ended=True)
 """
 
 from __future__ import annotations
@@ -23,11 +33,14 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 from twilio.request_validator import RequestValidator
+
+from voice.simulator.phone import OUTBOUND, Phone, PhoneCall, Transport
 
 API_VERSION = "2010-04-01"
 # deliver(url, params, headers) -> HTTP status: how status callbacks reach the app.
@@ -58,6 +71,20 @@ def through_flask(app) -> Deliver:
     return deliver
 
 
+@dataclass
+class Callee:
+    """How a phone the emulator rings answers: `human`, `machine`, `no-answer` or `busy`.
+
+    A person presses `keys[0]` at the first <Gather>, `keys[1]` at the next, and hangs
+    up when the script runs out; a <Dial>led person talks `talk_seconds`. A machine
+    presses nothing (every <Gather> times out).
+    """
+
+    answers: str = "human"
+    keys: list[str] = field(default_factory=list)
+    talk_seconds: int = 60
+
+
 def _now() -> str:
     return formatdate(usegmt=True)
 
@@ -68,9 +95,17 @@ class TwilioEmulator:
     ROUTES = {
         ("POST", "Messages"): "_create_message",
         ("GET", "Messages"): "_list_messages",
+        ("POST", "Calls"): "_create_call",
+        ("GET", "Calls"): "_list_calls",
     }
 
-    def __init__(self, account_sid: str, auth_token: str, deliver: Deliver = post_over_http):
+    def __init__(
+        self,
+        account_sid: str,
+        auth_token: str,
+        deliver: Deliver = post_over_http,
+        calls_through: Transport | None = None,
+    ):
         self.account_sid = account_sid
         self.auth_token = auth_token
         self.deliver = deliver
@@ -81,6 +116,12 @@ class TwilioEmulator:
         self.undeliverable: set[str] = set()
         self.failures: list[tuple[int, int]] = []  # (HTTP status, Twilio code) for next requests
         self.callback_delay = 0.05
+        # Calls: how each number answers, the calls placed, and the <Dial> bridges made.
+        self.calls_through = calls_through
+        self.phones: dict[str, Callee] = {}
+        self.calls: list[dict] = []
+        self.bridges: list[dict] = []  # {"call_sid", "caller_id", "to", "answered"}
+        self.call_errors: list[BaseException] = []
         self.changed = threading.Condition()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -106,6 +147,18 @@ class TwilioEmulator:
 
     def wait_for_callbacks(self, count: int, timeout: float = 10.0) -> list:
         return self._wait(lambda: len(self.callbacks) >= count, timeout, "callbacks")
+
+    def wait_for_calls(self, count: int, ended: bool = True, timeout: float = 15.0) -> list[dict]:
+        """The first `count` calls placed (and, with `ended`, played to their end)."""
+
+        def done() -> bool:
+            if self.call_errors:
+                raise AssertionError("a call failed in the emulator") from self.call_errors[0]
+            placed = self.calls[:count]
+            return len(placed) >= count and (not ended or all(c["ended"] for c in placed))
+
+        self._wait(done, timeout, "calls")
+        return list(self.calls)
 
     def _wait(self, done: Callable[[], bool], timeout: float, what: str):
         deadline = time.monotonic() + timeout
@@ -180,6 +233,183 @@ class TwilioEmulator:
             "uri": f"{self._base()}/Messages.json?PageSize={page_size}&Page=0",
         }
 
+    def _create_call(self, form: dict[str, str]) -> tuple[int, dict]:
+        to, sender, url = form.get("To", ""), form.get("From", ""), form.get("Url", "")
+        if not to:
+            return _error(400, 21201, "No 'To' number is specified")
+        if not sender:
+            return _error(400, 21213, "No 'From' number is specified")
+        if not url and not form.get("Twiml"):
+            return _error(400, 21205, "Url parameter is required.")
+        sid = "CA" + uuid.uuid4().hex
+        call = {
+            "sid": sid,
+            "account_sid": self.account_sid,
+            "api_version": API_VERSION,
+            "answered_by": None,
+            "caller_name": None,
+            "date_created": _now(),
+            "date_updated": _now(),
+            "direction": OUTBOUND,
+            "duration": None,
+            "end_time": None,
+            "forwarded_from": None,
+            "from": sender,
+            "from_formatted": sender,
+            "parent_call_sid": None,
+            "phone_number_sid": None,
+            "price": None,
+            "price_unit": "USD",
+            "start_time": None,
+            "status": "queued",
+            "subresource_uris": {},
+            "to": to,
+            "to_formatted": to,
+            "uri": f"{self._base()}/Calls/{sid}.json",
+        }
+        events = set(form.get("StatusCallbackEvent", "completed").split()) | {"completed"}
+        with self.changed:
+            self.calls.append(
+                {
+                    **call,
+                    "url": url,
+                    "status_callback": form.get("StatusCallback", ""),
+                    "events": events,
+                    "machine_detection": form.get("MachineDetection", ""),
+                    "ended": False,
+                    "heard": [],
+                    "received_at": time.monotonic(),
+                }
+            )
+            self.changed.notify_all()
+        threading.Thread(target=self._ring, args=(self.calls[-1],), daemon=True).start()
+        return 201, call
+
+    def _list_calls(self, query: dict[str, str]) -> tuple[int, dict]:
+        private = {"url", "status_callback", "events", "machine_detection", "ended", "heard"}
+        private.add("received_at")
+        found = [
+            {k: v for k, v in c.items() if k not in private}
+            for c in reversed(self.calls)
+            if c["to"] == query.get("To", c["to"]) and c["from"] == query.get("From", c["from"])
+        ]
+        page_size = int(query.get("PageSize", 50))
+        return 200, {
+            "calls": found[:page_size],
+            "end": min(len(found), page_size) - 1,
+            "first_page_uri": f"{self._base()}/Calls.json?PageSize={page_size}&Page=0",
+            "next_page_uri": None,
+            "page": 0,
+            "page_size": page_size,
+            "previous_page_uri": None,
+            "start": 0,
+            "uri": f"{self._base()}/Calls.json?PageSize={page_size}&Page=0",
+        }
+
+    def _ring(self, call: dict) -> None:
+        """Play one placed call as Twilio would, from ringing to its final status."""
+        try:
+            self._play_call(call)
+        except BaseException as error:  # the test hears of it in wait_for_calls()
+            with self.changed:
+                self.call_errors.append(error)
+                self.changed.notify_all()
+        finally:
+            with self.changed:
+                call["ended"] = True
+                self.changed.notify_all()
+
+    def _play_call(self, call: dict) -> None:
+        callee = self.phones.get(call["to"], Callee())
+        time.sleep(self.callback_delay)
+        self._call_status(call, "initiated", "initiated")
+        self._call_status(call, "ringing", "ringing")
+        if callee.answers in ("no-answer", "busy", "failed"):
+            self._call_status(call, "completed", callee.answers, duration=0)
+            return
+        answered_by = ""
+        if call["machine_detection"]:
+            answered_by = "machine_start" if callee.answers == "machine" else "human"
+        call["answered_by"] = answered_by or None
+        self._call_status(call, "answered", "in-progress")
+        if self.calls_through is None:
+            raise RuntimeError("the emulator places calls only with calls_through set")
+        phone = Phone(
+            self.calls_through,
+            self.auth_token,
+            public_base_url="http://twilio.invalid",
+            account_sid=self.account_sid,
+            hotline_number=call["from"],
+            api_base_url=self.url,
+        )
+        status_url = call["status_callback"] if "completed" in call["events"] else ""
+        played = phone.answer(
+            call["to"], call["url"], call["sid"], status_url, answered_by=answered_by
+        )
+        keys = list(callee.keys)
+        while played.waiting_for is not None:
+            if played.waiting_for == "operator":
+                self._bridge(call, played)
+            elif callee.answers == "machine":
+                played.wait()
+            elif played.waiting_for == "recording":
+                played.speak(seconds=5)
+            elif keys:
+                played.press(keys.pop(0))
+            else:
+                played.hang_up()
+        played.hang_up()
+        call["heard"] = [heard.text for heard in played.heard]
+        call["status"] = "completed"
+        call["duration"] = str(round(played.clock))
+
+    def _bridge(self, call: dict, played: PhoneCall) -> None:
+        """A <Dial> in the call: ring the dialled number's Callee, then go on."""
+        assert played.waiting is not None
+        verb = played.waiting.verb
+        dialled = (verb.text or "").strip()
+        other = self.phones.get(dialled, Callee())
+        answered = other.answers == "human"
+        with self.changed:
+            self.bridges.append(
+                {
+                    "call_sid": call["sid"],
+                    "caller_id": verb.get("callerId", call["from"]),
+                    "to": dialled,
+                    "answered": answered,
+                }
+            )
+            self.changed.notify_all()
+        if answered:
+            played.operator_answers(other.talk_seconds)
+        else:
+            played.operator_does_not_answer(
+                "no-answer" if other.answers == "machine" else other.answers
+            )
+
+    def _call_status(self, call: dict, event: str, status: str, duration: int | None = None):
+        """A status callback of a call, if the call asked for this event."""
+        call["status"] = status
+        url = call["status_callback"]
+        if not url or event not in call["events"]:
+            return
+        params = {
+            "AccountSid": self.account_sid,
+            "ApiVersion": API_VERSION,
+            "CallSid": call["sid"],
+            "CallStatus": status,
+            "Direction": OUTBOUND,
+            "From": call["from"],
+            "To": call["to"],
+        }
+        if duration is not None:
+            params["CallDuration"] = str(duration)
+        signature = RequestValidator(self.auth_token).compute_signature(url, params)
+        answer = self.deliver(url, params, {"X-Twilio-Signature": signature})
+        with self.changed:
+            self.callbacks.append((url, params, answer))
+            self.changed.notify_all()
+
     def _report(self, message: dict, url: str) -> None:
         """The status callbacks Twilio sends for a message: sent, then delivered (or not)."""
         final = "undelivered" if message["to"] in self.undeliverable else "delivered"
@@ -222,6 +452,10 @@ class TwilioEmulator:
 
             def _answer(self, method: str, fields: dict[str, list[str]]) -> None:
                 form = {name: values[-1] for name, values in fields.items()}
+                # The one list parameter we read (the client sends it once per value).
+                events = fields.get("StatusCallbackEvent")
+                if events:
+                    form["StatusCallbackEvent"] = " ".join(events)
                 status, body = emulator._route(method, urlsplit(self.path).path, self.headers)
                 if body is None:
                     status, body = getattr(emulator, status)(form)

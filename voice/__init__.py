@@ -101,6 +101,8 @@ def build_line(settings: Settings, helpline: Helpline | None = None) -> Line:
         area=_spoken_area(settings, helpline),
         max_open_requests_per_number=settings.max_open_requests_per_number,
         helpline=helpline.slug,
+        hotline_number=settings.twilio_phone_number,
+        claim_timeout_hours=settings.claim_timeout_hours,
     )
 
 
@@ -108,9 +110,13 @@ def current_line() -> Line:
     """The line of the helpline whose number the caller dialled (Twilio's `To`).
 
     Twilio sends `To` with every webhook of a call, so each step finds the same
-    line again; a number no helpline has gets the first.
+    line again; a number no helpline has gets the first. On a call the hotline
+    places (Direction outbound-api, outbound-dial) the hotline's number is `From`.
     """
-    dialled = request.form.get("To", "") if has_request_context() else ""
+    dialled = ""
+    if has_request_context():
+        outbound = request.form.get("Direction", "").startswith("outbound")
+        dialled = request.form.get("From" if outbound else "To", "")
     line = current_app.extensions["hotline_lines_by_number"].get(dialled)
     if line is None:
         helpline = helpline_for_number(current_app.config["HOTLINE"].helplines, dialled)
@@ -130,4 +136,4 @@ def _spoken_area(settings: Settings, helpline: Helpline) -> dict[str, str]:
     }
 
 
-from voice import views  # noqa: E402, F401  (routes register on bp)
+from voice import outbound, views  # noqa: E402, F401  (routes register on bp)

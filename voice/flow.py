@@ -17,7 +17,7 @@ The call, top to bottom:
 
     start -> LANGUAGE (only when several languages are offered; silence: default)
           -> CALLBACK_NUMBER -> CONFIRM_CALLBACK     (only when the number is withheld)
-          -> EXISTING -> CONFIRM_CANCEL              (only when the caller has a request)
+          -> EXISTING: "we'll call you back"         (only when the caller has a request)
           -> POSTCODE -> CONFIRM_POSTCODE -> REQUEST_TYPE -> VOICE_MESSAGE
           -> (store the request) -> DONE: the code, twice; goodbye
 
@@ -33,6 +33,19 @@ operator (when one is configured), silence asks once more and then ends
 politely, and the third invalid answer transfers to the operator or says
 goodbye with the helpline hours. OPERATOR dials; when nobody answers,
 OPERATOR_MESSAGE records a message for the operators.
+
+Calls the line places start with `call_back()` instead of `start()`, and then
+follow the same rules:
+
+    CALLBACK_CODE (the code, twice) -> CONFIRM_CANCEL
+    BRIDGE_OFFER (the volunteer: press 1) -> BRIDGE_DIAL (<Dial> the caller)
+    CALLDOWN ("do you still need help?": 1 keeps, 2 closes; a machine hears nothing)
+    CLAIM_NOTICE (a volunteer took the request: within how long, and the code)
+
+Caller ID is easy to forge, so a caller's code is never read out, and a request
+never cancelled, on a call *from* their number: the repeat caller hears that
+they will be called back, and only the call *to* the number on record
+(app/calls/outbound.py) reads the code and offers cancelling.
 """
 
 from __future__ import annotations
@@ -41,10 +54,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Protocol
 
+from babel.dates import format_date
+
+from app.calls.bridge import Bridge
+from app.calls.calldown import CLOSED, KEPT, NOT_REACHED, OPERATOR, CalldownInfo
 from app.config import RequestType
 from app.helplines import DEFAULT_SLUG
 from app.models import CallOutcome, CallStep, RequestStatus
 from app.phone_numbers import TYPED_NUMBER
+from app.requests.intake import ACTIVE
 from app.zones.postcodes import POSTCODE
 from voice.prompts import Catalog
 
@@ -81,6 +99,8 @@ class Line:
     area: dict[str, str]  # the zone profile's area, as spoken in each language
     max_open_requests_per_number: int
     helpline: str = DEFAULT_SLUG  # the slug of the helpline this line belongs to (app/helplines.py)
+    hotline_number: str = ""  # the caller ID of calls through the hotline
+    claim_timeout_hours: int = 24  # how soon a volunteer who took a request calls
 
     def say(self, language: str, sentence: str, **fields: str) -> Say:
         return Say(self.catalogs[language].say(sentence, **fields), language)
@@ -108,6 +128,8 @@ class State:
     postcode: str = ""
     request_type: str = ""
     reference: str = ""  # the caller's existing request this call is about
+    bridge: int = 0  # the volunteer's call through the hotline (app/calls/bridge.py)
+    calldown: int = 0  # the "still need help?" call (app/calls/calldown.py)
 
 
 # What the caller has always chosen by the time the flow asks each question: a state
@@ -141,6 +163,7 @@ class Recording:
 @dataclass(frozen=True)
 class DialEnded:
     answered: bool
+    seconds: int = 0  # how long the dialled person talked
 
 
 @dataclass(frozen=True)
@@ -194,6 +217,12 @@ class Facts(Protocol):
         """How many open or claimed requests the number this call's request would be
         stored under already has: the caller's own, or the one they typed."""
 
+    def bridge(self, bridge_id: int) -> Bridge | None:
+        """Whom a volunteer's call through the hotline dials (None: no longer theirs)."""
+
+    def calldown(self, calldown_id: int) -> CalldownInfo | None:
+        """What a calldown asks about (None: the request is no longer open)."""
+
 
 # -- what the caller hears -------------------------------------------------------------
 
@@ -240,6 +269,7 @@ class Dial:
 
     number: str
     state: State | None
+    caller_id: str = ""  # the number the dialled phone shows; "" : the call's own
 
 
 @dataclass(frozen=True)
@@ -285,7 +315,42 @@ class SaveOperatorMessage:
     seconds: int
 
 
-Effect = CreateRequest | CancelRequest | SaveCallbackNumber | SaveOperatorMessage
+@dataclass(frozen=True)
+class CallBack:
+    """Call the number on record back to read the code of `reference` (in `language`)."""
+
+    reference: str
+    language: str
+
+
+@dataclass(frozen=True)
+class BridgeConnecting:
+    bridge: int
+
+
+@dataclass(frozen=True)
+class BridgeEnded:
+    bridge: int
+    answered: bool
+    seconds: int
+
+
+@dataclass(frozen=True)
+class CalldownEnded:
+    calldown: int
+    result: str  # app/calls/calldown.py: kept, closed, operator, not_reached
+
+
+Effect = (
+    CreateRequest
+    | CancelRequest
+    | SaveCallbackNumber
+    | SaveOperatorMessage
+    | CallBack
+    | BridgeConnecting
+    | BridgeEnded
+    | CalldownEnded
+)
 
 
 @dataclass(frozen=True)
@@ -328,7 +393,23 @@ def advance(line: Line, state: State, event: Event, facts: Facts) -> Turn:
         return _after_dial(line, now, event, facts)
     if now.step is CallStep.OPERATOR_MESSAGE:
         return _after_operator_message(line, now, event)
+    if now.step is CallStep.BRIDGE_DIAL:
+        return _after_bridge(line, now, event)
     return _answer(line, now, event, facts)
+
+
+def call_back(line: Line, state: State, facts: Facts, machine: bool = False) -> Turn:
+    """The first webhook of a call the line placed: who is calling, then `state`'s question.
+
+    `machine`: Twilio's answering-machine detection heard one; a calldown then hangs up
+    (it is tried again later) rather than leave a message anyone could play back.
+    """
+    if state.step is CallStep.CALLDOWN and machine:
+        return Turn(state, (Hangup(),), effects=(CalldownEnded(state.calldown, NOT_REACHED),))
+    hello = (line.say(state.language, "callback_hello"),)
+    if state.step in (CallStep.BRIDGE_OFFER, CallStep.CALLDOWN, CallStep.CLAIM_NOTICE):
+        hello = ()  # the question names the hotline itself
+    return Turn(state, _question(line, state, facts, before=hello))
 
 
 def apology(line: Line, language: str, offer_operator: bool) -> tuple[Verb, ...]:
@@ -372,6 +453,9 @@ def _answer(line: Line, state: State, event: Event, facts: Facts) -> Turn:
     if "*" in keys:
         return Turn(state, _question(line, state, facts))
     if keys == "0" and line.operator_phone:
+        if state.step is CallStep.CALLDOWN:
+            put_through = _to_operator(line, state)
+            return replace(put_through, effects=(CalldownEnded(state.calldown, OPERATOR),))
         return _to_operator(line, state)
     answered = ANSWERS[state.step](line, state, keys, facts)
     if isinstance(answered, Turn):
@@ -384,9 +468,18 @@ def _answer(line: Line, state: State, event: Event, facts: Facts) -> Turn:
 
 def _after_silence(line: Line, state: State, facts: Facts) -> Turn:
     lang = state.language
+    if state.step is CallStep.CALLDOWN:
+        # Nobody chose: as good as no answer, so the call is tried once more.
+        said = (line.say(lang, "goodbye"), Hangup())
+        return Turn(state, said, effects=(CalldownEnded(state.calldown, NOT_REACHED),))
     if state.step is CallStep.LANGUAGE:
         return _after_language(line, state, facts)
-    if state.step in (CallStep.EXISTING, CallStep.DONE):
+    if state.step in (
+        CallStep.EXISTING,
+        CallStep.DONE,
+        CallStep.CALLBACK_CODE,
+        CallStep.BRIDGE_OFFER,
+    ):
         return Turn(state, (line.say(lang, "goodbye"), Hangup()), outcome=CallOutcome.REPEAT_CALLER)
     if state.step in (CallStep.CALLBACK_NUMBER, CallStep.CONFIRM_CALLBACK):
         explained = (line.say(lang, "not_heard"), line.say(lang, "no_number"))
@@ -454,6 +547,48 @@ def _question(line: Line, state: State, facts: Facts, before=()) -> tuple[Verb, 
             return (Ask(state, before + summary + (say(lang, "existing_menu"),)),)
         case CallStep.CONFIRM_CANCEL:
             return (Ask(state, before + (say(lang, "confirm_cancel"),)),)
+        case CallStep.CALLBACK_CODE:
+            request = facts.request(state.reference)
+            if request is None or request.status not in ACTIVE or not request.verification_code:
+                return before + (say(lang, "already_closed"), say(lang, "goodbye"), Hangup())
+            code = _code_twice(line, state, request.verification_code)
+            return before + code + (Ask(state, (say(lang, "callback_menu"),)),)
+        case CallStep.CLAIM_NOTICE:
+            request = facts.request(state.reference)
+            goodbye = (say(lang, "goodbye"), Hangup())
+            if request is None or request.status != RequestStatus.CLAIMED:
+                return before + goodbye
+            hours = str(line.claim_timeout_hours)
+            notice = say(lang, "claim_notice", hours=hours)
+            code = _code_twice(line, state, request.verification_code)
+            return before + (notice,) + code + goodbye
+        case CallStep.CALLDOWN:
+            asked = facts.calldown(state.calldown)
+            if asked is None:
+                return before + (say(lang, "goodbye"), Hangup())
+            intro = say(
+                lang,
+                "calldown_intro",
+                type=line.type_label(asked.request_type, lang),
+                date=format_date(asked.asked_on, format="long", locale=lang),
+            )
+            menu = (say(lang, "calldown_menu"),)
+            if line.operator_phone:
+                menu += (say(lang, "operator_hint"),)
+            return (Ask(state, before + (intro,) + menu),)
+        case CallStep.BRIDGE_OFFER:
+            bridge = facts.bridge(state.bridge)
+            if bridge is None:
+                return before + (say(lang, "bridge_gone"), say(lang, "goodbye"), Hangup())
+            place = facts.place(bridge.postcode)
+            offer = say(
+                lang,
+                "bridge_offer",
+                reference=spell(bridge.reference.replace("-", "")),
+                type=line.type_label(bridge.request_type, lang),
+                place=place.name if place else spell(bridge.postcode),
+            )
+            return (Ask(state, before + (offer,)),)
         case CallStep.POSTCODE:
             prompt = before + (say(lang, "ask_postcode"),)
             return (Ask(state, prompt, max_digits=5, timeout=TYPING_TIMEOUT),)
@@ -536,21 +671,63 @@ def _confirm_callback(line: Line, state: State, keys: str, facts: Facts) -> Turn
 
 def _existing(line: Line, state: State, keys: str, facts: Facts) -> Turn | Invalid:
     lang = state.language
-    if keys == "1":
-        request = facts.request(state.reference)
-        if request is None or not request.verification_code:
-            return Turn(state, _question(line, state, facts))
-        code = _code_twice(line, state, request.verification_code)
-        menu = Ask(state, (line.say(lang, "existing_menu"),))
-        return Turn(state, code + (menu,), outcome=CallOutcome.REPEAT_CALLER)
-    if keys == "2":
-        return _ask(line, state, CallStep.CONFIRM_CANCEL, facts)
+    if keys in ("1", "2"):
+        # The code or cancelling: only on a call to the number on record (see the top).
+        said = (line.say(lang, "calling_back"), line.say(lang, "goodbye"), Hangup())
+        effects = (CallBack(state.reference, lang),)
+        return Turn(state, said, effects=effects, outcome=CallOutcome.REPEAT_CALLER)
     if keys == "3":
         count = facts.open_request_count()
         if count >= line.max_open_requests_per_number:
             return _request_limit(line, state, "request_limit", count=str(count))
         return _ask(line, state, CallStep.POSTCODE, facts)
     return Invalid((line.say(lang, "not_understood"),))
+
+
+def _callback_code(line: Line, state: State, keys: str, facts: Facts) -> Turn | Invalid:
+    if keys == "1":
+        return _ask(line, state, CallStep.CONFIRM_CANCEL, facts)
+    if keys == "2":
+        return Turn(state, _question(line, state, facts))
+    return Invalid((line.say(state.language, "not_understood"),))
+
+
+def _calldown(line: Line, state: State, keys: str, facts: Facts) -> Turn | Invalid:
+    lang = state.language
+    goodbye = (line.say(lang, "goodbye"), Hangup())
+    if keys == "1":
+        said = (line.say(lang, "calldown_kept"),) + goodbye
+        return Turn(state, said, effects=(CalldownEnded(state.calldown, KEPT),))
+    if keys == "2":
+        said = (line.say(lang, "cancelled"),) + goodbye
+        return Turn(state, said, effects=(CalldownEnded(state.calldown, CLOSED),))
+    return Invalid((line.say(lang, "not_understood"),))
+
+
+def _bridge_offer(line: Line, state: State, keys: str, facts: Facts) -> Turn | Invalid:
+    lang = state.language
+    if keys != "1":
+        return Invalid((line.say(lang, "not_understood"),))
+    bridge = facts.bridge(state.bridge)
+    if bridge is None:
+        return Turn(state, (line.say(lang, "bridge_gone"), line.say(lang, "goodbye"), Hangup()))
+    new = replace(state, step=CallStep.BRIDGE_DIAL, silences=0, invalid=0)
+    # The hotline's number, never the volunteer's: the caller knows it, and it is
+    # the one number of the call that gives nobody away.
+    dial = Dial(bridge.caller_number, new, caller_id=line.hotline_number)
+    said = (line.say(lang, "bridge_connecting"), dial)
+    return Turn(new, said, effects=(BridgeConnecting(state.bridge),))
+
+
+def _after_bridge(line: Line, state: State, event: Event) -> Turn:
+    lang = state.language
+    if not isinstance(event, DialEnded):
+        raise ValueError(f"{event!r} does not end a call through the hotline")
+    ended = BridgeEnded(state.bridge, event.answered, event.seconds)
+    said: tuple[Verb, ...] = (line.say(lang, "goodbye"), Hangup())
+    if not event.answered:
+        said = (line.say(lang, "bridge_unreachable"),) + said
+    return Turn(state, said, effects=(ended,))
 
 
 def _request_limit(line: Line, state: State, sentence: str, **fields: str) -> Invalid:
@@ -706,6 +883,9 @@ ANSWERS: dict[CallStep, Callable[[Line, State, str, Facts], Turn | Invalid]] = {
     CallStep.CONFIRM_CALLBACK: _confirm_callback,
     CallStep.EXISTING: _existing,
     CallStep.CONFIRM_CANCEL: _confirm_cancel,
+    CallStep.CALLBACK_CODE: _callback_code,
+    CallStep.BRIDGE_OFFER: _bridge_offer,
+    CallStep.CALLDOWN: _calldown,
     CallStep.POSTCODE: _postcode,
     CallStep.CONFIRM_POSTCODE: _confirm_postcode,
     CallStep.REQUEST_TYPE: _request_type,

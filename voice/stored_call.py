@@ -6,15 +6,23 @@ writes single statements, each committed at once (app/calls/call_log.py).
 
 from __future__ import annotations
 
+from flask import current_app
 from sqlalchemy import Connection, Row
+from sqlalchemy.orm import Session
 
-from app.calls import call_log
+from app.calls import bridge as bridged_calls
+from app.calls import call_log, outbound
+from app.calls import calldown as calldowns
 from app.helplines import DEFAULT_SLUG
 from app.jobs.queue import atomically
 from app.messaging import alerts
 from app.requests import intake
 from app.zones.postcodes import PostcodePlaces
 from voice.flow import (
+    BridgeConnecting,
+    BridgeEnded,
+    CallBack,
+    CalldownEnded,
     CancelRequest,
     CreateRequest,
     Effect,
@@ -34,9 +42,13 @@ class StoredCall:
         places: PostcodePlaces,
         call_sid: str,
         caller_number: str | None,
+        placed: bool = False,
         helpline: str = DEFAULT_SLUG,
     ):
         self.connection = connection
+        # A call the line placed (Direction outbound-api): not in the call log, which
+        # counts the calls people make to the line.
+        self.placed = placed
         self.places = places
         self.call_sid = call_sid
         self.caller_number = caller_number  # None: withheld
@@ -70,6 +82,20 @@ class StoredCall:
 
     def open_request_count(self) -> int:
         return intake.active_request_count(self.connection, self._number_to_store())
+
+    def calldown(self, calldown_id: int) -> calldowns.CalldownInfo | None:
+        if not self.placed or not calldown_id:
+            return None
+        with Session(bind=self.connection) as session:
+            return calldowns.calldown_info(session, calldown_id)
+
+    def bridge(self, bridge_id: int) -> bridged_calls.Bridge | None:
+        # Only on a call the line placed: its URL (signed by Twilio) names the bridge.
+        if not self.placed or not bridge_id:
+            return None
+        with Session(bind=self.connection) as session:
+            hotline = current_app.config["HOTLINE"].twilio_phone_number
+            return bridged_calls.bridge_info(session, bridge_id, hotline)
 
     # -- effects ---------------------------------------------------------------------
 
@@ -111,6 +137,33 @@ class StoredCall:
                     self.connection.commit()
             case SaveCallbackNumber():
                 call_log.save_callback_number(self.connection, self.call_sid, effect.number)
+                self.connection.commit()
+            case CallBack():
+                request = self._own_request(effect.reference)
+                if request is not None:
+                    # Keyed by this call: Twilio delivering the webhook twice calls once.
+                    outbound.queue_code_callback(
+                        self.connection,
+                        reference=request.reference,
+                        language=effect.language,
+                        key=self.call_sid,
+                    )
+                    self.connection.commit()
+            case CalldownEnded() if self.placed:
+                with Session(bind=self.connection) as session:
+                    calldowns.record_answer(session, effect.calldown, effect.result)
+                    session.commit()
+                self.connection.commit()
+            case BridgeConnecting() | BridgeEnded() if self.placed:
+                # The services flush in a session on this connection. Its commit ends the
+                # transaction it began (closing would roll it back); the connection's, one
+                # that was open before.
+                with Session(bind=self.connection) as session:
+                    if isinstance(effect, BridgeConnecting):
+                        bridged_calls.connecting(session, effect.bridge)
+                    else:
+                        bridged_calls.ended(session, effect.bridge, effect.answered, effect.seconds)
+                    session.commit()
                 self.connection.commit()
             case SaveOperatorMessage():
                 call_log.save_operator_message(

@@ -102,8 +102,10 @@ def _verb(line: Line, verb: Verb) -> str:
             # Twilio does not request the action for an empty recording: it goes on here.
             record = _element("Record", attributes)
             return record + _redirect(action_url(verb.state, on=ON_NO_ANSWER))
-        case Dial(number=number, state=state):
+        case Dial(number=number, state=state, caller_id=caller_id):
             attributes = {"timeout": OPERATOR_RING_SECONDS}
+            if caller_id:
+                attributes["callerId"] = caller_id
             if state is not None:
                 attributes.update(action=action_url(state), method="POST")
             return _element("Dial", attributes, text=number)
@@ -165,6 +167,8 @@ def state_query(state: State) -> dict[str, str]:
         "postcode": state.postcode,
         "type": state.request_type,
         "ref": state.reference,
+        "bridge": state.bridge,
+        "calldown": state.calldown,
     }
     query.update({k: str(v) for k, v in optional.items() if v})
     return query
@@ -199,6 +203,8 @@ def state_from_query(args, line: Line) -> State:
         postcode=postcode,
         request_type=request_type,
         reference=reference,
+        bridge=_count(args.get("bridge", "0"), MAX_TURN),
+        calldown=_count(args.get("calldown", "0"), MAX_TURN),
     )
     missing = [name for name in CHOSEN_BEFORE.get(state.step, ()) if not getattr(state, name)]
     if missing:

@@ -21,6 +21,7 @@ from sqlalchemy import Connection
 from werkzeug.exceptions import BadRequest, HTTPException
 
 from app.calls import call_log
+from app.calls.outbound import OUTBOUND
 from app.database import get_db, utcnow
 from app.database_guard import database_failed, is_database_trouble
 from app.models import CallStep
@@ -113,11 +114,13 @@ def step():
     # error object) for every parameter that is not there, and a step asks for several.
     query, form = request.args.to_dict(), request.form.to_dict()
     state = state_from_query(query, line)
-    number = caller_number(form.get("From"))
+    placed = form.get("Direction") == OUTBOUND
+    # On a call the line placed, the person is the one it called.
+    number = caller_number(form.get("To" if placed else "From"))
     call_sid = _call_sid(form)
     event = _event(query, form)
     with get_db().connect() as connection:
-        call = _stored_call(connection, call_sid, number)
+        call = _stored_call(connection, call_sid, number, placed)
         reply = _play(call, flow.advance(line, state, event, call))
     return respond(line, reply)
 
@@ -212,9 +215,13 @@ def apologise(error: Exception):
     return respond(current_line(), _apology(language, request.args.get("step", "")))
 
 
-def _stored_call(connection: Connection, call_sid: str, number: str | None) -> StoredCall:
+def _stored_call(
+    connection: Connection, call_sid: str, number: str | None, placed: bool = False
+) -> StoredCall:
     places = current_app.extensions["hotline_places"]
-    return StoredCall(connection, places, call_sid, number, helpline=current_line().helpline)
+    return StoredCall(
+        connection, places, call_sid, number, placed=placed, helpline=current_line().helpline
+    )
 
 
 def _play(call: StoredCall, turn: flow.Turn) -> tuple[flow.Verb, ...]:
@@ -223,6 +230,9 @@ def _play(call: StoredCall, turn: flow.Turn) -> tuple[flow.Verb, ...]:
     for effect in turn.effects:
         reference = call.perform(effect) or reference
     state = turn.state
+    if call.placed:
+        call.connection.commit()
+        return turn.reply
     place = call.place(state.postcode) if state.postcode else None
     call_log.record_step(
         call.connection,
@@ -256,7 +266,9 @@ def _event(query: dict[str, str], form: dict[str, str]) -> flow.Event:
     if on == ON_NO_ANSWER:
         return flow.NoAnswer()
     if "DialCallStatus" in form:
-        return flow.DialEnded(answered=form["DialCallStatus"] in ("completed", "answered"))
+        answered = form["DialCallStatus"] in ("completed", "answered")
+        seconds = whole_number(form.get("DialCallDuration")) or 0
+        return flow.DialEnded(answered=answered, seconds=seconds)
     if "RecordingUrl" in form:
         url = form["RecordingUrl"]
         api = current_app.config["HOTLINE"].twilio_api_base_url

@@ -35,6 +35,12 @@ STEPS = {
     CallStep.CONFIRM_CALLBACK: _l("confirming the callback number"),
     CallStep.CONFIRM_CANCEL: _l("confirming the cancellation"),
     CallStep.OPERATOR_MESSAGE: _l("voice message for the operators"),
+    # Steps of calls the line places (not in the call log, but one list of steps).
+    CallStep.CALLBACK_CODE: _l("the code, on the call back"),
+    CallStep.BRIDGE_OFFER: _l("offering a volunteer the call through the hotline"),
+    CallStep.BRIDGE_DIAL: _l("putting a volunteer through to the caller"),
+    CallStep.CALLDOWN: _l("asking whether help is still needed"),
+    CallStep.CLAIM_NOTICE: _l("telling the caller that a volunteer took the request"),
 }
 
 # Twilio's CallStatus values, and ours for a call whose end never reached the log.

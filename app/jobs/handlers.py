@@ -40,6 +40,10 @@ HANDLER_MODULES = (
     "app.accounts.password_reset",
     "app.accounts.confirmation",
     "app.accounts.account_mail",
+    "app.calls.outbound",
+    "app.calls.bridge",
+    "app.calls.calldown",
+    "app.calls.claim_notice",
 )
 
 

@@ -1,7 +1,8 @@
 """What needs an operator: requests volunteers could not resolve, and voice messages.
 
 A request needs attention while it is open or claimed and volunteers could
-not reach the caller three times,
+not reach the caller three times, or neither "still need help?" call reached
+them (app/calls/calldown.py),
 or claims on it expired repeatedly, or nobody has taken it for
 `unclaimed_alert_hours` (counted from the call, or from when an operator last
 put it back on the board). An operator then calls the caller and either puts
@@ -20,6 +21,7 @@ from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from app import audit
+from app.calls import calldown
 from app.database import utcnow
 from app.models import Call, HelpRequest, RequestStatus, User
 from app.requests.intake import ACTIVE, renewed_verification_code
@@ -34,6 +36,7 @@ class Reason:
     UNREACHABLE = "unreachable"
     EXPIRED = "expired"
     UNCLAIMED = "unclaimed"
+    CALLDOWN = "calldown"
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,7 @@ def _needs_attention(unclaimed_since: datetime):
             HelpRequest.unreachable_count >= UNREACHABLE_LIMIT,
             HelpRequest.expired_claims >= EXPIRED_CLAIMS_LIMIT,
             _unclaimed_too_long(unclaimed_since),
+            calldown.not_reached(),
         ),
     )
 
@@ -97,9 +101,19 @@ def requests_needing_attention(
         .where(*_needs_attention(unclaimed_since))
         .order_by(HelpRequest.created_at, HelpRequest.id)
     )
+    requests = list(requests)
+    not_reached = set(
+        session.scalars(
+            select(HelpRequest.id).where(
+                HelpRequest.id.in_([r.id for r in requests]), calldown.not_reached()
+            )
+        )
+    )
     items = []
     for request in requests:
         reasons = _reasons(request, unclaimed_since)
+        if request.id in not_reached:
+            reasons += (Reason.CALLDOWN,)
         unclaimed_for = now - waiting_since(request) if Reason.UNCLAIMED in reasons else None
         items.append(AttentionItem(request, reasons, unclaimed_for))
     return items

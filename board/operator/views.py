@@ -23,6 +23,7 @@ from sqlalchemy import select
 from app import audit
 from app.accounts import approval
 from app.accounts.decisions import last_decisions
+from app.calls import calldown
 from app.calls.export import DayRange, export_csv, export_filename, local_today, prepare_export
 from app.calls.labels import call_end_label
 from app.database import db_session, get_db
@@ -86,6 +87,9 @@ DECISION_DONE = {
 REASON_LABELS = {
     attention.Reason.UNREACHABLE: _l("could not be reached %(count)d times"),
     attention.Reason.EXPIRED: _l("claims expired %(count)d times"),
+    attention.Reason.CALLDOWN: _l(
+        "not reached by either of the %(count)d calls asking whether help is still needed"
+    ),
 }
 
 
@@ -368,6 +372,7 @@ def _reason_text(item: attention.AttentionItem, reason: str) -> str:
     count = {
         attention.Reason.UNREACHABLE: item.request.unreachable_count,
         attention.Reason.EXPIRED: item.request.expired_claims,
+        attention.Reason.CALLDOWN: calldown.ATTEMPTS,
     }.get(reason, 0)
     return str(REASON_LABELS[reason]) % {"count": count}
 

@@ -25,15 +25,20 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 from flask_babel import force_locale
+from sqlalchemy import select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from app import migrations_runner
 from app.calls import call_log
+from app.calls.outbound import PLACEMENTS, e164
 from app.cli.setup import LOCAL_BASE_URL
 from app.database import get_db
 from app.helplines import helpline_for_number
-from app.models import Call, CallOutcome
+from app.jobs import queue
+from app.jobs.handlers import JobRun, load
+from app.jobs.queue import ClaimedJob
+from app.models import Call, CallOutcome, Job, JobState
 from app.phone_numbers import ANONYMOUS, caller_number, is_dialable, is_withheld
 from app.zones.postcodes import zone_counts
 from voice.simulator import key_script
@@ -107,6 +112,13 @@ Examples:
     help="With --url: the address the server checks signatures against (its "
     "public_base_url). Default: the configured public_base_url, else --url.",
 )
+@click.option(
+    "--answer-outbound",
+    is_flag=True,
+    help="Be the phone the line calls: take the next call it would place through Twilio "
+    "(a code call back, a call through the hotline, a calldown, a claim notice) and "
+    "answer it here instead, in-process.",
+)
 @with_appcontext
 def call_command(
     caller: str | None,
@@ -114,6 +126,7 @@ def call_command(
     keys: str | None,
     url: str | None,
     public_url: str | None,
+    answer_outbound: bool,
 ) -> None:
     """Call the helpline without a phone: hear the menu, press keys, store a request."""
     settings = current_app.config["HOTLINE"]
@@ -126,6 +139,12 @@ def call_command(
         script = key_script.parse(keys) if keys is not None else None
     except key_script.KeyScriptError as e:
         raise click.BadParameter(str(e), param_hint="'--keys'") from None
+    if answer_outbound:
+        if url is not None or caller is not None:
+            raise click.BadParameter("answers in-process only, without --url or --from")
+        _check_database()
+        _answer_outbound(keys, script)
+        return
     if caller is not None:
         caller = _checked_caller(caller)
     if public_url is not None and url is None:
@@ -192,6 +211,45 @@ def call_command(
         )
     if outcome == CallOutcome.ERROR:
         raise click.ClickException("The line met an error (see the server's log).")
+
+
+def _answer_outbound(keys: str | None, script) -> None:
+    """Take the oldest call waiting to be placed and play it here, as the phone that rings."""
+    app = current_app._get_current_object()
+    load()  # the modules that register the kinds of placed calls
+    with get_db().session() as session:
+        job = session.scalars(
+            select(Job)
+            .where(Job.kind.in_(PLACEMENTS), Job.state == JobState.PENDING)
+            .order_by(Job.id)
+        ).first()
+        if job is None:
+            raise click.ClickException("No call is waiting to be placed.")
+        claimed = ClaimedJob(job.id, job.kind, job.key, job.payload or {}, job.attempts)
+        placement = PLACEMENTS[job.kind](JobRun(session, claimed, app))
+        # Done here, so that no worker places it through Twilio as well.
+        queue.complete(session, claimed)
+        session.commit()
+    if placement is None:
+        click.echo("That call is no longer needed (its request moved on); nothing to answer.")
+        return
+    to = e164(placement.to, app.config["HOTLINE"].twilio_phone_number) or placement.to
+    click.echo(f"The helpline calls {to} ({job.kind}).")
+    listener = Listener()
+    answered_by = "human" if placement.machine_detection else ""
+    phone = Phone.for_app(app)
+    call = phone.answer(to, placement.url, None, placement.status_callback or "", answered_by)
+    listener.show(call)
+    moves = AskedMoves() if script is None else ScriptedMoves(keys or "", script)
+    try:
+        leftover = _drive(call, moves, listener)
+    except key_script.KeyScriptError as e:
+        _hang_up_quietly(call)
+        raise click.ClickException(f"The key script does not fit the call: {e}.") from None
+    if leftover:
+        raise click.ClickException(
+            f"The call ended before the key script did: '{' '.join(leftover)}' was not used."
+        )
 
 
 # -- the caller's moves -------------------------------------------------------------------

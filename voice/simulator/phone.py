@@ -40,6 +40,7 @@ from urllib.parse import urlencode, urljoin, urlsplit
 from sqlalchemy.orm import Session
 from twilio.request_validator import SIGNATURE_HEADER, RequestValidator
 
+from app.calls.outbound import OUTBOUND
 from app.config import TWILIO_API_BASE_URL
 from app.database import utcnow
 from app.requests.intake import active_request
@@ -291,6 +292,31 @@ class Phone:
         call.ring()
         return call
 
+    def answer(
+        self,
+        to: str,
+        url: str,
+        call_sid: str | None = None,
+        status_callback: str = "",
+        answered_by: str = "",
+    ) -> PhoneCall:
+        """Pick up a call the line placed (Twilio's Calls.json) at `to`: Twilio requests
+        `url` with Direction=outbound-api, and reports the end to `status_callback`.
+
+        `answered_by` ("human", "machine_start"): what answering-machine detection found,
+        sent when the call asked for it.
+        """
+        call = PhoneCall(
+            self,
+            caller=to,
+            call_sid=call_sid or new_sid("CA"),
+            direction=OUTBOUND,
+            status_url=status_callback,
+            answered_by=answered_by,
+        )
+        call._fetch(self.url(url), call._params())
+        return call
+
     def resume(self, snapshot: dict) -> PhoneCall:
         """A call saved with PhoneCall.snapshot(), ready for the caller's next move.
 
@@ -365,6 +391,10 @@ class PhoneCall:
     status_sent: bool = False
     status_sequence: int = 0
     waiting: _Waiting | None = None
+    # A call the line placed: `caller` is the phone that rang, the hotline is the From.
+    direction: str = "inbound"
+    status_url: str = ""  # outbound: the StatusCallback given to Calls.json, if any
+    answered_by: str = ""  # outbound with answering-machine detection: human, machine_start
 
     # -- what the caller does --------------------------------------------------------
 
@@ -492,7 +522,8 @@ class PhoneCall:
         if duration is not None:
             params["CallDuration"] = str(duration)
             params["Duration"] = str(max(1, -(-duration // 60)))
-        return self._post(self.phone.url("/voice/status"), params)
+        url = self.status_url if self.direction == OUTBOUND else "/voice/status"
+        return self._post(self.phone.url(url), params)
 
     # -- what the caller heard -------------------------------------------------------
 
@@ -569,6 +600,12 @@ class PhoneCall:
             "From": self.caller,
             "To": self.phone.hotline_number,
         }
+        if self.direction == OUTBOUND:
+            hotline = self.phone.hotline_number
+            params.update(Called=self.caller, Caller=hotline, From=hotline, To=self.caller)
+            params["Direction"] = OUTBOUND
+            if self.answered_by:
+                params["AnsweredBy"] = self.answered_by
         params.update(extra)
         return params
 
@@ -698,6 +735,8 @@ class PhoneCall:
     def _end(self) -> list[Heard]:
         self.ended = True
         self.waiting = None
+        if self.direction == OUTBOUND and not self.status_url:
+            self.status_sent = True  # nobody asked to hear of this call's end
         if not self.status_sent:
             self.status_sent = True
             self.send_status("completed", sequence=self.status_sequence, duration=round(self.clock))

@@ -1,0 +1,211 @@
+"""Calls the hotline places through Twilio's REST API (Calls.json), each exactly once.
+
+The real client (twilio.rest.Client, app/messaging/sms.py) talks to `[twilio]
+api_base_url`. A call is placed from a job, so a worker that dies after Twilio
+took the call and before the job's commit runs the job again: every call goes
+through deliver_once() (app/messaging/deliveries.py) keyed by the job, and a
+run that finds an `attempting` record asks Twilio's call list before placing it.
+
+The call's TwiML comes from the phone line's own webhooks: `Url` is
+/voice/outbound with the call flow's first state in the query string, so what
+the person who picks up hears is the same state machine as an incoming call
+(voice/flow.py), signed by Twilio like every other webhook.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import urlencode
+
+import phonenumbers
+from phonenumbers import NumberParseException, PhoneNumberFormat
+from sqlalchemy import Connection, select
+from sqlalchemy.orm import Session
+
+from app.config import Settings
+from app.jobs.handlers import JobRun, handler
+from app.jobs.queue import enqueue
+from app.messaging import sms
+from app.messaging.deliveries import deliver_once
+from app.messaging.links import public_url
+from app.models import CallStep, HelpRequest
+from app.requests import intake
+
+CODE_CALLBACK_JOB = "calls.code_callback"
+# Twilio's Direction of a call placed through the REST API, on every webhook of it.
+OUTBOUND = "outbound-api"
+# Twilio places one call per second per account unless asked for more ("CPS"); a
+# faster burst is queued by Twilio anyway, so we pace ourselves and stay in order.
+SECONDS_BETWEEN_CALLS = 1.0
+# How long a placed call may ring before Twilio gives up (no-answer).
+RING_SECONDS = 30
+
+_pace_lock = threading.Lock()
+_last_placed: dict[str, float] = {}
+
+
+@dataclass(frozen=True)
+class Placement:
+    """A call a job is to place: whom, which flow, and who that is in the records."""
+
+    to: str
+    url: str
+    recipient: str  # "caller:<request id>" or "user:<id>": never the number itself
+    status_callback: str | None = None
+    machine_detection: bool = False
+
+
+# Each kind of job that places a call: what it would place now (None: nothing, any more).
+# `hotline call --answer-outbound` plays a placement with the simulator instead of Twilio.
+PLACEMENTS: dict[str, Callable[[JobRun], Placement | None]] = {}
+
+
+def placed_call(kind: str):
+    """Register `prepare(run) -> Placement | None` for jobs of `kind`, and the handler
+    that places what it returns, once."""
+
+    def register(prepare: Callable[[JobRun], Placement | None]):
+        PLACEMENTS[kind] = prepare
+
+        @handler(kind)
+        def place(run: JobRun) -> None:
+            placement = prepare(run)
+            if placement is not None:
+                place_once(
+                    run,
+                    placement.to,
+                    placement.url,
+                    recipient=placement.recipient,
+                    status_callback=placement.status_callback,
+                    machine_detection=placement.machine_detection,
+                )
+
+        return prepare
+
+    return register
+
+
+def queue_code_callback(
+    connection: Session | Connection, *, reference: str, language: str, key: str
+) -> int | None:
+    """Queue the call that tells the caller of `reference` their code, on the number on
+    record (None: queued already).
+
+    `key` names the cause (the incoming call's sid): Twilio delivering the same
+    webhook twice queues one call. No number in the job: jobs outlive the retention
+    of callers' numbers (a parked one stays until handled).
+    """
+    payload = {"reference": reference, "language": language}
+    return enqueue(connection, CODE_CALLBACK_JOB, payload, key=f"{CODE_CALLBACK_JOB}:{key}")
+
+
+@placed_call(CODE_CALLBACK_JOB)
+def code_callback(run: JobRun) -> Placement | None:
+    """Call the number on record back; the flow reads the code (voice/flow.py CALLBACK_CODE)."""
+    payload = run.job.payload
+    request = run.session.scalars(
+        select(HelpRequest).where(HelpRequest.reference == payload["reference"])
+    ).first()
+    if request is None or request.status not in intake.ACTIVE or not request.caller_number:
+        return None  # closed (or erased) meanwhile: there is no code to tell
+    url = flow_url(run.settings, CallStep.CALLBACK_CODE, payload["language"], ref=request.reference)
+    return Placement(request.caller_number, url, recipient=f"caller:{request.id}")
+
+
+def flow_url(settings: Settings, step: CallStep, language: str, **state: str) -> str:
+    """The first webhook of a placed call: the call flow at `step`, in `language`."""
+    query = {"step": step.value, "lang": language, "turn": "1", **state}
+    return public_url(settings, "/voice/outbound?" + urlencode(query))
+
+
+def e164(typed: str, hotline_number: str) -> str | None:
+    """A phone number as typed ('030 1234567') in E.164, as Twilio dials it; None if it is
+    not a valid number. Without a country code it is taken to be in the hotline's country."""
+    region = None
+    if hotline_number:
+        with contextlib.suppress(NumberParseException):
+            region = phonenumbers.region_code_for_number(phonenumbers.parse(hotline_number))
+    try:
+        number = phonenumbers.parse(typed.strip(), region)
+    except NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return phonenumbers.format_number(number, PhoneNumberFormat.E164)
+
+
+def place_once(run: JobRun, to: str, url: str, *, recipient: str, **options) -> bool:
+    """Place the call to `to` once for this job, however often it runs; True if placed now.
+
+    `recipient` names who is called in the record that keeps it once ("caller:<request
+    id>", "user:<id>"): a caller's number is never written outside their request, whose
+    retention erases it. A number that cannot be dialled (typed wrongly) places nothing.
+    """
+    settings = run.settings
+    to = e164(to, settings.twilio_phone_number) or ""
+    if not to:
+        return False
+    return deliver_once(
+        run.db,
+        key=f"{run.job.key}:{recipient}",
+        channel="call",
+        recipient=recipient,
+        send=lambda _delivery_id: place_call(settings, to, url, **options),
+        find_sent=lambda since: find_placed(settings, to, since),
+    )
+
+
+def place_call(
+    settings: Settings,
+    to: str,
+    url: str,
+    *,
+    status_callback: str | None = None,
+    machine_detection: bool = False,
+) -> str:
+    """Ask Twilio to call `to` from the hotline's number now; the CallSid."""
+    if not settings.twilio_phone_number:
+        raise RuntimeError("no [twilio] phone_number is configured to place calls from")
+    options: dict = {"timeout": RING_SECONDS}
+    if status_callback:
+        options.update(
+            status_callback=status_callback,
+            status_callback_method="POST",
+            status_callback_event=["initiated", "ringing", "answered", "completed"],
+        )
+    if machine_detection:
+        options["machine_detection"] = "Enable"
+    twilio = sms.client(settings)
+    _pace(settings.twilio_account_sid)
+    call = twilio.calls.create(
+        to=to, from_=settings.twilio_phone_number, url=url, method="POST", **options
+    )
+    return call.sid
+
+
+def find_placed(settings: Settings, to: str, since: datetime) -> str | None:
+    """The CallSid of a call to `to` Twilio has from since `since` (a run that died)."""
+    recent = sms.client(settings).calls.list(to=to, from_=settings.twilio_phone_number, limit=50)
+    for call in recent:
+        created = call.date_created
+        if created is None or created >= since - sms.CLOCK_SLACK:
+            return call.sid
+    return None
+
+
+def _pace(account_sid: str) -> None:
+    """Wait until a second has passed since this process last placed a call for the account.
+
+    Per process: several workers together may place a little faster, and Twilio then
+    queues the extra calls itself (it does not refuse them).
+    """
+    with _pace_lock:
+        wait = _last_placed.get(account_sid, 0.0) + SECONDS_BETWEEN_CALLS - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+        _last_placed[account_sid] = time.monotonic()

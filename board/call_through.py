@@ -1,0 +1,61 @@
+"""Calling a caller through the hotline: the button on a claimed request's page.
+
+The call itself is app/calls/bridge.py; this is the button, and the line on the
+page that says how the last call went.
+"""
+
+from __future__ import annotations
+
+from flask import current_app, flash, redirect, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
+from flask_login import current_user
+
+from app.calls import bridge
+from app.models import BridgedCall
+from board import bp
+from board.accounts import approved_required
+from board.views import _own_claim_or_refuse, _session_with_fresh_claims
+
+PROGRESS = {
+    bridge.QUEUED: _l("Ringing you…"),
+    bridge.RINGING: _l("Ringing you…"),
+    bridge.CONNECTING: _l("Connecting you to the caller…"),
+    bridge.MISSED: _l(
+        "Not answered: your phone was not picked up, or you hung up before pressing 1."
+    ),
+    bridge.UNREACHABLE: _l("Not answered: the caller did not pick up. Counted as could not reach."),
+    bridge.FAILED: _l("The call could not be placed. Please try again later."),
+}
+
+
+def progress(bridged: BridgedCall) -> str:
+    """How the volunteer's last call through the hotline is going, as the page says it."""
+    if bridged.status == bridge.TALKED:
+        minutes = max(1, round((bridged.talk_seconds or 0) / 60))
+        return ngettext("You talked %(num)d min.", "You talked %(num)d min.", minutes)
+    return str(PROGRESS.get(bridged.status, ""))
+
+
+@bp.post("/requests/<reference>/call-through")
+@approved_required
+def call_through(reference: str):
+    """Ring the volunteer's own phone, then put them through to the caller."""
+    session = _session_with_fresh_claims()
+    help_request, refusal = _own_claim_or_refuse(session, reference)
+    if refusal:
+        return refusal
+    hotline_number = current_app.config["HOTLINE"].twilio_phone_number
+    if bridge.start(session, help_request, current_user, hotline_number) is None:
+        flash(
+            _(
+                "A call through the hotline needs the caller's number, and yours "
+                "(on your account page)."
+            ),
+            "error",
+        )
+    else:
+        session.commit()
+        flash(_("Your phone will ring in a moment. Press 1 to be put through."), "info")
+    return redirect(url_for("board.request_page", reference=reference))
