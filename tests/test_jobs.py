@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from app.database import get_db, utcnow
 from app.jobs import handlers, queue
+from app.jobs.housekeeping import prune_done_jobs
 from app.jobs.worker import Worker
 from app.messaging.mail import Mail
 from app.messaging.outbox import queue_mail
@@ -234,6 +235,38 @@ def test_jobs_older_than_a_week_are_pruned_but_parked_ones_stay(app):
         assert queue.prune(session, utcnow() - timedelta(days=7)) == 1
         session.commit()
         assert sorted(session.scalars(select(Job.key))) == ["b", "c"]
+
+
+def test_message_records_go_after_a_week_unless_their_job_may_run_again(app):
+    """The records name volunteers (addresses, numbers): they go with the hourly pruning,
+    except while the job they guard could still send (parked, pending)."""
+    week_ago = utcnow() - timedelta(days=8)
+    with get_db(app).session() as session:
+        for key, state in (("done", JobState.DONE), ("parked", JobState.PARKED)):
+            queue.enqueue(session, "test.x", key=f"alert:{key}")
+            session.execute(
+                Job.__table__.update().where(Job.key == f"alert:{key}").values(state=state)
+            )
+        for key, age in (
+            ("alert:done:user:1", week_ago),
+            ("alert:parked:user:1", week_ago),
+            ("alert:gone:user:2", week_ago),
+            ("alert:gone:user:3", utcnow()),
+        ):
+            session.add(
+                Delivery(
+                    key=key,
+                    channel="mail",
+                    recipient="v@example.org",
+                    state="sent",
+                    attempted_at=age,
+                )
+            )
+        session.commit()
+        assert prune_done_jobs(session, app, utcnow()) == 2
+        session.commit()
+        left = sorted(session.scalars(select(Delivery.key)))
+    assert left == ["alert:gone:user:3", "alert:parked:user:1"]
 
 
 def test_operators_see_a_parked_job_and_can_queue_it_again(app, db, operator, login):

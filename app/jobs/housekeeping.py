@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from app.jobs.handlers import periodic
 from app.jobs.queue import prune
+from app.messaging import deliveries
 from app.requests.claims import expire_stale_claims
 
 # Long enough to look into what was sent last week; parked jobs stay until handled.
@@ -17,8 +18,9 @@ KEEP_DONE = timedelta(days=7)
 
 @periodic(every_seconds=3600)
 def prune_done_jobs(session: Session, app: Flask, now: datetime) -> int:
-    """Delete jobs done more than a week ago (and with them what they listed)."""
-    return prune(session, now - KEEP_DONE)
+    """Delete jobs done more than a week ago (and with them what they listed), and the
+    records of the messages they sent."""
+    return prune(session, now - KEEP_DONE) + deliveries.prune(session, now - KEEP_DONE)
 
 
 @periodic(every_seconds=60)

@@ -27,12 +27,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import case, select, update
+from sqlalchemy import case, delete, exists, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
 
 from app.database import Database, utcnow
-from app.models import Delivery
+from app.models import Delivery, Job, JobState
 
 ATTEMPTING = "attempting"
 SENT = "sent"
@@ -135,3 +136,19 @@ def record_status(session, delivery_id: int, status: str, error: str = "") -> bo
     delivery.error = error[:200]
     session.flush()
     return True
+
+
+def prune(session: Session, older_than: datetime) -> int:
+    """Delete the records of messages attempted before `older_than`; how many.
+
+    They name volunteers (an address, a number), so they do not stay for ever. A
+    record still guards its job while the job can run again (pending, parked), so
+    those stay; a done job's own record goes with the job (prune_done_jobs).
+    """
+    job_can_run = exists().where(
+        Job.state != JobState.DONE, Delivery.key.startswith(Job.key + ":", autoescape=False)
+    )
+    result = session.execute(
+        delete(Delivery).where(Delivery.attempted_at < older_than, ~job_can_run)
+    )
+    return result.rowcount
