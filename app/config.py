@@ -295,10 +295,10 @@ def load_settings(
             raise ConfigError(f"{path}: configuration file not found") from None
         except tomllib.TOMLDecodeError as e:
             raise ConfigError(f"{path}: not valid TOML ({e})") from None
-        _merge(raw, from_file, DEFAULTS, source, prefix="")
+        _merge(raw, _top_level_keys(from_file, source), DEFAULTS, source, prefix="")
     if overrides:
         source = "test configuration" if path is None else source
-        _merge(raw, overrides, DEFAULTS, source, prefix="")
+        _merge(raw, _top_level_keys(overrides, source), DEFAULTS, source, prefix="")
     for var, keys in ENV_KEYS.items():
         if env.get(var):
             target = raw
@@ -310,6 +310,15 @@ def load_settings(
     tables = raw.pop("helpline")
     settings = _check(raw, source)
     return replace(settings, helplines=check_helplines(tables, raw, settings))
+
+
+def _top_level_keys(layer: dict, source: str) -> dict:
+    """`layer` with the top-level names of settings that live in a table moved there."""
+
+    def fail(key: str, why: str) -> ConfigError:
+        return ConfigError(f"{source}: key '{key}' {why}")
+
+    return calldown_settings.take_top_level(layer, fail)
 
 
 def _merge(target: dict, new: dict, defaults: dict, source: str, prefix: str) -> None:

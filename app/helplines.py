@@ -42,6 +42,10 @@ class Helpline:
     slug: str
     name: str
     phone_number: str  # the number callers dial (E.164); "" when none is configured
+    # The number the calls this line places show (From), so the person called knows it:
+    # a [[helpline]]'s own number; a single line's [twilio] phone_number, as before
+    # (its public_phone_number may be a number Twilio cannot call from).
+    caller_id: str
     zone_profile: str
     phone_languages: tuple[str, ...]
     default_language: str
@@ -64,11 +68,8 @@ def check_helplines(tables: list, raw: dict, settings: Settings) -> tuple[Helpli
     """
     source = settings.source
     if not tables:
-        return (
-            _helpline(
-                DEFAULT_SLUG, _profile_area(settings.zone_profile), _own_number(settings), settings
-            ),
-        )
+        area, number = _profile_area(settings.zone_profile), _own_number(settings)
+        return (_helpline(DEFAULT_SLUG, area, number, settings, settings.twilio_phone_number),)
     helplines: list[Helpline] = []
     for i, table in enumerate(tables, start=1):
         prefix = f"helpline[{i}]."
@@ -93,7 +94,7 @@ def check_helplines(tables: list, raw: dict, settings: Settings) -> tuple[Helpli
         own = copy.deepcopy(raw)
         _merge(own, {k: table[k] for k in INHERITED_KEYS if k in table}, DEFAULTS, source, prefix)
         checked = _check(own, source, prefix=prefix)
-        helpline = _helpline(slug, name.strip(), number.strip(), checked)
+        helpline = _helpline(slug, name.strip(), number.strip(), checked, number.strip())
         for other in helplines:
             if other.slug == helpline.slug:
                 raise ConfigError(f"{source}: key '{prefix}slug' {slug!r} names two helplines")
@@ -105,11 +106,12 @@ def check_helplines(tables: list, raw: dict, settings: Settings) -> tuple[Helpli
     return tuple(helplines)
 
 
-def _helpline(slug: str, name: str, number: str, settings: Settings) -> Helpline:
+def _helpline(slug: str, name: str, number: str, settings: Settings, caller_id: str) -> Helpline:
     return Helpline(
         slug=slug,
         name=name,
         phone_number=number,
+        caller_id=caller_id,
         zone_profile=settings.zone_profile,
         phone_languages=tuple(settings.phone_languages),
         default_language=settings.default_language,

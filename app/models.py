@@ -7,7 +7,18 @@ from datetime import datetime
 from typing import Annotated
 
 from flask_login import UserMixin
-from sqlalchemy import JSON, Column, ForeignKey, Index, String, Table, Text, UniqueConstraint, text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    ForeignKey,
+    Index,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.database import Base, StatusType, UTCDateTime, utcnow
@@ -465,6 +476,19 @@ class Calldown(Base):
     status: Mapped[str] = mapped_column(String(16), default="queued")
     created_at: Mapped[created]
     ended_at: Mapped[timestamp | None]
+
+
+class CallPacing(Base):
+    """The next free moment to place a call, per Twilio account (app/calls/pacing.py).
+
+    Milliseconds since 1970 (UTC), an integer: one statement can add the gap on SQLite
+    and PostgreSQL alike, where their date arithmetic differs.
+    """
+
+    __tablename__ = "call_pacing"
+
+    account_sid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    next_slot_ms: Mapped[int] = mapped_column(BigInteger)
 
 
 class Job(Base):

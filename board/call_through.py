@@ -46,8 +46,7 @@ def call_through(reference: str):
     help_request, refusal = _own_claim_or_refuse(session, reference)
     if refusal:
         return refusal
-    hotline_number = current_app.config["HOTLINE"].twilio_phone_number
-    if bridge.start(session, help_request, current_user, hotline_number) is None:
+    if bridge.start(session, help_request, current_user, current_app.config["HOTLINE"]) is None:
         flash(
             _(
                 "A call through the hotline needs the caller's number, and yours "

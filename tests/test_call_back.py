@@ -150,7 +150,7 @@ def test_a_call_left_unsure_by_a_dead_worker_is_looked_up_at_twilio(line, twilio
     with get_db(line).session() as session:
         job = session.scalars(select(Job).where(Job.kind == CODE_CALLBACK_JOB)).one()
         url = flow_url(settings, CallStep.CALLBACK_CODE, "de", ref=job.payload["reference"])
-        sid = place_call(settings, CALLER, url)  # what the dead worker did
+        sid = place_call(get_db(line), settings, CALLER, url, HOTLINE_NUMBER)  # the dead worker
         session.add(
             Delivery(
                 key=f"{job.key}:caller:{request.id}",
@@ -180,7 +180,13 @@ def test_calls_are_paced_to_one_a_second(line, twilio):
     settings = line.config["HOTLINE"]
     twilio.phones["+4930231250002"] = Callee(answers="busy")
     for _ in range(3):
-        place_call(settings, "+4930231250002", "http://hotline.test/voice/outbound")
+        place_call(
+            get_db(line),
+            settings,
+            "+4930231250002",
+            "http://hotline.test/voice/outbound",
+            HOTLINE_NUMBER,
+        )
     times = [call["received_at"] for call in twilio.wait_for_calls(3)]
     # A second apart when they leave; the way to the emulator may take a little longer
     # for one than another on a busy machine.

@@ -129,6 +129,45 @@ def test_twilios_api_address_is_https_or_on_this_machine(tmp_path, text, base):
     assert load_settings(path, env={}).twilio_api_base_url == base
 
 
+@pytest.mark.parametrize(
+    ("text", "hours"),
+    [
+        ("", 48.0),
+        ("calldown_after_hours = 24", 24.0),  # the name issue 15 gives it
+        ("calldown_after_hours = 0.5", 0.5),
+        ("[calldown]\nafter_hours = 12", 12.0),
+        ("calldown_after_hours = 6\n[calldown]\nafter_hours = 6.0", 6.0),  # the same: fine
+        ("calldown_after_hours = 0\n[calldown]\nhours = ''", 0.0),
+    ],
+)
+def test_calldown_after_hours_is_taken_at_the_top_level_or_in_its_table(tmp_path, text, hours):
+    assert load_settings(write(tmp_path, text), env={}).calldown.after_hours == hours
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "calldown_after_hours = 24\n[calldown]\nafter_hours = 48",
+        "calldown_after_hours = -1",
+        "calldown_after_hours = '2 days'",
+        "calldown_after_hours = true",
+    ],
+)
+def test_a_wrong_calldown_after_hours_is_named(tmp_path, text):
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as error:
+        load_settings(path, env={})
+    message = str(error.value)
+    assert str(path) in message and "'calldown_after_hours'" in message
+    if "[calldown]" in text:  # both given, and they differ: both are named
+        assert "'calldown.after_hours'" in message and "24" in message and "48" in message
+
+
+def test_calldown_after_hours_in_the_overrides_too():
+    settings = load_settings(None, env={}, overrides={"calldown_after_hours": 3})
+    assert settings.calldown.after_hours == 3.0
+
+
 def test_invalid_toml_names_the_file(tmp_path):
     path = write(tmp_path, "retention_days = = 3")
     with pytest.raises(ConfigError, match="not valid TOML"):

@@ -101,7 +101,7 @@ def build_line(settings: Settings, helpline: Helpline | None = None) -> Line:
         area=_spoken_area(settings, helpline),
         max_open_requests_per_number=settings.max_open_requests_per_number,
         helpline=helpline.slug,
-        hotline_number=settings.twilio_phone_number,
+        hotline_number=helpline.caller_id,
         claim_timeout_hours=settings.claim_timeout_hours,
     )
 

@@ -94,8 +94,7 @@ class StoredCall:
         if not self.placed or not bridge_id:
             return None
         with Session(bind=self.connection) as session:
-            hotline = current_app.config["HOTLINE"].twilio_phone_number
-            return bridged_calls.bridge_info(session, bridge_id, hotline)
+            return bridged_calls.bridge_info(session, bridge_id, current_app.config["HOTLINE"])
 
     # -- effects ---------------------------------------------------------------------
 

@@ -1,9 +1,9 @@
 """A volunteer's call to a caller through the hotline: neither sees the other's number.
 
     bridged = start(session, request, volunteer)   # the view commits; a job places it
-    # the worker: Calls.json rings the volunteer's phone from the hotline's number
+    # the worker: Calls.json rings the volunteer's phone from the request's helpline's number
     # the volunteer hears "Hotline: request ABC-123, ..." and presses 1 (voice/flow.py)
-    # <Dial callerId=the hotline's number> the caller
+    # <Dial callerId=that number> the caller
     # the status callbacks and the <Dial>'s end: ringing, connecting, talked, unreachable
 
 The keypress keeps a voicemail that picks up the volunteer's phone from being
@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from app.audit import Action, record
 from app.calls import outbound
+from app.config import Settings
 from app.database import utcnow
 from app.jobs.handlers import JobRun
 from app.jobs.queue import enqueue
@@ -47,12 +48,14 @@ class Bridge:
 
 
 def start(
-    session: Session, request: HelpRequest, user: User, hotline_number: str
+    session: Session, request: HelpRequest, user: User, settings: Settings
 ) -> BridgedCall | None:
     """Queue a call through the hotline for the claimer of `request`; None if it cannot be:
     not theirs, no caller number, or no phone number of their own that can be dialled."""
     held = request.status == RequestStatus.CLAIMED and request.claimed_by_id == user.id
-    if not held or not request.caller_number or not outbound.e164(user.phone, hotline_number):
+    if not held or not request.caller_number:
+        return None
+    if not outbound.e164(user.phone, outbound.caller_id(session, settings, request.helpline_id)):
         return None
     bridged = BridgedCall(request_id=request.id, user_id=user.id, status=QUEUED)
     session.add(bridged)
@@ -71,7 +74,7 @@ def latest(session: Session, request: HelpRequest, user: User) -> BridgedCall | 
     ).first()
 
 
-def bridge_info(session: Session, bridge_id: int, hotline_number: str) -> Bridge | None:
+def bridge_info(session: Session, bridge_id: int, settings: Settings) -> Bridge | None:
     """Whom a bridged call dials; None once the volunteer no longer holds the request."""
     row = session.execute(
         select(HelpRequest, BridgedCall)
@@ -82,7 +85,8 @@ def bridge_info(session: Session, bridge_id: int, hotline_number: str) -> Bridge
         return None
     request, bridged = row
     held = request.status == RequestStatus.CLAIMED and request.claimed_by_id == bridged.user_id
-    caller = outbound.e164(request.caller_number or "", hotline_number)
+    line_number = outbound.caller_id(session, settings, request.helpline_id)
+    caller = outbound.e164(request.caller_number or "", line_number)
     if not held or not caller or bridged.status in FINAL:
         return None
     return Bridge(request.reference, request.request_type, request.postcode, caller)
@@ -90,7 +94,8 @@ def bridge_info(session: Session, bridge_id: int, hotline_number: str) -> Bridge
 
 @outbound.placed_call(BRIDGE_JOB)
 def bridged_call(run: JobRun) -> outbound.Placement | None:
-    """Ring the volunteer's phone from the hotline's number; the flow offers the bridge."""
+    """Ring the volunteer's phone from the request's helpline's number; the flow offers
+    the bridge, and <Dial>s the caller showing that number too (the line's hotline_number)."""
     bridged = run.session.get(BridgedCall, run.job.payload["bridge"])
     if bridged is None or bridged.status != QUEUED:
         return None
@@ -100,7 +105,11 @@ def bridged_call(run: JobRun) -> outbound.Placement | None:
     url = outbound.flow_url(run.settings, CallStep.BRIDGE_OFFER, language, bridge=str(bridged.id))
     status_callback = public_url(run.settings, f"/voice/bridge/status?bridge={bridged.id}")
     return outbound.Placement(
-        user.phone, url, recipient=f"user:{user.id}", status_callback=status_callback
+        user.phone,
+        url,
+        recipient=f"user:{user.id}",
+        from_number=outbound.caller_id(run.session, run.settings, request.helpline_id),
+        status_callback=status_callback,
     )
 
 

@@ -61,8 +61,8 @@ def schedule_calldowns(session: Session, app: Flask, now: datetime) -> None:
     """Queue the calls that are due: first calls, and second tries after a machine or silence."""
     settings = app.config["HOTLINE"]
     config = settings.calldown
-    if not config.after_hours or not settings.twilio_phone_number:
-        return
+    if not config.after_hours or not any(h.caller_id for h in settings.helplines):
+        return  # no number to call from
     if not calling_now(config.hours, settings.timezone, now):
         return
     for request_id, attempt in due(session, now, config.after_hours, config.retry_after_hours):
@@ -130,6 +130,7 @@ def calldown_call(run: JobRun) -> outbound.Placement | None:
         request.caller_number,
         url,
         recipient=f"caller:{request.id}",
+        from_number=outbound.caller_id(run.session, run.settings, request.helpline_id),
         status_callback=status_callback,
         machine_detection=True,
     )

@@ -8,6 +8,9 @@ from dataclasses import dataclass
 from datetime import time
 
 DEFAULTS = {"after_hours": 48.0, "hours": "09:00-19:00", "retry_after_hours": 4.0}
+# The name issue 15 gives `after_hours`, at the top level of the configuration; either
+# may be given (take_top_level).
+TOP_LEVEL_KEY = "calldown_after_hours"
 HOURS = re.compile(r"(\d\d):(\d\d)-(\d\d):(\d\d)")
 
 
@@ -45,3 +48,26 @@ def check(raw: dict, fail) -> CalldownSettings:
         hours=hours,
         retry_after_hours=float(raw["retry_after_hours"]),
     )
+
+
+def take_top_level(layer: dict, fail) -> dict:
+    """`layer` (a file's keys, or the overrides) with a top-level `calldown_after_hours`
+    moved into its `[calldown]` table as `after_hours`; raise fail(key, why) if it is not
+    a number of hours, or if the table gives another."""
+    if TOP_LEVEL_KEY not in layer:
+        return layer
+    layer = dict(layer)
+    value = layer.pop(TOP_LEVEL_KEY)
+    if type(value) not in (int, float) or value < 0:
+        raise fail(TOP_LEVEL_KEY, f"must be a number of hours, 0 or more, got {value!r}")
+    table = layer.get("calldown", {})
+    if not isinstance(table, dict):
+        return layer  # the merge says that [calldown] must be a table
+    other = table.get("after_hours", value)
+    if other != value:
+        raise fail(
+            TOP_LEVEL_KEY,
+            f"is {value!r} but key 'calldown.after_hours' is {other!r}: give only one of them",
+        )
+    layer["calldown"] = {**table, "after_hours": value}
+    return layer

@@ -35,4 +35,9 @@ def claim_notice(run: JobRun) -> outbound.Placement | None:
     url = outbound.flow_url(
         run.settings, CallStep.CLAIM_NOTICE, request.language, ref=request.reference
     )
-    return outbound.Placement(request.caller_number, url, recipient=f"caller:{request.id}")
+    return outbound.Placement(
+        request.caller_number,
+        url,
+        recipient=f"caller:{request.id}",
+        from_number=outbound.caller_id(run.session, run.settings, request.helpline_id),
+    )

@@ -6,6 +6,11 @@ took the call and before the job's commit runs the job again: every call goes
 through deliver_once() (app/messaging/deliveries.py) keyed by the job, and a
 run that finds an `attempting` record asks Twilio's call list before placing it.
 
+A call about a request is placed from the number of the request's helpline
+(caller_id): the person called knows it, and the webhooks find that helpline's
+line (languages, voices) by `From` (voice/__init__.py current_line). Calls are
+paced to one a second per Twilio account across every worker (app/calls/pacing.py).
+
 The call's TwiML comes from the phone line's own webhooks: `Url` is
 /voice/outbound with the call flow's first state in the query string, so what
 the person who picks up hears is the same state machine as an incoming call
@@ -15,8 +20,6 @@ the person who picks up hears is the same state machine as an incoming call
 from __future__ import annotations
 
 import contextlib
-import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,26 +30,23 @@ from phonenumbers import NumberParseException, PhoneNumberFormat
 from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
+from app.calls import pacing
 from app.config import Settings
+from app.database import Database
+from app.helplines import helpline_by_slug
 from app.jobs.handlers import JobRun, handler
 from app.jobs.queue import enqueue
 from app.messaging import sms
 from app.messaging.deliveries import deliver_once
 from app.messaging.links import public_url
-from app.models import CallStep, HelpRequest
+from app.models import CallStep, HelplineRow, HelpRequest
 from app.requests import intake
 
 CODE_CALLBACK_JOB = "calls.code_callback"
 # Twilio's Direction of a call placed through the REST API, on every webhook of it.
 OUTBOUND = "outbound-api"
-# Twilio places one call per second per account unless asked for more ("CPS"); a
-# faster burst is queued by Twilio anyway, so we pace ourselves and stay in order.
-SECONDS_BETWEEN_CALLS = 1.0
 # How long a placed call may ring before Twilio gives up (no-answer).
 RING_SECONDS = 30
-
-_pace_lock = threading.Lock()
-_last_placed: dict[str, float] = {}
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,7 @@ class Placement:
     to: str
     url: str
     recipient: str  # "caller:<request id>" or "user:<id>": never the number itself
+    from_number: str  # the caller ID: the request's helpline's number (caller_id)
     status_callback: str | None = None
     machine_detection: bool = False
 
@@ -81,6 +82,7 @@ def placed_call(kind: str):
                     placement.to,
                     placement.url,
                     recipient=placement.recipient,
+                    from_number=placement.from_number,
                     status_callback=placement.status_callback,
                     machine_detection=placement.machine_detection,
                 )
@@ -114,7 +116,20 @@ def code_callback(run: JobRun) -> Placement | None:
     if request is None or request.status not in intake.ACTIVE or not request.caller_number:
         return None  # closed (or erased) meanwhile: there is no code to tell
     url = flow_url(run.settings, CallStep.CALLBACK_CODE, payload["language"], ref=request.reference)
-    return Placement(request.caller_number, url, recipient=f"caller:{request.id}")
+    return Placement(
+        request.caller_number,
+        url,
+        recipient=f"caller:{request.id}",
+        from_number=caller_id(run.session, run.settings, request.helpline_id),
+    )
+
+
+def caller_id(session: Session, settings: Settings, helpline_id: int | None) -> str:
+    """The number a call about a request of that helpline is placed from: the helpline's
+    (Helpline.caller_id), or `[twilio] phone_number` for one no longer configured."""
+    slug = session.scalar(select(HelplineRow.slug).where(HelplineRow.id == helpline_id))
+    helpline = helpline_by_slug(settings.helplines, slug) if slug else None
+    return (helpline.caller_id if helpline else "") or settings.twilio_phone_number
 
 
 def flow_url(settings: Settings, step: CallStep, language: str, **state: str) -> str:
@@ -139,37 +154,43 @@ def e164(typed: str, hotline_number: str) -> str | None:
     return phonenumbers.format_number(number, PhoneNumberFormat.E164)
 
 
-def place_once(run: JobRun, to: str, url: str, *, recipient: str, **options) -> bool:
-    """Place the call to `to` once for this job, however often it runs; True if placed now.
+def place_once(
+    run: JobRun, to: str, url: str, *, recipient: str, from_number: str, **options
+) -> bool:
+    """Place the call to `to` from `from_number` once for this job, however often it runs;
+    True if placed now.
 
     `recipient` names who is called in the record that keeps it once ("caller:<request
     id>", "user:<id>"): a caller's number is never written outside their request, whose
-    retention erases it. A number that cannot be dialled (typed wrongly) places nothing.
+    retention erases it. A number that cannot be dialled (typed wrongly) places nothing;
+    one without a country code is taken to be in the country of `from_number`.
     """
-    settings = run.settings
-    to = e164(to, settings.twilio_phone_number) or ""
+    settings, db = run.settings, run.db
+    to = e164(to, from_number) or ""
     if not to:
         return False
     return deliver_once(
-        run.db,
+        db,
         key=f"{run.job.key}:{recipient}",
         channel="call",
         recipient=recipient,
-        send=lambda _delivery_id: place_call(settings, to, url, **options),
-        find_sent=lambda since: find_placed(settings, to, since),
+        send=lambda _delivery_id: place_call(db, settings, to, url, from_number, **options),
+        find_sent=lambda since: find_placed(settings, to, from_number, since),
     )
 
 
 def place_call(
+    db: Database,
     settings: Settings,
     to: str,
     url: str,
+    from_number: str,
     *,
     status_callback: str | None = None,
     machine_detection: bool = False,
 ) -> str:
-    """Ask Twilio to call `to` from the hotline's number now; the CallSid."""
-    if not settings.twilio_phone_number:
+    """Ask Twilio to call `to` from `from_number` in the account's next free slot; the CallSid."""
+    if not from_number:
         raise RuntimeError("no [twilio] phone_number is configured to place calls from")
     options: dict = {"timeout": RING_SECONDS}
     if status_callback:
@@ -181,31 +202,17 @@ def place_call(
     if machine_detection:
         options["machine_detection"] = "Enable"
     twilio = sms.client(settings)
-    _pace(settings.twilio_account_sid)
-    call = twilio.calls.create(
-        to=to, from_=settings.twilio_phone_number, url=url, method="POST", **options
-    )
+    pacing.wait_for_slot(db, settings.twilio_account_sid)
+    call = twilio.calls.create(to=to, from_=from_number, url=url, method="POST", **options)
     return call.sid
 
 
-def find_placed(settings: Settings, to: str, since: datetime) -> str | None:
-    """The CallSid of a call to `to` Twilio has from since `since` (a run that died)."""
-    recent = sms.client(settings).calls.list(to=to, from_=settings.twilio_phone_number, limit=50)
+def find_placed(settings: Settings, to: str, from_number: str, since: datetime) -> str | None:
+    """The CallSid of a call from `from_number` to `to` Twilio has since `since` (a run that
+    died); the same From as it was placed with, or a call of another helpline would count."""
+    recent = sms.client(settings).calls.list(to=to, from_=from_number, limit=50)
     for call in recent:
         created = call.date_created
         if created is None or created >= since - sms.CLOCK_SLACK:
             return call.sid
     return None
-
-
-def _pace(account_sid: str) -> None:
-    """Wait until a second has passed since this process last placed a call for the account.
-
-    Per process: several workers together may place a little faster, and Twilio then
-    queues the extra calls itself (it does not refuse them).
-    """
-    with _pace_lock:
-        wait = _last_placed.get(account_sid, 0.0) + SECONDS_BETWEEN_CALLS - time.monotonic()
-        if wait > 0:
-            time.sleep(wait)
-        _last_placed[account_sid] = time.monotonic()
