@@ -488,3 +488,27 @@ def test_the_upgrade_makes_every_operator_run_every_helpline_and_the_first_the_a
     finally:
         engine.dispose()
         migrations_runner.upgrade(database_url)
+
+
+def test_each_operator_hears_of_the_sign_ups_of_their_helplines(world, db):
+    from datetime import UTC, datetime
+
+    from app.accounts.account_mail import mail_operators_about_sign_ups
+    from app.models import Job
+
+    db.execute(text("DELETE FROM jobs"))
+    db.commit()
+    noon = datetime(2026, 12, 7, 11, 0, tzinfo=UTC)  # outside any quiet hours
+    with world.app.app_context():
+        assert mail_operators_about_sign_ups(db, world.app, noon) == 3
+    db.commit()
+    told = {
+        job.payload["to"]: job.payload["subject"]
+        for job in db.scalars(select(Job).where(Job.kind == "mail.send"))
+    }
+    # Berlin's operator: Bernd's sign-up only; the others: Kasia's too.
+    assert sorted(told) == ["ada.admin@example.org", "berta@example.org", "bozena@example.org"]
+    assert told["berta@example.org"].startswith("1 ")
+    assert told["bozena@example.org"].startswith("2 ") and told["ada.admin@example.org"].startswith(
+        "2 "
+    )
