@@ -7,6 +7,7 @@ import enum
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, joinedload
 
+from app.accounts.operator_scope import event_in_scope
 from app.models import AuditEvent, HelpRequest, User
 
 
@@ -65,11 +66,15 @@ def find_events(
     action: str | None = None,
     before_id: int | None = None,
     limit: int = 100,
+    viewer: User | None = None,
 ) -> list[AuditEvent]:
     """The newest audit events first, filtered; page on with before_id (the last id shown).
 
     Filtering by a person finds what they did and what was done to their account.
+    `viewer`: the operator reading, who reads their helplines' events only
+    (app/accounts/operator_scope.py); None: every event.
     """
+
     query = (
         select(AuditEvent)
         .options(
@@ -77,6 +82,7 @@ def find_events(
             joinedload(AuditEvent.subject_user),
             joinedload(AuditEvent.request),
         )
+        .where(event_in_scope(viewer))
         .order_by(AuditEvent.id.desc())
         .limit(limit)
     )

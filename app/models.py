@@ -126,7 +126,15 @@ class CallStep(enum.StrEnum):
 
 class Role(enum.StrEnum):
     VOLUNTEER = "volunteer"
+    # Runs the helplines of its rows in operator_helplines, and sees only theirs.
     OPERATOR = "operator"
+    # An operator of every helpline, including those configured later (the first
+    # operator `hotline setup` makes): no rows in operator_helplines needed.
+    ADMIN = "admin"
+
+
+# Whoever may open the operator pages (what they see there: app/accounts/operator_scope.py).
+OPERATOR_ROLES = (Role.OPERATOR, Role.ADMIN)
 
 
 class AccountStatus(enum.StrEnum):
@@ -211,6 +219,15 @@ user_zones = Table(
     Column("zone_id", ForeignKey("zones.id", ondelete="CASCADE"), primary_key=True),
 )
 
+# The helplines an operator runs: their requests, callers, volunteers and audit
+# events are the ones the operator sees (app/accounts/operator_scope.py).
+operator_helplines = Table(
+    "operator_helplines",
+    Base.metadata,
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("helpline_id", ForeignKey("helplines.id", ondelete="CASCADE"), primary_key=True),
+)
+
 
 class User(UserMixin, Base):
     """A volunteer or an operator.
@@ -248,6 +265,10 @@ class User(UserMixin, Base):
     session_version: Mapped[int] = mapped_column(default=0, server_default=text("0"))
 
     zones: Mapped[list[Zone]] = relationship(secondary=user_zones)
+    # An operator's helplines (an admin's are all of them, whatever is listed here).
+    helplines: Mapped[list[HelplineRow]] = relationship(
+        secondary=operator_helplines, order_by="HelplineRow.id"
+    )
 
     @property
     def approved(self) -> bool:
@@ -259,7 +280,13 @@ class User(UserMixin, Base):
 
     @property
     def is_operator(self) -> bool:
-        return self.role == Role.OPERATOR
+        """May open the operator pages: an operator or an admin."""
+        return self.role in OPERATOR_ROLES
+
+    @property
+    def is_admin(self) -> bool:
+        """An operator of every helpline."""
+        return self.role == Role.ADMIN
 
 
 class HelpRequest(Base):
@@ -574,6 +601,7 @@ __all__ = [
     "Postcode",
     "RateLimitCounter",
     "RequestStatus",
+    "OPERATOR_ROLES",
     "Role",
     "User",
     "Zone",

@@ -164,6 +164,12 @@ def _seed(url: str, options: BoardOptions) -> None:
         "approved_at, session_version"
     )
     _insert(conn, sqlite, "users", columns, users, placeholder)
+    # The operator runs every helpline (one here): the board of an operator, not an admin's.
+    cursor.execute(
+        "INSERT INTO operator_helplines (user_id, helpline_id) "
+        f"SELECT {placeholder}, id FROM helplines",
+        (options.volunteers + 1,),
+    )
     memberships = []
     for i in range(1, options.volunteers + 1):
         for zone in rng.sample(zones, rng.randint(1, 3)):

@@ -146,9 +146,10 @@ def requests_list():
 
 
 def _seen_or_404(session, reference: str) -> SeenRequest:
-    """The request and what the volunteer may see of it; 404 if there is no such request."""
+    """The request and what the volunteer may see of it; 404 if there is no such request,
+    or (to an operator) if it is another helpline's: no operator learns that it exists."""
     seen = request_seen_by(session, reference, current_user)
-    if seen is None:
+    if seen is None or (current_user.is_operator and seen.access == Access.OUTSIDE_ZONES):
         abort(404)
     return seen
 
@@ -236,6 +237,8 @@ def claim(reference: str):
             flash(_("It is yours. Please call back soon."), "success")
         return redirect(url_for("board.request_page", reference=reference))
     if result == ClaimResult.OUTSIDE_ZONES:
+        if current_user.is_operator:
+            abort(404)  # another helpline's, as _seen_or_404 answers
         return _refuse(Access.OUTSIDE_ZONES)
     if result == ClaimResult.NOT_ALLOWED:
         return _refuse(Access.NOT_APPROVED)

@@ -40,18 +40,24 @@ def call(
     language: str = "de",
     operator_message_url: str | None = None,
     sid: str | None = None,
+    to_number: str = "+4930555000",
 ) -> Call:
+    from app.zones.postcodes import oldest_helpline_id
+
+    the_zone = zone(db, zone_slug) if zone_slug else None
     row = Call(
         call_sid=sid or f"CA{next(_sids):032d}",
         from_number=number,
-        to_number="+4930555000",
+        to_number=to_number,
+        # The line rung, as the call log records it: the zone's, else the only one.
+        helpline_id=the_zone.helpline_id if the_zone else oldest_helpline_id(db),
         started_at=started_at,
         ended_at=started_at + timedelta(seconds=seconds) if seconds is not None else None,
         duration_seconds=seconds,
         status=status,
         language=language,
         postcode=postcode,
-        zone_id=zone(db, zone_slug).id if zone_slug else None,
+        zone_id=the_zone.id if the_zone else None,
         request_type=request_type,
         last_step=last_step,
         outcome=outcome,
@@ -83,6 +89,7 @@ def help_request(
         reference=new_reference(),
         postcode=code,
         zone_id=the_zone.id,
+        helpline_id=the_zone.helpline_id,
         request_type="shopping",
         language="de",
         caller_number=number,

@@ -416,6 +416,7 @@ def test_the_test_phone_dials_the_helpline_chosen(two_lines, db):
         hash_cost=TEST_PASSWORD_HASH_COST,
         role="operator",
         approved=True,
+        helplines=["trojmiasto"],
     )
     db.commit()
     client = two_lines.test_client()

@@ -15,13 +15,14 @@ from flask import Flask, current_app
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.accounts.operator_scope import volunteer_in_scope
 from app.config import Settings
 from app.jobs.handlers import periodic
 from app.messaging.links import public_url
 from app.messaging.mail import render
 from app.messaging.outbox import queue_mail
 from app.messaging.quiet_hours import quiet_until
-from app.models import AccountStatus, AuditEvent, Role, User
+from app.models import OPERATOR_ROLES, AccountStatus, AuditEvent, Role, User
 
 # The decision (the status it led to) -> its mail template.
 DECISION_MAILS = {
@@ -51,13 +52,17 @@ def decision_made(session: Session, volunteer: User, event: AuditEvent) -> None:
     queue_mail(session, volunteer.email, mail, key=f"account-decision:{event.id}")
 
 
-def waiting_sign_ups(session: Session) -> tuple[int, datetime | None]:
-    """How many confirmed sign-ups wait for an operator, and since when the oldest."""
+def waiting_sign_ups(
+    session: Session, *, viewer: User | None = None
+) -> tuple[int, datetime | None]:
+    """How many confirmed sign-ups wait for an operator (for `viewer`'s helplines), and
+    since when the oldest."""
     count, oldest = session.execute(
         select(func.count(User.id), func.min(User.created_at)).where(
             User.role == Role.VOLUNTEER,
             User.status == AccountStatus.PENDING,
             User.email_confirmed_at.is_not(None),
+            volunteer_in_scope(viewer),
         )
     ).one()
     return count or 0, oldest
@@ -65,19 +70,22 @@ def waiting_sign_ups(session: Session) -> tuple[int, datetime | None]:
 
 @periodic(every_seconds=600)
 def mail_operators_about_sign_ups(session: Session, app: Flask, now: datetime) -> int:
-    """Once a day at most, each operator hears how many sign-ups wait; mails queued now."""
+    """Once a day at most, each operator hears how many sign-ups wait for their helplines
+    (app/accounts/operator_scope.py); mails queued now."""
     settings: Settings = app.config["HOTLINE"]
     if quiet_until(settings.alerts.quiet_hours, settings.timezone, now):
         return 0
-    count, oldest = waiting_sign_ups(session)
-    if not count:
+    if not waiting_sign_ups(session)[0]:
         return 0
     day = now.astimezone(settings.timezone).date().isoformat()
     operators = session.scalars(
-        select(User).where(User.role == Role.OPERATOR, User.status == AccountStatus.APPROVED)
+        select(User).where(User.role.in_(OPERATOR_ROLES), User.status == AccountStatus.APPROVED)
     ).all()
     queued = 0
     for operator in operators:
+        count, oldest = waiting_sign_ups(session, viewer=operator)
+        if not count:
+            continue
         mail = render(
             "sign_ups_waiting",
             operator.language,

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from app import audit
 from app.accounts import account_mail
+from app.accounts.operator_scope import volunteer_in_scope
 from app.database import utcnow
 from app.models import AccountStatus, HelpRequest, RequestStatus, Role, User
 from app.requests.intake import renewed_verification_code
@@ -46,12 +47,18 @@ class ApprovalError(ValueError):
     """The decision does not apply to this account (any more); the message says why."""
 
 
-def volunteers(session: Session, status: str | None = None) -> list[User]:
-    """Volunteers with their zones, oldest sign-up first; all of them or those with `status`."""
+def volunteers(
+    session: Session, status: str | None = None, *, viewer: User | None = None
+) -> list[User]:
+    """Volunteers with their zones, oldest sign-up first; all of them or those with `status`.
+
+    `viewer`: the operator asking, who sees the volunteers of their helplines only
+    (app/accounts/operator_scope.py); None: every volunteer.
+    """
     query = (
         select(User)
         .options(selectinload(User.zones))
-        .where(User.role == Role.VOLUNTEER)
+        .where(User.role == Role.VOLUNTEER, volunteer_in_scope(viewer))
         .order_by(User.created_at, User.id)
     )
     if status is not None:
@@ -61,11 +68,16 @@ def volunteers(session: Session, status: str | None = None) -> list[User]:
     return list(session.scalars(query))
 
 
-def status_counts(session: Session) -> dict[str, int]:
-    """How many volunteers' accounts are pending (confirmed), approved, suspended, rejected."""
+def status_counts(session: Session, *, viewer: User | None = None) -> dict[str, int]:
+    """How many volunteers' accounts (of `viewer`'s helplines) are pending (confirmed),
+    approved, suspended, rejected."""
     rows = session.execute(
         select(User.status, func.count(User.id))
-        .where(User.role == Role.VOLUNTEER, or_(User.status != AccountStatus.PENDING, CONFIRMED))
+        .where(
+            User.role == Role.VOLUNTEER,
+            or_(User.status != AccountStatus.PENDING, CONFIRMED),
+            volunteer_in_scope(viewer),
+        )
         .group_by(User.status)
     )
     return {status: 0 for status in AccountStatus} | dict(rows.all())
@@ -89,11 +101,19 @@ def decide(
     Suspending also puts the volunteer's claimed requests back on the board
     with new verification codes, so no caller waits on someone who can no
     longer sign in, and the codes they saw are worthless.
-    `operator` is None when the decision comes from the command line.
+    `operator` is None when the decision comes from the command line; an
+    operator decides only about the volunteers of their helplines, and another
+    helpline's is "no such volunteer" to them.
     """
     sources, target, action = TRANSITIONS[Decision(decision)]
-    volunteer = session.get(User, volunteer_id)
-    if volunteer is None or volunteer.role != Role.VOLUNTEER:
+    volunteer = session.scalar(
+        select(User).where(
+            User.id == volunteer_id,
+            User.role == Role.VOLUNTEER,
+            volunteer_in_scope(operator),
+        )
+    )
+    if volunteer is None:
         raise ApprovalError("no such volunteer")
     before = volunteer.status
     values = {"status": target}

@@ -6,9 +6,11 @@ command that calls them commits.
 
 from __future__ import annotations
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app import audit
+from app.accounts.operator_scope import volunteer_in_scope
 from app.accounts.users import AccountError
 from app.models import AccountStatus, Role, User, Zone
 
@@ -49,9 +51,10 @@ def set_zones(session: Session, volunteer: User, zones: list[Zone], *, by: User 
     return True
 
 
-def find_volunteer(session: Session, user_id: int) -> User | None:
-    """A volunteer's account by id, or None (no such account, an operator's, a deleted one)."""
-    user = session.get(User, user_id)
+def find_volunteer(session: Session, user_id: int, *, viewer: User | None = None) -> User | None:
+    """A volunteer's account by id, or None (no such account, an operator's, a deleted one,
+    or one of another helpline than the operator `viewer` runs)."""
+    user = session.scalar(select(User).where(User.id == user_id, volunteer_in_scope(viewer)))
     if user is None or user.role != Role.VOLUNTEER or user.status == AccountStatus.DELETED:
         return None
     return user

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import functools
 import secrets
+from collections.abc import Sequence
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from app.accounts import password_policy
+from app.accounts import operator_scope, password_policy
 from app.database import utcnow
 from app.email_addresses import normalised_email
-from app.models import AccountStatus, Role, User
+from app.models import OPERATOR_ROLES, AccountStatus, HelplineRow, Role, User
 
 
 class AccountError(ValueError):
@@ -56,18 +57,24 @@ def create_user(
     phone: str = "",
     approved: bool = False,
     zones=(),
+    helplines: Sequence[str] = (),
 ) -> User:
     """A new account; volunteers start pending until an operator approves them.
 
-    `hash_cost` is the configured password_hash_cost.
+    `hash_cost` is the configured password_hash_cost. An operator runs the
+    helplines `helplines` (slugs); named none, the only helpline when there is
+    one, and with several the caller must choose: nobody sees another line's
+    callers by default. An admin runs every helpline.
     """
     email = normalised_email(email)
     if "@" not in email or len(email) > 254:
         raise AccountError(f"{email!r} is not an e-mail address")
     if not name.strip():
         raise AccountError("a name is required")
-    if role not in (Role.VOLUNTEER, Role.OPERATOR):
+    if role not in (Role.VOLUNTEER, *OPERATOR_ROLES):
         raise AccountError(f"unknown role {role!r}")
+    if helplines and role != Role.OPERATOR:
+        raise AccountError("only an operator runs chosen helplines (an admin runs them all)")
     found = password_policy.weakness(password, email=email, name=name, phone=phone)
     if found is not None:
         raise WeakPassword(found)
@@ -85,12 +92,33 @@ def create_user(
         zones=list(zones),
     )
     session.add(user)
+    if role == Role.OPERATOR:
+        _give_helplines(session, user, list(helplines))
     session.flush()
     return user
 
 
+def _give_helplines(session: Session, operator: User, slugs: list[str]) -> None:
+    if not slugs:
+        every = list(session.scalars(select(HelplineRow.slug)))
+        if len(every) > 1:
+            raise AccountError(
+                f"name the helplines the operator runs (known: {', '.join(sorted(every))})"
+            )
+        slugs = every
+    if not slugs:
+        return  # no helpline yet (before `hotline setup`): nothing to run
+    try:
+        operator_scope.set_helplines(session, operator, slugs)
+    except operator_scope.ScopeError as e:
+        raise AccountError(str(e)) from None
+
+
 def operator_count(session: Session) -> int:
-    return session.scalar(select(func.count()).select_from(User).where(User.role == Role.OPERATOR))
+    """How many operators there are, admins included."""
+    return session.scalar(
+        select(func.count()).select_from(User).where(User.role.in_(OPERATOR_ROLES))
+    )
 
 
 def new_password() -> str:

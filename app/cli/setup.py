@@ -15,7 +15,7 @@ from app import migrations_runner
 from app.accounts import users
 from app.database import get_db
 from app.helplines import sync_helplines
-from app.models import Zone
+from app.models import Role, Zone
 from app.zones.profiles import import_profile, profile_path, read_profile
 
 # Where `make run` serves the app when no public address is configured.
@@ -67,7 +67,9 @@ def setup_command(base_url: str, operator_email: str | None) -> None:
                     email=email,
                     password=login[1],
                     hash_cost=settings.password_hash_cost,
-                    role="operator",
+                    # The first operator runs every helpline, those added later too,
+                    # and makes the others (`hotline users add --role operator`).
+                    role=Role.ADMIN,
                     approved=True,
                 )
             except users.AccountError as e:
@@ -96,7 +98,10 @@ def setup_command(base_url: str, operator_email: str | None) -> None:
     click.echo(f'  In a terminal:    {hotline} call --keys "1 10115 1 1 #"')
     if login:
         click.echo("")
-        click.echo("First run: an operator account was created. Its password is shown only now:")
+        click.echo(
+            "First run: an operator account (admin: every helpline) was created. "
+            "Its password is shown only now:"
+        )
         click.echo(f"  e-mail:   {login[0]}  ({login[2]})")
         click.echo(f"  password: {login[1]}")
     click.echo("")

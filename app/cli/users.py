@@ -9,12 +9,13 @@ from flask_babel import force_locale
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from app.accounts import approval, password_policy, users
+from app.accounts import approval, operator_scope, password_policy, users
 from app.accounts.password_reset import reset_link
 from app.accounts.sessions import change_password
 from app.accounts.users import WeakPassword, find_by_email, new_password
 from app.cli.who import cli_user
 from app.database import get_db
+from app.helplines import sync_helplines
 from app.models import AccountStatus, Role, User
 
 
@@ -26,13 +27,28 @@ def users_group() -> None:
 @users_group.command("add")
 @click.option("--name", required=True)
 @click.option("--email", required=True)
-@click.option("--role", type=click.Choice(["volunteer", "operator"]), default="volunteer")
+@click.option(
+    "--role",
+    type=click.Choice([r.value for r in Role]),
+    default="volunteer",
+    help="An admin is an operator of every helpline.",
+)
+@click.option(
+    "--helpline",
+    "helplines",
+    multiple=True,
+    help="A helpline an operator runs (its slug); repeat for several. "
+    "Needed when there are several helplines.",
+)
 @click.option("--phone", default="")
 @click.option("--password", help="Leave out to get a random one, shown once.")
-def users_add(name: str, email: str, role: str, phone: str, password: str | None) -> None:
+def users_add(
+    name: str, email: str, role: str, helplines: tuple[str, ...], phone: str, password: str | None
+) -> None:
     """Create an approved account (operators create accounts they vouch for)."""
     shown = password or users.new_password()
     with get_db().session() as session:
+        sync_helplines(session, current_app.config["HOTLINE"].helplines)
         try:
             users.create_user(
                 session,
@@ -43,6 +59,7 @@ def users_add(name: str, email: str, role: str, phone: str, password: str | None
                 role=role,
                 phone=phone,
                 approved=True,
+                helplines=helplines,
             )
         except WeakPassword as e:
             raise click.ClickException(weak_password_message(e)) from None
@@ -54,12 +71,36 @@ def users_add(name: str, email: str, role: str, phone: str, password: str | None
         click.echo(f"Password (shown once): {shown}")
 
 
+@users_group.command("helplines")
+@click.argument("email")
+@click.argument("slugs", nargs=-1, required=True)
+def users_helplines(email: str, slugs: tuple[str, ...]) -> None:
+    """Set the helplines an operator runs (their slugs): they see those helplines' only."""
+    with get_db().session() as session:
+        sync_helplines(session, current_app.config["HOTLINE"].helplines)
+        operator = find_by_email(session, email)
+        if operator is None:
+            raise click.ClickException(f"no account for {email}")
+        if operator.is_admin:
+            raise click.ClickException(f"{email} is an admin, who runs every helpline")
+        try:
+            rows = operator_scope.set_helplines(session, operator, list(slugs))
+        except operator_scope.ScopeError as e:
+            raise click.ClickException(str(e)) from None
+        session.commit()
+        click.echo(f"{operator.email} runs {', '.join(row.slug for row in rows)}.")
+
+
 @users_group.command("list")
 @click.option("--status", type=click.Choice([s.value for s in AccountStatus]))
 @click.option("--role", type=click.Choice([r.value for r in Role]))
 def users_list(status: str | None, role: str | None) -> None:
     """List accounts: status, role, e-mail, name and zones."""
-    query = select(User).options(selectinload(User.zones)).order_by(User.created_at, User.id)
+    query = (
+        select(User)
+        .options(selectinload(User.zones), selectinload(User.helplines))
+        .order_by(User.created_at, User.id)
+    )
     if status:
         query = query.where(User.status == status)
     if role:
@@ -71,6 +112,10 @@ def users_list(status: str | None, role: str | None) -> None:
             return
         for user in accounts:
             zones = ", ".join(z.name for z in user.zones) or "-"
+            if user.role == Role.OPERATOR:  # what an operator sees: their helplines
+                zones = ", ".join(h.slug for h in user.helplines) or "no helpline"
+            elif user.is_admin:
+                zones = "every helpline"
             # Operators' pages list a sign-up only once its address is confirmed.
             unconfirmed = "  (e-mail not confirmed)" if user.email_confirmed_at is None else ""
             click.echo(

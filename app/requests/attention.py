@@ -21,6 +21,7 @@ from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from app import audit
+from app.accounts.operator_scope import in_scope
 from app.calls import calldown
 from app.database import utcnow
 from app.models import Call, HelpRequest, RequestStatus, User
@@ -87,18 +88,24 @@ def _unclaimed_since(unclaimed_alert_hours: int, now: datetime | None) -> dateti
 
 
 def requests_needing_attention(
-    session: Session, *, unclaimed_alert_hours: int, now: datetime | None = None
+    session: Session,
+    *,
+    unclaimed_alert_hours: int,
+    now: datetime | None = None,
+    viewer: User | None = None,
 ) -> list[AttentionItem]:
     """Open or claimed requests that need an operator, the longest-waiting first.
 
     Open requests nobody has taken for `unclaimed_alert_hours` are among them.
+    `viewer`: the operator asking, who sees their helplines' only
+    (app/accounts/operator_scope.py); None: every helpline's.
     """
     now = now or utcnow()
     unclaimed_since = _unclaimed_since(unclaimed_alert_hours, now)
     requests = session.scalars(
         select(HelpRequest)
         .options(joinedload(HelpRequest.zone), joinedload(HelpRequest.claimed_by))
-        .where(*_needs_attention(unclaimed_since))
+        .where(*_needs_attention(unclaimed_since), in_scope(viewer, HelpRequest.helpline_id))
         .order_by(HelpRequest.created_at, HelpRequest.id)
     )
     requests = list(requests)
@@ -119,13 +126,14 @@ def requests_needing_attention(
     return items
 
 
-def unhandled_operator_messages(session: Session) -> list[Call]:
-    """Voice messages callers left for the operators, not yet handled, oldest first."""
+def unhandled_operator_messages(session: Session, *, viewer: User | None = None) -> list[Call]:
+    """Voice messages callers left for the operators (of `viewer`'s helplines), not yet
+    handled, oldest first."""
     return list(
         session.scalars(
             select(Call)
             .options(joinedload(Call.zone))
-            .where(*_unhandled_message())
+            .where(*_unhandled_message(), in_scope(viewer, Call.helpline_id))
             .order_by(Call.started_at)
         )
     )
@@ -136,17 +144,23 @@ def _unhandled_message():
 
 
 def attention_counts(
-    session: Session, *, unclaimed_alert_hours: int, now: datetime | None = None
+    session: Session,
+    *,
+    unclaimed_alert_hours: int,
+    now: datetime | None = None,
+    viewer: User | None = None,
 ) -> AttentionCounts:
-    """How much waits on the "Needs attention" page, for the dashboard."""
+    """How much waits on the "Needs attention" page (of `viewer`), for the dashboard."""
     unclaimed_since = _unclaimed_since(unclaimed_alert_hours, now)
     requests, unclaimed = session.execute(
         select(
             func.count(HelpRequest.id),
             func.count(case((_unclaimed_too_long(unclaimed_since), 1))),
-        ).where(*_needs_attention(unclaimed_since))
+        ).where(*_needs_attention(unclaimed_since), in_scope(viewer, HelpRequest.helpline_id))
     ).one()
-    messages = session.scalar(select(func.count(Call.id)).where(*_unhandled_message()))
+    messages = session.scalar(
+        select(func.count(Call.id)).where(*_unhandled_message(), in_scope(viewer, Call.helpline_id))
+    )
     return AttentionCounts(requests=requests, unclaimed=unclaimed, messages=messages)
 
 
@@ -173,8 +187,9 @@ def record_number_shown(
     session.flush()
 
 
-def mark_message_handled(session: Session, call_id: int, operator: User) -> bool:
-    """Mark an operator voice message as dealt with; False if it already was (or is gone).
+def mark_message_handled(session: Session, call_id: int, operator: User | None) -> bool:
+    """Mark an operator voice message as dealt with; False if it already was (or is gone,
+    or is another helpline's than the operator runs).
 
     Conditional, so two operators clicking at once record it once.
     """
@@ -184,6 +199,7 @@ def mark_message_handled(session: Session, call_id: int, operator: User) -> bool
             Call.id == call_id,
             Call.operator_message_url.is_not(None),
             Call.operator_message_handled_at.is_(None),
+            in_scope(operator, Call.helpline_id),
         )
         .values(operator_message_handled_at=utcnow())
     )
@@ -242,9 +258,15 @@ def close_request(session: Session, request_id: int, operator: User, note: str =
 def _operator_update(
     session: Session, request_id: int, operator: User, action: audit.Action, note: str, **values
 ) -> bool:
+    # Another helpline's request is left alone as one closed meanwhile: no operator
+    # changes, or learns of, a request of a line they do not run.
     result = session.execute(
         update(HelpRequest)
-        .where(HelpRequest.id == request_id, HelpRequest.status.in_(ACTIVE))
+        .where(
+            HelpRequest.id == request_id,
+            HelpRequest.status.in_(ACTIVE),
+            in_scope(operator, HelpRequest.helpline_id),
+        )
         .values(**values)
         .execution_options(synchronize_session=False)
     )

@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.accounts.operator_scope import volunteer_in_scope
 from app.audit import Action
 from app.database import utcnow
 from app.models import AccountStatus, AuditEvent, Role, User
@@ -39,9 +40,10 @@ class Churn:
 
 
 def churning_volunteers(
-    session: Session, *, threshold: int, now: datetime | None = None
+    session: Session, *, threshold: int, now: datetime | None = None, viewer: User | None = None
 ) -> list[Churn]:
-    """Approved volunteers with `threshold` give-backs within one hour lately, most first."""
+    """Approved volunteers with `threshold` give-backs within one hour lately, most first
+    (of `viewer`'s helplines: app/accounts/operator_scope.py)."""
     now = now or utcnow()
     rows = session.execute(
         select(AuditEvent.user_id, AuditEvent.at)
@@ -51,6 +53,7 @@ def churning_volunteers(
             AuditEvent.at >= now - LOOKBACK,
             User.role == Role.VOLUNTEER,
             User.status == AccountStatus.APPROVED,
+            volunteer_in_scope(viewer),
         )
         .order_by(AuditEvent.user_id, AuditEvent.at)
     )

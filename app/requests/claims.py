@@ -27,9 +27,10 @@ from datetime import datetime, timedelta
 from functools import cache, partial
 from typing import NamedTuple
 
-from sqlalchemy import and_, bindparam, case, func, literal, or_, select, true, update
+from sqlalchemy import and_, bindparam, case, func, literal, or_, select, update
 from sqlalchemy.orm import Session, aliased, joinedload
 
+from app.accounts.operator_scope import zone_run_by
 from app.audit import Action, record
 from app.database import utcnow
 from app.models import HelpRequest, RequestStatus, User, Zone, user_zones
@@ -75,6 +76,20 @@ class ReleaseResult(enum.StrEnum):
     RELEASED = "released"
     NOT_HELD = "not_held"  # no longer theirs: done, cancelled, expired meanwhile
     HOURLY_LIMIT = "hourly_limit"  # they gave back give_backs_per_hour within the hour
+
+
+class Scope(enum.StrEnum):
+    """Whose zones a person serves, as _serves asks it: one expression built for each."""
+
+    VOLUNTEER = "volunteer"
+    OPERATOR = "operator"
+    ADMIN = "admin"
+
+    @classmethod
+    def of(cls, user: User) -> Scope:
+        if user.is_admin:
+            return cls.ADMIN
+        return cls.OPERATOR if user.is_operator else cls.VOLUNTEER
 
 
 class Access(enum.StrEnum):
@@ -125,13 +140,14 @@ class OpenRequests:
     counted_at: datetime | None = None
 
 
-def _serves(operator: bool, zone_id):
-    """Whether the person asking (`_ME`) serves the zone `zone_id` (a column): every zone
-    for an operator, a volunteer their own. The board's zones, a request's page and a
+def _serves(scope: Scope, zone_id):
+    """Whether the person asking (`_ME`) serves the zone `zone_id` (a column): a volunteer
+    their own zones, an operator the zones of the helplines they run, an admin every
+    zone (app/accounts/operator_scope.py). The board's zones, a request's page and a
     claim all ask this."""
-    if operator:
-        return true()
-    return zone_id.in_(select(user_zones.c.zone_id).where(user_zones.c.user_id == _ME))
+    if scope == Scope.VOLUNTEER:
+        return zone_id.in_(select(user_zones.c.zone_id).where(user_zones.c.user_id == _ME))
+    return zone_run_by(zone_id, _ME, admin=scope == Scope.ADMIN)
 
 
 def _held_by(requests=HelpRequest):
@@ -140,7 +156,7 @@ def _held_by(requests=HelpRequest):
 
 
 @cache
-def _access_rule(approved: bool, operator: bool):
+def _access_rule(approved: bool, scope: Scope):
     """What the person asking (`_ME`) may see of a request, as a SQL expression over its
     row (Access's values).
 
@@ -153,7 +169,7 @@ def _access_rule(approved: bool, operator: bool):
     return case(
         (_held_by(), Access.CLAIMER.value),
         (HelpRequest.claimed_by_id == _ME, Access.FORMER.value),
-        (~_serves(operator, HelpRequest.zone_id), Access.OUTSIDE_ZONES.value),
+        (~_serves(scope, HelpRequest.zone_id), Access.OUTSIDE_ZONES.value),
         (HelpRequest.claimed_by_id.is_not(None), Access.OTHER_CLAIMER.value),
         (HelpRequest.status == RequestStatus.OPEN, Access.CARD.value),
         else_=Access.CLOSED.value,
@@ -162,7 +178,7 @@ def _access_rule(approved: bool, operator: bool):
 
 def _access(user: User):
     """What `user` may see of a request (_access_rule); executed with {"me": user.id}."""
-    return _access_rule(user.approved, user.is_operator)
+    return _access_rule(user.approved, Scope.of(user))
 
 
 # How many claims the person asking (`_ME`) holds. Over an alias, so that inside a
@@ -181,8 +197,8 @@ def _normalised(reference: str) -> str:
 
 
 def zones_served_by(session: Session, user: User) -> list[Zone]:
-    """The zones whose requests a person sees: a volunteer's own, every zone for an operator."""
-    query = select(Zone).where(_serves(user.is_operator, Zone.id)).order_by(Zone.area, Zone.name)
+    """The zones whose requests a person sees: a volunteer's own, an operator's helplines'."""
+    query = select(Zone).where(_serves(Scope.of(user), Zone.id)).order_by(Zone.area, Zone.name)
     return list(session.scalars(query, {"me": user.id}))
 
 

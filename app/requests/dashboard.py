@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, case, func, select, type_coerce
 from sqlalchemy.orm import Session
 
+from app.accounts.operator_scope import in_scope
 from app.calls.export import local_midnight
 from app.calls.labels import call_end
 from app.database import UTCDateTime, utcnow
@@ -82,24 +83,35 @@ class Dashboard:
         return sum(z.claimed for z in self.zones)
 
 
-def dashboard(session: Session, tz: ZoneInfo, now: datetime | None = None) -> Dashboard:
-    """Every figure of the dashboard, as of `now` (default: the current time)."""
+def dashboard(
+    session: Session, tz: ZoneInfo, now: datetime | None = None, *, viewer: User | None = None
+) -> Dashboard:
+    """Every figure of the dashboard, as of `now` (default: the current time).
+
+    `viewer`: the operator looking, whose helplines' calls and requests are
+    counted (app/accounts/operator_scope.py); None: every helpline's.
+    """
     now = now or utcnow()
     today = now.astimezone(tz).date()
     today_start, today_end = local_midnight(today, tz), local_midnight(today + timedelta(1), tz)
     week_ago = now - timedelta(days=MEDIAN_DAYS)
-    call_to_claim, claim_to_done = response_times(session, since=week_ago)
+    call_to_claim, claim_to_done = response_times(session, since=week_ago, viewer=viewer)
+    requests_seen = in_scope(viewer, HelpRequest.helpline_id)
     return Dashboard(
         today=today,
         calls_today=session.scalar(
             select(func.count(Call.id)).where(
-                Call.started_at >= today_start, Call.started_at < today_end
+                Call.started_at >= today_start,
+                Call.started_at < today_end,
+                in_scope(viewer, Call.helpline_id),
             )
         ),
-        outcomes_today=outcomes_between(session, today_start, today_end),
+        outcomes_today=outcomes_between(session, today_start, today_end, viewer=viewer),
         requests_today=session.scalar(
             select(func.count(HelpRequest.id)).where(
-                HelpRequest.created_at >= today_start, HelpRequest.created_at < today_end
+                HelpRequest.created_at >= today_start,
+                HelpRequest.created_at < today_end,
+                requests_seen,
             )
         ),
         done_today=session.scalar(
@@ -107,24 +119,25 @@ def dashboard(session: Session, tz: ZoneInfo, now: datetime | None = None) -> Da
                 HelpRequest.status == RequestStatus.DONE,
                 HelpRequest.closed_at >= today_start,
                 HelpRequest.closed_at < today_end,
+                requests_seen,
             )
         ),
-        zones=zone_backlog(session, done_since=week_ago),
+        zones=zone_backlog(session, done_since=week_ago, viewer=viewer),
         call_to_claim=_median(call_to_claim),
         claim_to_done=_median(claim_to_done),
         claims_counted=len(call_to_claim),
         completions_counted=len(claim_to_done),
-        calls_per_day=calls_per_day(session, tz, last_day=today, days=CHART_DAYS),
+        calls_per_day=calls_per_day(session, tz, last_day=today, days=CHART_DAYS, viewer=viewer),
     )
 
 
 def outcomes_between(
-    session: Session, start: datetime, end: datetime
+    session: Session, start: datetime, end: datetime, *, viewer: User | None = None
 ) -> list[tuple[tuple[str, str], int]]:
     """How the calls that started in [start, end) ended: call_labels.call_end keys, counts."""
     rows = session.execute(
         select(Call.outcome, Call.last_step, Call.status, func.count(Call.id))
-        .where(Call.started_at >= start, Call.started_at < end)
+        .where(Call.started_at >= start, Call.started_at < end, in_scope(viewer, Call.helpline_id))
         .group_by(Call.outcome, Call.last_step, Call.status)
     )
     # Several (outcome, step, status) rows end the same way: add them up.
@@ -134,10 +147,12 @@ def outcomes_between(
     return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
 
 
-def zone_backlog(session: Session, done_since: datetime) -> list[ZoneBacklog]:
+def zone_backlog(
+    session: Session, done_since: datetime, *, viewer: User | None = None
+) -> list[ZoneBacklog]:
     """Open, claimed and recently done requests per zone, with the zone's approved volunteers.
 
-    Every zone is listed, the ones with waiting requests first.
+    Every zone (of the `viewer`'s helplines) is listed, the ones with waiting requests first.
     """
 
     def count_where(*conditions):
@@ -179,18 +194,22 @@ def zone_backlog(session: Session, done_since: datetime) -> list[ZoneBacklog]:
         )
         .outerjoin(requests, requests.c.zone_id == Zone.id)
         .outerjoin(volunteers, volunteers.c.zone_id == Zone.id)
+        .where(in_scope(viewer, Zone.helpline_id))
     )
     backlog = [ZoneBacklog(*row) for row in rows]
     return sorted(backlog, key=lambda z: (-z.open, -z.claimed, z.name))
 
 
-def response_times(session: Session, since: datetime) -> tuple[list[timedelta], list[timedelta]]:
+def response_times(
+    session: Session, since: datetime, *, viewer: User | None = None
+) -> tuple[list[timedelta], list[timedelta]]:
     """Times from call to claim (claims since `since`) and from claim to done (done since)."""
+    seen = in_scope(viewer, HelpRequest.helpline_id)
     to_claim = [
         claimed - created
         for created, claimed in session.execute(
             select(HelpRequest.created_at, HelpRequest.claimed_at).where(
-                HelpRequest.claimed_at >= since
+                HelpRequest.claimed_at >= since, seen
             )
         )
     ]
@@ -201,6 +220,7 @@ def response_times(session: Session, since: datetime) -> tuple[list[timedelta], 
                 HelpRequest.status == RequestStatus.DONE,
                 HelpRequest.closed_at >= since,
                 HelpRequest.claimed_at.is_not(None),
+                seen,
             )
         )
     ]
@@ -208,7 +228,7 @@ def response_times(session: Session, since: datetime) -> tuple[list[timedelta], 
 
 
 def calls_per_day(
-    session: Session, tz: ZoneInfo, *, last_day: date, days: int
+    session: Session, tz: ZoneInfo, *, last_day: date, days: int, viewer: User | None = None
 ) -> list[tuple[date, int]]:
     """Calls per local day for `days` days up to and including `last_day`, oldest first.
 
@@ -221,7 +241,11 @@ def calls_per_day(
     counts = [0] * days
     starts = session.scalars(
         select(Call.started_at)
-        .where(Call.started_at >= bounds[0], Call.started_at < end)
+        .where(
+            Call.started_at >= bounds[0],
+            Call.started_at < end,
+            in_scope(viewer, Call.helpline_id),
+        )
         .execution_options(yield_per=BATCH)
     )
     for started_at in starts:

@@ -35,7 +35,7 @@ def _pending_signups():
 
     @cache  # once per page: the navigation and the dashboard both show it
     def pending_signups() -> int:
-        return status_counts(db_session())[AccountStatus.PENDING]
+        return status_counts(db_session(), viewer=current_user)[AccountStatus.PENDING]
 
     return {"pending_signups": pending_signups}
 

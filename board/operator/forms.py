@@ -36,6 +36,9 @@ class ExportForm(FlaskForm):
         validators=[Optional(), within_export_days],
     )
     with_numbers = BooleanField(_l("With full caller numbers (recorded in the audit log)"))
+    # The helplines the operator runs (board/operator/views.py sets the choices); shown
+    # only when there is a choice. 0: every helpline, offered to an admin.
+    helpline = SelectField(_l("Helpline"), coerce=int, default=0)
 
     def validate_last(self, field) -> None:
         if field.data and self.first.data and field.data < self.first.data:

@@ -4,6 +4,7 @@ app.requests.attention, app.audit and app.calls.export (the same export as
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 from flask import (
@@ -23,13 +24,15 @@ from sqlalchemy import select
 from app import audit
 from app.accounts import approval
 from app.accounts.decisions import last_decisions
+from app.accounts.operator_scope import helplines_of, in_scope, person_in_scope
 from app.calls import calldown
 from app.calls.export import DayRange, export_csv, export_filename, local_today, prepare_export
 from app.calls.labels import call_end_label
 from app.database import db_session, get_db
+from app.helplines import helpline_by_slug
 from app.i18n import LANGUAGE_NAMES, format_skeleton
 from app.jobs import queue
-from app.models import AccountStatus, HelpRequest, User
+from app.models import AccountStatus, HelplineRow, HelpRequest, User
 from app.phone_numbers import masked_number
 from app.requests import attention, churn
 from app.requests.dashboard import dashboard as dashboard_figures
@@ -118,7 +121,7 @@ def day_month(day) -> str:
 
 @bp.get("/")
 def dashboard():
-    figures = dashboard_figures(db_session(), settings().timezone)
+    figures = dashboard_figures(db_session(), settings().timezone, viewer=current_user)
     return render_template(
         "board/operator/dashboard.html",
         figures=figures,
@@ -126,7 +129,9 @@ def dashboard():
         chart=bar_chart(figures.calls_per_day, margin=0),
         call_end_label=call_end_label,
         waiting=attention.attention_counts(
-            db_session(), unclaimed_alert_hours=settings().unclaimed_alert_hours
+            db_session(),
+            unclaimed_alert_hours=settings().unclaimed_alert_hours,
+            viewer=current_user,
         ),
         unclaimed_alert_hours=settings().unclaimed_alert_hours,
         churning=_churning(),
@@ -136,7 +141,9 @@ def dashboard():
 
 def _churning() -> list[churn.Churn]:
     """Volunteers who gave back unusually many requests (dashboard and Needs attention)."""
-    return churn.churning_volunteers(db_session(), threshold=settings().churn_alert_give_backs)
+    return churn.churning_volunteers(
+        db_session(), threshold=settings().churn_alert_give_backs, viewer=current_user
+    )
 
 
 @bp.get("/volunteers")
@@ -145,11 +152,11 @@ def volunteers():
     if status not in STATUS_LABELS:
         status = AccountStatus.PENDING
     session = db_session()
-    people = approval.volunteers(session, status)
+    people = approval.volunteers(session, status, viewer=current_user)
     return render_template(
         "board/operator/volunteers.html",
         status=status,
-        counts=approval.status_counts(session),
+        counts=approval.status_counts(session, viewer=current_user),
         people=people,
         decisions=last_decisions(session, [person.id for person in people]),
         status_labels=STATUS_LABELS,
@@ -197,9 +204,9 @@ def show_number(kind: str, item_id: int):
 def _attention_page(shown: tuple[str, int] | None = None):
     session = db_session()
     items = attention.requests_needing_attention(
-        session, unclaimed_alert_hours=settings().unclaimed_alert_hours
+        session, unclaimed_alert_hours=settings().unclaimed_alert_hours, viewer=current_user
     )
-    messages = attention.unhandled_operator_messages(session)
+    messages = attention.unhandled_operator_messages(session, viewer=current_user)
     if shown is not None:
         kind, item_id = shown
         request = next((i.request for i in items if i.request.id == item_id), None)
@@ -260,7 +267,9 @@ def message_handled(call_id: int):
 def audit_log():
     session = db_session()
     form = AuditFilterForm(request.args)
-    people = session.scalars(select(User).order_by(User.name, User.id)).all()
+    people = session.scalars(
+        select(User).where(person_in_scope(current_user)).order_by(User.name, User.id)
+    ).all()
     form.person.choices = [(0, gettext("Everyone"))] + [
         (
             p.id,
@@ -277,8 +286,12 @@ def audit_log():
     if form.validate():
         request_id = None
         if form.reference.data:
+            # Another helpline's reference is unknown here, as one that does not exist.
             request_id = session.scalar(
-                select(HelpRequest.id).where(HelpRequest.reference == form.reference.data)
+                select(HelpRequest.id).where(
+                    HelpRequest.reference == form.reference.data,
+                    in_scope(current_user, HelpRequest.helpline_id),
+                )
             )
             unknown_reference = request_id is None
         if not unknown_reference:
@@ -289,6 +302,7 @@ def audit_log():
                 action=form.action.data or None,
                 before_id=form.before.data,
                 limit=AUDIT_PAGE,
+                viewer=current_user,
             )
     older = None
     if len(events) == AUDIT_PAGE:
@@ -307,11 +321,20 @@ def audit_log():
 @bp.route("/export", methods=["GET", "POST"])
 def export():
     form = ExportForm()
+    session = db_session()
+    choices = _export_helplines(session)
+    form.helpline.choices = choices
     today = local_today(settings().timezone)
     quick = {"today": today, "yesterday": today - timedelta(days=1)}
 
     def page(**extra):
-        return render_template("board/operator/export.html", form=form, quick=quick, **extra)
+        return render_template(
+            "board/operator/export.html",
+            form=form,
+            quick=quick,
+            choose_helpline=len(choices) > 1,
+            **extra,
+        )
 
     if request.method == "GET":
         # Today unless a quick link asked for yesterday: the calls just made are
@@ -319,18 +342,21 @@ def export():
         form.first.data = quick.get(request.args.get("day", ""), today)
         form.last.data = None
         return page()
+    if len(choices) == 1:
+        form.helpline.data = choices[0][0]  # nothing to choose: no field shown
     if not form.validate_on_submit():
         return page(), 400
+    helpline, config = _exported_helpline(session, form.helpline.data)
     days = DayRange(form.first.data, form.last.data or form.first.data)
     language, with_numbers = str(get_locale()), form.with_numbers.data
-    session = db_session()
     total = prepare_export(
         session,
         days,
-        settings(),
+        config,
         with_numbers=with_numbers,
         operator=current_user,
         via="the operator pages",
+        helpline=helpline,
     )
     if total == 0:
         return page(no_calls=days)
@@ -343,7 +369,12 @@ def export():
         # No deadline: a month of calls may take longer than a page (app/database_guard.py).
         with get_db().unhurried_session() as stream_session:
             yield from export_csv(
-                stream_session, days, settings(), language=language, with_numbers=with_numbers
+                stream_session,
+                days,
+                config,
+                language=language,
+                with_numbers=with_numbers,
+                helpline_id=helpline[0] if helpline else None,
             )
 
     return Response(
@@ -359,6 +390,36 @@ def export():
             "X-Content-Type-Options": "nosniff",
         },
     )
+
+
+def _export_helplines(session) -> list[tuple[int, str]]:
+    """What the export offers: the operator's helplines; an admin also every call at once.
+
+    Every call, with nothing to choose, where the deployment has one helpline and
+    its operator runs it, as before there were several.
+    """
+    own = [(row.id, row.name or row.slug) for row in helplines_of(session, current_user)]
+    if current_user.is_admin:
+        every = [(0, gettext("Every helpline"))]
+        return every if len(own) <= 1 else every + own
+    return own or [(-1, "–")]  # runs none: an export of no calls
+
+
+def _exported_helpline(session, helpline_id: int):
+    """(id, slug) of the helpline chosen, or None for every call (an admin's); and the
+    settings of the export, in that helpline's time zone (its local days)."""
+    config = settings()
+    if helpline_id == 0 and current_user.is_admin:
+        return None, config
+    slug = session.scalar(
+        select(HelplineRow.slug).where(
+            HelplineRow.id == helpline_id, in_scope(current_user, HelplineRow.id)
+        )
+    )
+    found = helpline_by_slug(config.helplines, slug) if slug else None
+    if found is not None:
+        config = replace(config, timezone=found.timezone)
+    return (helpline_id if slug else -1, slug or ""), config
 
 
 def _reason_text(item: attention.AttentionItem, reason: str) -> str:
