@@ -1,7 +1,7 @@
 """operator_helplines: operators run helplines; the first operator becomes the admin
 
 Revision ID: 0020
-Revises: 0018
+Revises: 0019
 Create Date: 2026-12-05 06:20:00
 
 Nothing changes for a deployment of one helpline: every operator stored so far
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0020"
-down_revision: str | None = "0018"
+down_revision: str | None = "0019"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
