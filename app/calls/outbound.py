@@ -6,6 +6,11 @@ took the call and before the job's commit runs the job again: every call goes
 through deliver_once() (app/messaging/deliveries.py) keyed by the job, and a
 run that finds an `attempting` record asks Twilio's call list before placing it.
 
+A call to a fictional number (app/phone_numbers.py), and in a deployment without
+Twilio a call to a volunteer's own number, never goes to Twilio: it rings the
+simulator instead (voice/simulator/answering.py), which the browser test phone
+and `hotline call --answer-outbound` answer: rings_simulator() is the rule.
+
 The call's TwiML comes from the phone line's own webhooks: `Url` is
 /voice/outbound with the call flow's first state in the query string, so what
 the person who picks up hears is the same state machine as an incoming call
@@ -34,6 +39,7 @@ from app.messaging import sms
 from app.messaging.deliveries import deliver_once
 from app.messaging.links import public_url
 from app.models import CallStep, HelpRequest
+from app.phone_numbers import is_fictional
 from app.requests import intake
 
 CODE_CALLBACK_JOB = "calls.code_callback"
@@ -44,6 +50,9 @@ OUTBOUND = "outbound-api"
 SECONDS_BETWEEN_CALLS = 1.0
 # How long a placed call may ring before Twilio gives up (no-answer).
 RING_SECONDS = 30
+# How long a call rings for the simulator: a person at the test phone has to notice
+# it in a browser tab first (the page asks every few seconds).
+SIMULATOR_RING_SECONDS = 90
 
 _pace_lock = threading.Lock()
 _last_placed: dict[str, float] = {}
@@ -75,7 +84,12 @@ def placed_call(kind: str):
         @handler(kind)
         def place(run: JobRun) -> None:
             placement = prepare(run)
-            if placement is not None:
+            if placement is not None and rings_simulator(run.settings, placement):
+                # Imported here: the simulator builds on this module.
+                from voice.simulator import answering
+
+                answering.keep_ringing(run, placement)
+            elif placement is not None:
                 place_once(
                     run,
                     placement.to,
@@ -88,6 +102,37 @@ def placed_call(kind: str):
         return prepare
 
     return register
+
+
+def twilio_configured(settings: Settings) -> bool:
+    """True when the deployment has a Twilio account to place calls through.
+
+    The auth token alone does not count: the app makes one up on its first run
+    (instance/twilio_auth_token) to sign the simulator's requests with.
+    """
+    return bool(settings.twilio_account_sid and settings.twilio_auth_token)
+
+
+def rings_simulator(settings: Settings, placement: Placement) -> bool:
+    """True for a call the simulator answers instead of Twilio (voice/simulator/answering.py).
+
+    The rule: a fictional number never goes to Twilio, whatever the deployment;
+    it waits for the test phone or `hotline call --answer-outbound`. A volunteer's
+    own number (a call through the hotline rings it) waits for their test phone
+    only when the test phone is on and no Twilio account is configured: in
+    production, with Twilio, a real number always goes to Twilio, so a volunteer's
+    real phone is never left silent because someone might have a browser tab open.
+    """
+    to = e164(placement.to, settings.twilio_phone_number) or placement.to
+    if is_fictional(to):
+        return True
+    volunteer = placement.recipient.startswith("user:")
+    return volunteer and settings.test_phone != "off" and not twilio_configured(settings)
+
+
+def delivery_key(job_key: str, recipient: str) -> str:
+    """The key that keeps a job's call to `recipient` placed once (app/messaging/deliveries.py)."""
+    return f"{job_key}:{recipient}"
 
 
 def queue_code_callback(
@@ -152,7 +197,7 @@ def place_once(run: JobRun, to: str, url: str, *, recipient: str, **options) -> 
         return False
     return deliver_once(
         run.db,
-        key=f"{run.job.key}:{recipient}",
+        key=delivery_key(run.job.key, recipient),
         channel="call",
         recipient=recipient,
         send=lambda _delivery_id: place_call(settings, to, url, **options),
