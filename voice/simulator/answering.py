@@ -72,9 +72,7 @@ def waiting_calls(session: Session, app: Flask) -> list[Waiting]:
     """
     load()  # the modules that register the kinds of placed calls
     jobs = session.scalars(
-        select(Job)
-        .where(Job.kind.in_(PLACEMENTS), Job.state == JobState.PENDING)
-        .order_by(Job.id)
+        select(Job).where(Job.kind.in_(PLACEMENTS), Job.state == JobState.PENDING).order_by(Job.id)
     ).all()
     settings = app.config["HOTLINE"]
     waiting = []
