@@ -28,7 +28,8 @@ ACCOUNT_SID = "AC" + "0" * 32
 HOTLINE_NUMBER = "+4930555000"
 FICTIONAL_CALLER = "+493023125417"
 VOLUNTEER_PHONE = "+4915112345678"
-JSON = {"Accept": "application/json"}
+EN = {"Accept-Language": "en"}
+JSON = {"Accept": "application/json", **EN}
 
 
 @pytest.fixture
@@ -94,12 +95,12 @@ def ringing(client, number: str = "") -> dict | None:
 
 
 def csrf(client) -> dict:
-    page = client.get("/phone").text
+    page = client.get("/phone", headers=EN).text
     return {"X-CSRFToken": page.split('data-csrf="')[1].split('"')[0]}
 
 
 def pick_up(client, token: str, what: str = "answer"):
-    return client.post(f"/phone/{what}", json={"ringing": token}, headers=csrf(client))
+    return client.post(f"/phone/{what}", json={"ringing": token}, headers={**csrf(client), **EN})
 
 
 def act(client, snapshot: str, **move):
@@ -190,9 +191,9 @@ def test_a_tampered_token_is_refused(app, twilio, berlin, client):
 
 def test_without_script_the_ringing_page_answers_with_forms(app, twilio, berlin, client):
     request = waiting_calldown(berlin, app)
-    quiet = client.get("/phone/ringing?number=%2B493023125418")
+    quiet = client.get("/phone/ringing?number=%2B493023125418", headers=EN)
     assert "Nothing is ringing." in quiet.text and 'http-equiv="refresh"' in quiet.text
-    page = client.get("/phone/ringing", query_string={"number": FICTIONAL_CALLER}).text
+    page = client.get("/phone/ringing", query_string={"number": FICTIONAL_CALLER}, headers=EN).text
     assert "Incoming call from 030 555000" in page
     form = {
         "csrf_token": page.split('name="csrf_token" value="')[1].split('"')[0],
@@ -233,7 +234,7 @@ def test_a_bridged_call_rings_the_volunteers_test_phone_then_the_caller(
     without_twilio, berlin, demo
 ):
     client, auth, request, _bea = demo
-    assert "So do calls to your own number, 01511 2345678" in client.get("/phone").text
+    assert "So do calls to your own number, 01511 2345678" in client.get("/phone", headers=EN).text
     assert auth.post(f"/requests/{request.reference}/call-through").status_code == 302
     run_worker(without_twilio)  # no Twilio to give it to: it rings the test phone
 
@@ -278,7 +279,7 @@ def test_with_twilio_a_volunteers_real_number_goes_to_twilio(app, twilio, berlin
     client = app.test_client()
     auth = AuthActions(client)
     assert auth.login(ada.email, ada.password).status_code == 302
-    assert "So do calls to your own number" not in client.get("/phone").text
+    assert "So do calls to your own number" not in client.get("/phone", headers=EN).text
     request = add_request(berlin, caller_number=FICTIONAL_CALLER)
     assert auth.post(f"/requests/{request.reference}/claim").status_code == 302
     assert auth.post(f"/requests/{request.reference}/call-through").status_code == 302
