@@ -69,6 +69,8 @@ RINGING_POLL_SECONDS = 3
 # A call untouched for this long is over: Twilio would have hung up long ago.
 SNAPSHOT_MAX_AGE = 30 * 60
 KEYS = "0123456789*#"
+# The moves the page without JavaScript offers besides keys (key script words).
+NO_SCRIPT_MOVES = frozenset({"-", "answer", "noanswer", "hangup"})
 
 
 @bp.before_request
@@ -232,7 +234,7 @@ def _ringing_here(number: str) -> answering.Waiting | None:
     number = number if is_fictional(number) else ""  # a real number rings Twilio's phone
     me = f"user:{current_user.id}" if current_user.is_authenticated else None
     # Working out whom a call rings may write (app/calls/calldown.py): a GET only looks.
-    with get_db().session() as session:
+    with get_db().session() as session, session.no_autoflush:
         waiting = answering.waiting_calls(session, current_app._get_current_object())
         session.rollback()
     for call in waiting:
@@ -296,12 +298,12 @@ def _act_without_script():
     if call is None:
         flash(_("This call is over or has expired. Please start a new call."), "error")
         return redirect(url_for("test_phone.ringing", number=number))
-    keys = request.form.get("keys", "").strip()
+    keys, word = request.form.get("keys", "").strip(), request.form.get("do", "")
     try:
-        if request.form.get("do") == "hangup":
-            call.hang_up()
+        if word in NO_SCRIPT_MOVES and key_script.fits(call, move := key_script.parse_word(word)):
+            key_script.perform(call, move)
         elif keys and all(k in KEYS for k in keys) and call.waiting_for == "keys":
-            call.press(keys)
+            call.press(keys)  # the whole number at once, then the line's timeout
         else:
             flash(_("Press a key, or choose what the caller does."), "error")
     except PhoneError:

@@ -287,3 +287,18 @@ def test_with_twilio_a_volunteers_real_number_goes_to_twilio(app, twilio, berlin
     [placed] = twilio.wait_for_calls(1)
     assert placed["to"] == VOLUNTEER_PHONE
     assert ringing(client) is None
+
+
+def test_the_terminal_answers_a_call_ringing_for_the_simulator(app, twilio, berlin, client):
+    """`hotline call --answer-outbound` and the test phone share one queue of ringing calls."""
+    request = waiting_calldown(berlin, app)
+    result = app.test_cli_runner().invoke(args=["call", "--answer-outbound", "--keys", "2"])
+    assert result.exit_code == 0, result.output
+    assert f"The helpline calls {FICTIONAL_CALLER} (calls.calldown)." in result.output
+    assert "Ihre Anfrage ist zurückgezogen." in result.output
+    assert request_status(berlin, request) == RequestStatus.CANCELLED
+    assert ringing(client, FICTIONAL_CALLER) is None
+    with get_db(app).session() as session:  # placed once, by the simulator
+        [delivery] = session.scalars(select(Delivery).where(Delivery.channel == "call"))
+        assert delivery.state == "sent" and delivery.provider_id.startswith("CA")
+    assert twilio.calls == []

@@ -110,9 +110,9 @@ Examples:
 @click.option(
     "--answer-outbound",
     is_flag=True,
-    help="Be the phone the line calls: take the next call it would place through Twilio "
-    "(a code call back, a call through the hotline, a calldown, a claim notice) and "
-    "answer it here instead, in-process.",
+    help="Be the phone the line calls: take the next call it would place (a code call "
+    "back, a call through the hotline, a calldown, a claim notice), through Twilio or "
+    "ringing a fictional number, and answer it here instead, in-process.",
 )
 @with_appcontext
 def call_command(
