@@ -196,9 +196,7 @@ def answer():
     """Pick up the ringing call: {"ringing": token} (or the no-JS page's form); the line
     plays its webhooks as Twilio would, and the call goes on with /phone/act."""
     taken = _take(_posted("ringing"))
-    if taken is None:
-        return _gone()
-    if taken.placement is None:
+    if taken is None or taken.placement is None:  # gone, or no longer needed
         return _gone()
     try:
         call = answering.answer(current_app._get_current_object(), taken)
@@ -351,7 +349,9 @@ def _gone():
 
 
 # Pages a browser without JavaScript opens too (the others answer the page's script).
-_HTML_TOO = frozenset({"test_phone.ringing", "test_phone.answer", "test_phone.decline"})
+_HTML_TOO = frozenset(
+    {"test_phone.ringing", "test_phone.answer", "test_phone.decline", "test_phone.act"}
+)
 
 
 # -- the call between two requests --------------------------------------------------------

@@ -254,6 +254,33 @@ def test_a_bridged_call_rings_the_volunteers_test_phone_then_the_caller(
     assert "You talked 1 min." in page.text
 
 
+def test_the_caller_not_answering_the_bridge_counts_as_could_not_reach(
+    without_twilio, berlin, demo
+):
+    client, auth, request, _bea = demo
+    assert auth.post(f"/requests/{request.reference}/call-through").status_code == 302
+    run_worker(without_twilio)
+    answered = pick_up(client, ringing(client)["token"])
+    connecting = act(client, answered.json["call"], key="1")
+    missed = act(client, connecting.json["call"], do="noanswer")
+    assert "Die Person hat nicht abgenommen." in " ".join(h["text"] for h in missed.json["heard"])
+    berlin.expire_all()
+    assert berlin.get(HelpRequest, request.id).unreachable_count == 1
+    page = client.get(f"/requests/{request.reference}", headers=EN).text
+    assert "the caller did not pick up. Counted as could not reach" in page
+
+
+def test_a_volunteer_declining_the_bridge_is_not_put_through(without_twilio, berlin, demo):
+    client, auth, request, _bea = demo
+    assert auth.post(f"/requests/{request.reference}/call-through").status_code == 302
+    run_worker(without_twilio)
+    assert pick_up(client, ringing(client)["token"], "decline").status_code == 200
+    page = client.get(f"/requests/{request.reference}", headers=EN).text
+    assert "your phone was not picked up" in page
+    berlin.expire_all()
+    assert berlin.get(HelpRequest, request.id).unreachable_count == 0
+
+
 def test_another_volunteers_number_does_not_ring_your_page(
     without_twilio, berlin, demo, make_person
 ):
