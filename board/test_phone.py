@@ -64,7 +64,7 @@ SNAPSHOT_SALT = "hotline.test-phone.call"
 RINGING_SALT = "hotline.test-phone.ringing"
 # A ringing call's token is good for this long (the worker rings a call out sooner).
 RINGING_MAX_AGE = 10 * 60
-# How often the page asks whether its phone rings, in seconds (the no-JS page refreshes).
+# How often the page's script asks whether its phone rings, in seconds.
 RINGING_POLL_SECONDS = 3
 # A call untouched for this long is over: Twilio would have hung up long ago.
 SNAPSHOT_MAX_AGE = 30 * 60
@@ -176,7 +176,7 @@ def act():
 @bp.get("/ringing")
 def ringing():
     """Whether a call the line places rings this page: ?number= is the page's own
-    (fictional) number. JSON for the page's script; without it, a page that refreshes."""
+    (fictional) number. JSON for the page's script; without it, a page with a link to ask again."""
     number = request.args.get("number", "").replace(" ", "")
     waiting = _ringing_here(number)
     if _wants_json():
@@ -284,7 +284,6 @@ def _ringing_page(number: str, waiting, call: PhoneCall | None = None):
         call=call,
         snapshot=_snapshot(call) if call is not None and not call.ended else "",
         result=_result(call.call_sid) if call is not None and call.ended else None,
-        poll_seconds=RINGING_POLL_SECONDS,
     )
 
 

@@ -192,7 +192,8 @@ def test_a_tampered_token_is_refused(app, twilio, berlin, client):
 def test_without_script_the_ringing_page_answers_with_forms(app, twilio, berlin, client):
     request = waiting_calldown(berlin, app)
     quiet = client.get("/phone/ringing?number=%2B493023125418", headers=EN)
-    assert "Nothing is ringing." in quiet.text and 'http-equiv="refresh"' in quiet.text
+    assert "Nothing is ringing at the moment." in quiet.text
+    assert "Check for incoming calls" in quiet.text  # a link to ask again
     page = client.get("/phone/ringing", query_string={"number": FICTIONAL_CALLER}, headers=EN).text
     assert "Incoming call from 030 555000" in page
     form = {
