@@ -24,6 +24,12 @@ PHONE_NUMBER = re.compile(r"\+?[0-9]{3,20}")
 # as dialled at home, with the area code (no plus on a keypad's menu; * and # are keys).
 TYPED_NUMBER = re.compile(r"[0-9]{6,15}")
 
+# Berlin's numbers the Bundesnetzagentur keeps free for films, books and teaching
+# ("drama numbers", Amtsblatt 7/2021, Mitteilung 148/2021): +49 30 23125 000 to 999.
+# The simulator calls from them and answers calls to them (voice/simulator), so no
+# test request ever carries a real person's number and no call to one reaches Twilio.
+FICTIONAL_PREFIX = "+493023125"
+
 # What Twilio sends as `From` today for a withheld number (and so the simulated phones).
 ANONYMOUS = "anonymous"
 
@@ -72,6 +78,12 @@ MASK = "*** **"
 def is_withheld(number: str | None) -> bool:
     """True when the caller withheld their number (or none arrived at all)."""
     return number is None or number.strip().lower() in WITHHELD_SPELLINGS
+
+
+def is_fictional(number: str) -> bool:
+    """True for a number of the range kept free for fiction (+49 30 23125 000 to 999)."""
+    rest = number.removeprefix(FICTIONAL_PREFIX)
+    return number.startswith(FICTIONAL_PREFIX) and len(rest) == 3 and rest.isdigit()
 
 
 def caller_number(raw: str | None) -> str | None:

@@ -110,6 +110,7 @@ def pages_of(demo) -> dict[str, list[str]]:
             "/operator/audit",
             "/operator/export",
             "/phone",
+            "/phone/ringing?number=%2B493023125417",  # the page without JavaScript
             "/requests",
         ],
     }

@@ -8,10 +8,10 @@ import pytest
 from sqlalchemy import select
 
 from app.models import Call, HelpRequest
+from app.phone_numbers import is_fictional
 from tests.browser import closed_port_url, serving
 from tests.conftest import make_test_app
 from voice.flow import spell
-from voice.simulator.phone import is_fictional
 
 HAPPY_PATH = "1 10115 1 1 #"
 

@@ -214,3 +214,32 @@ def test_a_call_left_unsure_is_looked_up_with_its_own_from(
         assert delivery.state == "sent"
         assert (delivery.provider_id == earlier) is (calls_placed == 0)
     assert calls[-1]["from"] == (TRICITY_NUMBER if calls_placed else earlier_from)
+
+
+def test_a_tricity_calldown_rings_the_test_phone_from_the_tricity_number_in_polish(
+    two_lines, twilio
+):
+    """A fictional caller never reaches Twilio: the simulator answers (the test phone, or
+    `hotline call --answer-outbound`), and still hears the Tri-City line in Polish."""
+    from voice.simulator import answering
+
+    fictional = "+493023125042"
+    call = dial(two_lines, TRICITY_NUMBER).call(fictional)
+    for keys in ("1", "80001", "1", "1", "#"):
+        call.press(keys)
+    call.hang_up()
+    with get_db(two_lines).session() as session:
+        request = session.scalars(select(HelpRequest)).one()
+    waiting(two_lines, request)
+    run_worker(two_lines)  # the worker lets it ring, for the simulator
+    assert twilio.calls == []
+    with get_db(two_lines).session() as session:
+        [rings] = answering.waiting_calls(session, two_lines)
+        session.rollback()
+    assert (rings.to, rings.placement.from_number) == (fictional, TRICITY_NUMBER)
+    taken = answering.take(two_lines, rings.job_id)
+    answered = answering.answer(two_lines, taken)
+    assert "poprosili Państwo o pomoc: zakupy" in answered.text
+    answered.press("2")
+    with get_db(two_lines).session() as session:
+        assert session.get(HelpRequest, request.id).status == RequestStatus.CANCELLED

@@ -190,6 +190,8 @@ SIGNED_LINKS = {"board.stop_alerts", "board.confirm_email"}
 JSON_DATA = {
     "test_phone.start_call": {"from": "+493023125417"},
     "test_phone.act": {"call": "snapshot", "key": "1"},
+    "test_phone.answer": {"ringing": "token"},
+    "test_phone.decline": {"ringing": "token"},
 }
 # Who could do each: a volunteer holding a claim on the board, the operator elsewhere.
 ACTOR = {"board": "ada", "operator": "eve", "test_phone": "eve"}

@@ -13,10 +13,10 @@ from sqlalchemy import select
 
 from app.accounts.users import create_user
 from app.models import Call, HelpRequest
+from app.phone_numbers import is_fictional
 from board import test_phone
 from tests.conftest import TEST_PASSWORD_HASH_COST, csrf_token, signed_in_keys
 from voice.flow import spell
-from voice.simulator.phone import is_fictional
 
 FICTIONAL = "+493023125042"
 

@@ -16,10 +16,10 @@ from sqlalchemy import select
 from app.accounts.users import create_user
 from app.database import get_db
 from app.models import Call, HelpRequest
+from app.phone_numbers import is_fictional
 from tests import browser as browsers
 from tests.browser import chromium, serving
 from tests.conftest import TEST_PASSWORD_HASH_COST, make_test_app, signed_in_keys
-from voice.simulator.phone import is_fictional
 
 # Records what the page asks the browser to say (headless Chromium has no voices).
 RECORD_SPEECH = """

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from app.models import Call, HelpRequest
+from app.phone_numbers import is_fictional
 from tests.browser import closed_port_url
 from tests.conftest import add_request
 from voice.flow import spell
@@ -17,7 +18,6 @@ from voice.simulator.phone import (
     Phone,
     SignatureRefused,
     fictional_number,
-    is_fictional,
 )
 
 CALLER = "+4930123456"

@@ -11,6 +11,11 @@ A call about a request is placed from the number of the request's helpline
 line (languages, voices) by `From` (voice/__init__.py current_line). Calls are
 paced to one a second per Twilio account across every worker (app/calls/pacing.py).
 
+A call to a fictional number (app/phone_numbers.py), and in a deployment without
+Twilio a call to a volunteer's own number, never goes to Twilio: it rings the
+simulator instead (voice/simulator/answering.py), which the browser test phone
+and `hotline call --answer-outbound` answer: rings_simulator() is the rule.
+
 The call's TwiML comes from the phone line's own webhooks: `Url` is
 /voice/outbound with the call flow's first state in the query string, so what
 the person who picks up hears is the same state machine as an incoming call
@@ -40,6 +45,7 @@ from app.messaging import sms
 from app.messaging.deliveries import deliver_once
 from app.messaging.links import public_url
 from app.models import CallStep, HelplineRow, HelpRequest
+from app.phone_numbers import is_fictional
 from app.requests import intake
 
 CODE_CALLBACK_JOB = "calls.code_callback"
@@ -47,6 +53,9 @@ CODE_CALLBACK_JOB = "calls.code_callback"
 OUTBOUND = "outbound-api"
 # How long a placed call may ring before Twilio gives up (no-answer).
 RING_SECONDS = 30
+# How long a call rings for the simulator: a person at the test phone has to notice
+# it in a browser tab first (the page asks every few seconds).
+SIMULATOR_RING_SECONDS = 90
 
 
 @dataclass(frozen=True)
@@ -76,7 +85,12 @@ def placed_call(kind: str):
         @handler(kind)
         def place(run: JobRun) -> None:
             placement = prepare(run)
-            if placement is not None:
+            if placement is not None and rings_simulator(run.settings, placement):
+                # Imported here: the simulator builds on this module.
+                from voice.simulator import answering
+
+                answering.keep_ringing(run, placement)
+            elif placement is not None:
                 place_once(
                     run,
                     placement.to,
@@ -90,6 +104,37 @@ def placed_call(kind: str):
         return prepare
 
     return register
+
+
+def twilio_configured(settings: Settings) -> bool:
+    """True when the deployment has a Twilio account to place calls through.
+
+    The auth token alone does not count: the app makes one up on its first run
+    (instance/twilio_auth_token) to sign the simulator's requests with.
+    """
+    return bool(settings.twilio_account_sid and settings.twilio_auth_token)
+
+
+def rings_simulator(settings: Settings, placement: Placement) -> bool:
+    """True for a call the simulator answers instead of Twilio (voice/simulator/answering.py).
+
+    The rule: a fictional number never goes to Twilio, whatever the deployment;
+    it waits for the test phone or `hotline call --answer-outbound`. A volunteer's
+    own number (a call through the hotline rings it) waits for their test phone
+    only when the test phone is on and no Twilio account is configured: in
+    production, with Twilio, a real number always goes to Twilio, so a volunteer's
+    real phone is never left silent because someone might have a browser tab open.
+    """
+    to = e164(placement.to, placement.from_number) or placement.to
+    if is_fictional(to):
+        return True
+    volunteer = placement.recipient.startswith("user:")
+    return volunteer and settings.test_phone != "off" and not twilio_configured(settings)
+
+
+def delivery_key(job_key: str, recipient: str) -> str:
+    """The key that keeps a job's call to `recipient` placed once (app/messaging/deliveries.py)."""
+    return f"{job_key}:{recipient}"
 
 
 def queue_code_callback(
@@ -171,7 +216,7 @@ def place_once(
         return False
     return deliver_once(
         db,
-        key=f"{run.job.key}:{recipient}",
+        key=delivery_key(run.job.key, recipient),
         channel="call",
         recipient=recipient,
         send=lambda _delivery_id: place_call(db, settings, to, url, from_number, **options),

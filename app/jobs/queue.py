@@ -158,6 +158,20 @@ def complete(session: Session, job: ClaimedJob) -> None:
     )
 
 
+def complete_pending(session: Session, job_id: int) -> bool:
+    """Mark a pending job done without a worker running it (the simulator answered its
+    call itself); False if it is not pending: a worker has it, or it is done.
+
+    One conditional UPDATE: of two who try at once, one changes the row and has the job.
+    """
+    result = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.state == JobState.PENDING)
+        .values(state=JobState.DONE, finished_at=utcnow(), locked_until=None, last_error="")
+    )
+    return result.rowcount == 1
+
+
 def retry_or_park(session: Session, job: ClaimedJob, error: str, settings: JobSettings) -> JobState:
     """After a failed run: try again after the back-off, or park it after max_attempts."""
     now = utcnow()

@@ -99,7 +99,7 @@
       return;
     }
     enableFor(answer.waiting_for);
-    status.textContent = texts[answer.waiting_for] || "";
+    status.textContent = (answer.dialling ? texts.dialling : texts[answer.waiting_for]) || "";
   }
 
   function fail(message) {
@@ -197,6 +197,64 @@
       press(event.key);
     }
   });
+
+  // The phone rings: while no call is on, ask every few seconds whether the line calls
+  // this page's number (or the signed-in person's own); the answer names the call by a
+  // signed token, which Answer or Decline sends back.
+  const incoming = document.getElementById("incoming");
+  const incomingText = document.getElementById("incoming-text");
+  let ringing = null;
+
+  function ring(answer) {
+    ringing = answer.ringing ? answer.ringing.token : null;
+    incoming.hidden = !ringing;
+    if (ringing) incomingText.textContent = answer.ringing.text;
+  }
+
+  function listen() {
+    if (snapshot || waitingFor || callButton.disabled || document.hidden) return;
+    const number = withheld.checked ? "" : callerInput.value.replace(/\s/g, "");
+    const url = phone.dataset.ringingUrl + "?number=" + encodeURIComponent(number);
+    fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+      .then((response) => (response.ok ? response.json() : { ringing: null }))
+      .then((answer) => {
+        if (!snapshot) ring(answer);
+      })
+      .catch(() => {}); // the server may be restarting: ask again next time
+  }
+
+  function pickUp(url) {
+    const token = ringing;
+    ring({ ringing: null });
+    if (!token) return Promise.reject(new Error(texts.refused));
+    stopSpeaking();
+    errorBox.hidden = true;
+    return post(url, { ringing: token });
+  }
+
+  document.getElementById("answer-button").addEventListener("click", () => {
+    heardList.replaceChildren();
+    result.hidden = true;
+    callButton.disabled = true;
+    note(texts.you_answer);
+    queue = pickUp(phone.dataset.answerUrl)
+      .then(show)
+      .catch((error) => {
+        callButton.disabled = false;
+        fail(error.message);
+      });
+  });
+
+  document.getElementById("decline-button").addEventListener("click", () => {
+    pickUp(phone.dataset.declineUrl)
+      .then((answer) => {
+        status.textContent = answer.message;
+      })
+      .catch((error) => fail(error.message));
+  });
+
+  setInterval(listen, (parseInt(phone.dataset.pollSeconds, 10) || 3) * 1000);
+  listen();
 
   // Leaving the page puts the phone down, so the call log gets the call's end.
   window.addEventListener("pagehide", () => {

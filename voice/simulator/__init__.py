@@ -7,9 +7,10 @@ through this one package. Key scripts (key_script.py) say what a caller
 presses, in words such as "1 10115 1 - #".
 """
 
+from app.phone_numbers import is_fictional
 from voice.flow import MESSAGE_SECONDS
 from voice.simulator import key_script
-from voice.simulator.phone import Phone, PhoneCall, PhoneError, fictional_number, is_fictional
+from voice.simulator.phone import Phone, PhoneCall, PhoneError, fictional_number
 
 __all__ = [
     "MESSAGE_SECONDS",

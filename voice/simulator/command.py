@@ -25,23 +25,18 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 from flask_babel import force_locale
-from sqlalchemy import select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from app import migrations_runner
 from app.calls import call_log
-from app.calls.outbound import PLACEMENTS, e164
 from app.cli.setup import LOCAL_BASE_URL
 from app.database import get_db
 from app.helplines import helpline_for_number
-from app.jobs import queue
-from app.jobs.handlers import JobRun, load
-from app.jobs.queue import ClaimedJob
-from app.models import Call, CallOutcome, Job, JobState
+from app.models import Call, CallOutcome
 from app.phone_numbers import ANONYMOUS, caller_number, is_dialable, is_withheld
 from app.zones.postcodes import zone_counts
-from voice.simulator import key_script
+from voice.simulator import answering, key_script
 from voice.simulator.phone import (
     HOTLINE_NUMBER,
     LineUnreachable,
@@ -115,9 +110,9 @@ Examples:
 @click.option(
     "--answer-outbound",
     is_flag=True,
-    help="Be the phone the line calls: take the next call it would place through Twilio "
-    "(a code call back, a call through the hotline, a calldown, a claim notice) and "
-    "answer it here instead, in-process.",
+    help="Be the phone the line calls: take the next call it would place (a code call "
+    "back, a call through the hotline, a calldown, a claim notice), through Twilio or "
+    "ringing a fictional number, and answer it here instead, in-process.",
 )
 @with_appcontext
 def call_command(
@@ -216,29 +211,18 @@ def call_command(
 def _answer_outbound(keys: str | None, script) -> None:
     """Take the oldest call waiting to be placed and play it here, as the phone that rings."""
     app = current_app._get_current_object()
-    load()  # the modules that register the kinds of placed calls
     with get_db().session() as session:
-        job = session.scalars(
-            select(Job)
-            .where(Job.kind.in_(PLACEMENTS), Job.state == JobState.PENDING)
-            .order_by(Job.id)
-        ).first()
-        if job is None:
-            raise click.ClickException("No call is waiting to be placed.")
-        claimed = ClaimedJob(job.id, job.kind, job.key, job.payload or {}, job.attempts)
-        placement = PLACEMENTS[job.kind](JobRun(session, claimed, app))
-        # Done here, so that no worker places it through Twilio as well.
-        queue.complete(session, claimed)
-        session.commit()
-    if placement is None:
+        job_id = answering.oldest_job(session)
+    # Taken here, so that no worker places it through Twilio as well (or rings it out).
+    taken = answering.take(app, job_id) if job_id is not None else None
+    if taken is None:
+        raise click.ClickException("No call is waiting to be placed.")
+    if taken.placement is None:
         click.echo("That call is no longer needed (its request moved on); nothing to answer.")
         return
-    to = e164(placement.to, app.config["HOTLINE"].twilio_phone_number) or placement.to
-    click.echo(f"The helpline calls {to} ({job.kind}).")
+    click.echo(f"The helpline calls {taken.to} ({taken.kind}).")
     listener = Listener()
-    answered_by = "human" if placement.machine_detection else ""
-    phone = Phone.for_app(app)
-    call = phone.answer(to, placement.url, None, placement.status_callback or "", answered_by)
+    call = answering.answer(app, taken)
     listener.show(call)
     moves = AskedMoves() if script is None else ScriptedMoves(keys or "", script)
     try:

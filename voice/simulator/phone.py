@@ -43,6 +43,7 @@ from twilio.request_validator import SIGNATURE_HEADER, RequestValidator
 from app.calls.outbound import OUTBOUND
 from app.config import TWILIO_API_BASE_URL
 from app.database import utcnow
+from app.phone_numbers import FICTIONAL_PREFIX
 from app.requests.intake import active_request
 
 WORDS_PER_SECOND = 2.5
@@ -50,10 +51,6 @@ BEEP_SECONDS = 1.0
 API_VERSION = "2010-04-01"
 HOTLINE_NUMBER = "+4930000000000"
 MAX_REDIRECTS = 20
-# Berlin's numbers the Bundesnetzagentur keeps free for films, books and teaching
-# ("drama numbers", Amtsblatt 7/2021, Mitteilung 148/2021): +49 30 23125 000 to 999.
-# A simulated caller uses one, so no test request ever carries a real person's number.
-FICTIONAL_PREFIX = "+493023125"
 
 
 class PhoneError(Exception):
@@ -331,6 +328,9 @@ class Phone:
             ended=bool(snapshot["ended"]),
             status_sent=bool(snapshot["status_sent"]),
             status_sequence=int(snapshot["status_sequence"]),
+            direction=str(snapshot.get("direction", "inbound")),
+            status_url=str(snapshot.get("status_url", "")),
+            answered_by=str(snapshot.get("answered_by", "")),
         )
         waiting = snapshot["waiting"]
         if waiting is not None:
@@ -355,12 +355,6 @@ def fictional_number(session: Session | None = None) -> str:
         if session is None or active_request(session, number) is None:
             break
     return number
-
-
-def is_fictional(number: str) -> bool:
-    """True for a number of the range kept free for fiction (+49 30 23125 000 to 999)."""
-    rest = number.removeprefix(FICTIONAL_PREFIX)
-    return number.startswith(FICTIONAL_PREFIX) and len(rest) == 3 and rest.isdigit()
 
 
 # -- a call ----------------------------------------------------------------------------
@@ -584,6 +578,10 @@ class PhoneCall:
             "status_sent": self.status_sent,
             "status_sequence": self.status_sequence,
             "waiting": waiting,
+            # A call the line placed goes on as one: its webhooks say outbound-api.
+            "direction": self.direction,
+            "status_url": self.status_url,
+            "answered_by": self.answered_by,
         }
 
     # -- playing TwiML ---------------------------------------------------------------
