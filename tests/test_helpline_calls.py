@@ -54,9 +54,9 @@ def two_lines(another_app, berlin, twilio):
     return app
 
 
-def ask_for_help(app, number: str, postcode: str) -> HelpRequest:
+def ask_for_help(app, number: str, postcode: str, caller: str = CALLER) -> HelpRequest:
     """A caller rings `number`, takes the first language and asks for the first kind of help."""
-    call = dial(app, number).call(CALLER)
+    call = dial(app, number).call(caller)
     for keys in ("1", postcode, "1", "1", "#"):
         call.press(keys)
     call.hang_up()
@@ -243,3 +243,37 @@ def test_a_tricity_calldown_rings_the_test_phone_from_the_tricity_number_in_poli
     answered.press("2")
     with get_db(two_lines).session() as session:
         assert session.get(HelpRequest, request.id).status == RequestStatus.CANCELLED
+
+
+def test_calldowns_keep_each_helplines_calling_hours_in_its_own_time_zone(
+    another_app, berlin, twilio
+):
+    """At 10:00 UTC it is 11:00 in Berlin (calling) and 19:00 in Tokyo (over)."""
+    from app.calls.calldown import schedule_calldowns
+    from app.models import Calldown
+
+    app = another_app(
+        helpline=two_helplines(timezone="Asia/Tokyo"),
+        twilio={
+            "auth_token": TEST_AUTH_TOKEN,
+            "account_sid": ACCOUNT_SID,
+            "api_base_url": twilio.url,
+            "phone_number": TWILIO_NUMBER,
+        },
+        calldown={"after_hours": 1, "hours": "09:00-19:00", "retry_after_hours": 4},
+    )
+    assert run(app, "zones", "import").exit_code == 0
+    in_berlin = ask_for_help(app, BERLIN_NUMBER, "10115")
+    in_tricity = ask_for_help(app, TRICITY_NUMBER, "80001", caller="+48501234568")
+    ten_utc = utcnow().replace(hour=10, minute=0, second=0, microsecond=0)
+    with get_db(app).session() as session:
+        session.execute(update(HelpRequest).values(created_at=ten_utc - timedelta(hours=3)))
+        schedule_calldowns(session, app, ten_utc)
+        session.commit()
+        called = set(session.scalars(select(Calldown.request_id)))
+    assert called == {in_berlin.id}
+    with get_db(app).session() as session:  # at 01:00 UTC it is 10:00 in Tokyo
+        schedule_calldowns(session, app, ten_utc + timedelta(hours=15))
+        session.commit()
+        called = set(session.scalars(select(Calldown.request_id)))
+    assert called == {in_berlin.id, in_tricity.id}

@@ -18,7 +18,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import Flask
-from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy import and_, exists, func, or_, select, true, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
@@ -29,7 +29,7 @@ from app.jobs.handlers import JobRun, periodic
 from app.jobs.queue import enqueue
 from app.messaging.links import public_url
 from app.messaging.quiet_hours import quiet_until
-from app.models import Calldown, CallStep, HelpRequest, RequestStatus
+from app.models import Calldown, CallStep, HelplineRow, HelpRequest, RequestStatus
 from app.requests import intake
 
 CALLDOWN_JOB = "calls.calldown"
@@ -61,20 +61,53 @@ def schedule_calldowns(session: Session, app: Flask, now: datetime) -> None:
     """Queue the calls that are due: first calls, and second tries after a machine or silence."""
     settings = app.config["HOTLINE"]
     config = settings.calldown
-    if not config.after_hours or not any(h.caller_id for h in settings.helplines):
-        return  # no number to call from
-    if not calling_now(config.hours, settings.timezone, now):
+    if not config.after_hours:
         return
-    for request_id, attempt in due(session, now, config.after_hours, config.retry_after_hours):
+    lines = calling_lines(settings, now)
+    if lines is None:
+        return
+    for request_id, attempt in due(
+        session, now, config.after_hours, config.retry_after_hours, lines
+    ):
         queue(session, request_id, attempt)
 
 
+def calling_lines(settings, now: datetime):
+    """Which requests' callers may be called now, as a condition on their helpline: those
+    of the helplines with a number to call from that are within the calling hours in
+    their own time zone (Berlin's evening is Warsaw's too, but not every line's). A
+    request of a helpline no longer configured goes by the top level. None: nobody."""
+    config = settings.calldown
+    calling = [
+        h.slug
+        for h in settings.helplines
+        if h.caller_id and calling_now(config.hours, h.timezone, now)
+    ]
+    configured = [h.slug for h in settings.helplines]
+    orphans = bool(settings.twilio_phone_number) and calling_now(
+        config.hours, settings.timezone, now
+    )
+    if not calling and not orphans:
+        return None
+    of = HelpRequest.helpline_id.in_
+    condition = of(select(HelplineRow.id).where(HelplineRow.slug.in_(calling)))
+    if orphans:
+        known = select(HelplineRow.id).where(HelplineRow.slug.in_(configured))
+        condition = or_(condition, HelpRequest.helpline_id.is_(None), ~of(known))
+    return condition
+
+
 def due(
-    session: Session, now: datetime, after_hours: float, retry_after_hours: float
+    session: Session,
+    now: datetime,
+    after_hours: float,
+    retry_after_hours: float,
+    lines=None,
 ) -> list[tuple[int, int]]:
-    """(request id, attempt) of every call due now."""
+    """(request id, attempt) of every call due now, among the requests `lines` allows."""
     waiting_since = func.coalesce(HelpRequest.returned_to_board_at, HelpRequest.created_at)
     open_unclaimed = (
+        true() if lines is None else lines,
         HelpRequest.status == RequestStatus.OPEN,
         HelpRequest.caller_number.is_not(None),
         waiting_since < now - timedelta(hours=after_hours),
