@@ -19,7 +19,9 @@ import tomllib
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import exists, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from app.config import DEFAULTS, ConfigError, RequestType, Settings, _check, _merge
@@ -172,21 +174,77 @@ def sync_helplines(session: Session, helplines: tuple[Helpline, ...]) -> dict[st
     `[[helpline]]` tables keeps its data: the first helpline, when it has no row
     yet and "default" is no longer configured, takes over the "default" row that
     migration 0017 made for everything stored before.
+
+    Every app server runs this when it starts serving (`init_app`), several at
+    once: so each change is one statement that is safe to race. The takeover is
+    a conditional UPDATE (a second server waits for the first's row and then
+    finds no "default" left) and a new line an INSERT that does nothing when
+    another server's made it first.
     """
     from app.models import HelplineRow
 
-    rows = {row.slug: row for row in session.scalars(select(HelplineRow))}
-    configured = {h.slug for h in helplines}
+    table = HelplineRow.__table__
     first = helplines[0]
-    if first.slug not in rows and DEFAULT_SLUG in rows and DEFAULT_SLUG not in configured:
-        rows[first.slug] = rows.pop(DEFAULT_SLUG)
-        rows[first.slug].slug = first.slug
+    if DEFAULT_SLUG not in {h.slug for h in helplines}:
+        taken = select(table.c.id).where(table.c.slug == first.slug)
+        session.execute(
+            update(table)
+            .where(table.c.slug == DEFAULT_SLUG, ~exists(taken))
+            .values(slug=first.slug)
+        )
+    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     for helpline in helplines:
-        row = rows.get(helpline.slug)
-        if row is None:
-            row = rows[helpline.slug] = HelplineRow(slug=helpline.slug)
-            session.add(row)
-        if (row.name, row.phone_number) != (helpline.name, helpline.phone_number):
-            row.name, row.phone_number = helpline.name, helpline.phone_number
+        values = {"name": helpline.name, "phone_number": helpline.phone_number}
+        session.execute(
+            insert(table)
+            .values(slug=helpline.slug, **values)
+            .on_conflict_do_nothing(index_elements=["slug"])
+        )
+        session.execute(
+            update(table)
+            .where(
+                table.c.slug == helpline.slug,
+                (table.c.name != helpline.name) | (table.c.phone_number != helpline.phone_number),
+            )
+            .values(**values)
+        )
     session.flush()
-    return {slug: row.id for slug, row in rows.items()}
+    # The ORM may hold rows from before the statements above.
+    session.expire_all()
+    return dict(session.execute(select(table.c.slug, table.c.id)).all())
+
+
+def init_app(app) -> None:
+    """Sync the helplines when each server process starts serving.
+
+    So a `[[helpline]]` added to the configuration answers calls after a restart,
+    without `hotline setup`. At the first request, not in the factory: the
+    factory builds apps for commands that run before the database is made or
+    migrated (`hotline setup` migrates it), and a database that is away at start
+    is tried again at the next request. Once per process (gunicorn's workers
+    each run it; the statements are safe to race).
+    """
+    import logging
+    import os
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from app.database import get_db
+
+    log = logging.getLogger(__name__)
+    synced = {"pid": 0}
+
+    @app.before_request
+    def _sync_once() -> None:
+        if synced["pid"] == os.getpid():
+            return
+        settings = app.config["HOTLINE"]
+        try:
+            with get_db(app).session() as session:
+                sync_helplines(session, settings.helplines)
+                session.commit()
+        except SQLAlchemyError as error:
+            # Served anyway: the phone line answers a call whose helpline has no row.
+            log.warning("Helplines not synced yet (tried again next request): %s", error)
+            return
+        synced["pid"] = os.getpid()

@@ -528,3 +528,71 @@ def test_an_alert_names_the_neighbourhood_of_the_requests_own_helpline(
     text = plain_text(message)
     assert text.count("Einkäufe: 10115 Mitte") == 1
     assert "Wrzeszcz" not in text
+
+
+# -- a helpline added to the configuration -----------------------------------------------
+
+
+def test_a_helpline_added_to_the_configuration_answers_without_setup(another_app, berlin):
+    """A restart with a new [[helpline]]: its row is made before the first answer. Before
+    its zones are imported a postcode is out of its area: the caller is told the area and
+    asked again (then the operator or the hours), never the apology for an error."""
+    app = another_app(helpline=two_helplines())
+    call = dial(app, TRICITY_NUMBER).call(CALLER)
+    assert call.ring()[0].language == "pl-PL"
+    call.press("3")  # English
+    heard = " ".join(h.text for h in call.press("80001"))
+    assert "This help line serves Gdansk, Gdynia and Sopot only." in heard
+    assert heard.endswith("Please type the five digits of your postcode.")
+    assert "technical problem" not in heard
+    berlin.expire_all()
+    rows = dict(berlin.execute(select(HelplineRow.slug, HelplineRow.id)).all())
+    assert sorted(rows) == ["berlin", "trojmiasto"]  # Berlin took over the single line's row
+    [logged] = berlin.scalars(select(Call))
+    assert (logged.to_number, logged.helpline_id) == (TRICITY_NUMBER, rows["trojmiasto"])
+    mitte = berlin.scalar(select(Zone).where(Zone.slug == "mitte"))
+    assert mitte.helpline_id == rows["berlin"]
+
+    # Once its zones are imported, the same postcode is Gdańsk.
+    assert run(app, "zones", "import").exit_code == 0
+    again = dial(app, TRICITY_NUMBER).call(CALLER)
+    again.ring()
+    again.press("3")
+    assert "8, 0, 0, 0, 1, Gdańsk" in " ".join(h.text for h in again.press("80001"))
+
+
+def test_servers_starting_together_make_each_helpline_once(another_app, berlin):
+    """Several app servers sync at once: no error, one row per helpline, Berlin's the old one."""
+    import threading
+
+    from app.database import get_db
+    from app.helplines import sync_helplines
+
+    app = another_app(helpline=two_helplines())
+    helplines = app.config["HOTLINE"].helplines
+    start, errors, ids = threading.Barrier(4), [], []
+
+    def sync() -> None:
+        try:
+            with get_db(app).session() as session:
+                start.wait()
+                ids.append(sync_helplines(session, helplines))
+                session.commit()
+        except Exception as error:  # noqa: BLE001 (the test reports any)
+            errors.append(error)
+
+    threads = [threading.Thread(target=sync) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    berlin.expire_all()
+    rows = berlin.execute(select(HelplineRow.slug, HelplineRow.name)).all()
+    assert sorted(rows) == [
+        ("berlin", "Nachbarschaftshilfe Berlin"),
+        ("trojmiasto", "Pomoc sąsiedzka Trójmiasto"),
+    ]
+    made = dict(berlin.execute(select(HelplineRow.slug, HelplineRow.id)).all())
+    assert made["berlin"] == 1  # the single line's row, with its zones
+    assert ids == [made] * 4
