@@ -44,6 +44,9 @@ class Helpline:
     slug: str
     name: str
     phone_number: str  # the number callers dial (E.164); "" when none is configured
+    # The number posters print and alerts name: a [[helpline]]'s own; the single line's
+    # public_phone_number ("" until set: it may differ from the Twilio sender's).
+    public_number: str
     zone_profile: str
     phone_languages: tuple[str, ...]
     default_language: str
@@ -68,7 +71,11 @@ def check_helplines(tables: list, raw: dict, settings: Settings) -> tuple[Helpli
     if not tables:
         return (
             _helpline(
-                DEFAULT_SLUG, _profile_area(settings.zone_profile), _own_number(settings), settings
+                DEFAULT_SLUG,
+                _profile_area(settings.zone_profile),
+                _own_number(settings),
+                settings,
+                public_number=settings.public_phone_number,
             ),
         )
     helplines: list[Helpline] = []
@@ -107,11 +114,14 @@ def check_helplines(tables: list, raw: dict, settings: Settings) -> tuple[Helpli
     return tuple(helplines)
 
 
-def _helpline(slug: str, name: str, number: str, settings: Settings) -> Helpline:
+def _helpline(
+    slug: str, name: str, number: str, settings: Settings, public_number: str | None = None
+) -> Helpline:
     return Helpline(
         slug=slug,
         name=name,
         phone_number=number,
+        public_number=number if public_number is None else public_number,
         zone_profile=settings.zone_profile,
         phone_languages=tuple(settings.phone_languages),
         default_language=settings.default_language,
@@ -164,6 +174,12 @@ def helpline_for_number(helplines: tuple[Helpline, ...], dialled: str) -> Helpli
 def helpline_by_slug(helplines: tuple[Helpline, ...], slug: str) -> Helpline | None:
     """The configured helpline with that slug, if there is one."""
     return next((h for h in helplines if h.slug == slug), None)
+
+
+def helpline_of_row(helplines: tuple[Helpline, ...], slug: str | None) -> Helpline:
+    """The configured helpline of a stored row's slug; the first for one no longer configured
+    (its zones and requests stay, and are served as the first line's)."""
+    return helpline_by_slug(helplines, slug or "") or helplines[0]
 
 
 def sync_helplines(session: Session, helplines: tuple[Helpline, ...]) -> dict[str, int]:

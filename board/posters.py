@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import phonenumbers
 from babel import Locale, UnknownLocaleError
 from flask import abort, render_template
 from flask_babel import force_locale
@@ -24,6 +23,7 @@ from markupsafe import Markup
 from app.config import TRANSLATIONS_DIR, Settings
 from app.database import db_session
 from app.i18n import LANGUAGE_NAMES
+from app.phone_numbers import number_for_reading
 from app.requests.claims import zones_served_by
 from app.zones.postcodes import all_zones
 from board import bp, settings
@@ -60,19 +60,6 @@ def own_name(code: str) -> str:
     except (ValueError, UnknownLocaleError):
         return code
     return name[:1].upper() + name[1:]
-
-
-def number_for_reading(number: str) -> str:
-    """The helpline's number as people in its country write it: '+4930123456' -> '030 123456'.
-
-    In the national format: a poster hangs in the area it serves, and people dial
-    the number as they read it there.
-    """
-    try:
-        parsed = phonenumbers.parse(number)
-    except phonenumbers.NumberParseException:
-        return number
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
 
 
 def _capitalised(label: str) -> str:
