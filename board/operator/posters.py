@@ -1,4 +1,4 @@
-"""The operators' list of posters: every zone, in every language the phone menu offers."""
+"""The operators' list of posters: every zone, in every language its phone menu offers."""
 
 from __future__ import annotations
 
@@ -8,17 +8,18 @@ from app.database import db_session
 from app.zones.postcodes import all_zones
 from board import settings
 from board.operator import bp
-from board.posters import SIZES, own_name, poster_languages
+from board.posters import SIZES, own_name, poster_groups
 
 
 @bp.get("/posters")
 def posters():
-    """Links to the poster and the flyer of each zone in each language."""
+    """Links to the poster and the flyer of each zone in each language, by helpline."""
+    config = settings()
     return render_template(
         "board/operator/posters.html",
-        zones=all_zones(db_session()),
-        languages=poster_languages(settings()),
+        groups=poster_groups(config, all_zones(db_session())),
+        several=len(config.helplines) > 1,
         sizes=SIZES.values(),
         own_name=own_name,
-        number_set=bool(settings().public_phone_number),
+        number_set=all(h.public_number for h in config.helplines),
     )
