@@ -33,7 +33,7 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
 
     from app import cli, helplines
 
-    # Each server process syncs the configured helplines before its first answer.
+    # Each server process syncs the configured helplines as it starts.
     helplines.init_app(app)
     # Every form post needs a CSRF token; the phone line's webhooks are
     # exempted by their blueprint and checked by Twilio's signature instead.

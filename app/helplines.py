@@ -231,36 +231,44 @@ def sync_helplines(session: Session, helplines: tuple[Helpline, ...]) -> dict[st
 
 
 def init_app(app) -> None:
-    """Sync the helplines when each server process starts serving.
+    """Sync the helplines as the app starts (each server process), and at its first request
+    should the database not answer then.
 
     So a `[[helpline]]` added to the configuration answers calls after a restart,
-    without `hotline setup`. At the first request, not in the factory: the
-    factory builds apps for commands that run before the database is made or
-    migrated (`hotline setup` migrates it), and a database that is away at start
-    is tried again at the next request. Once per process (gunicorn's workers
-    each run it; the statements are safe to race).
+    without `hotline setup`. Several servers start at once: the statements are
+    safe to race. A database without the table yet (before `hotline setup`
+    migrates it: the factory builds the app of that command too) is left alone.
     """
     import logging
     import os
 
+    from sqlalchemy import inspect
     from sqlalchemy.exc import SQLAlchemyError
 
     from app.database import get_db
+    from app.models import HelplineRow
 
     log = logging.getLogger(__name__)
     synced = {"pid": 0}
 
-    @app.before_request
-    def _sync_once() -> None:
-        if synced["pid"] == os.getpid():
-            return
-        settings = app.config["HOTLINE"]
+    def sync() -> None:
+        db = get_db(app)
         try:
-            with get_db(app).session() as session:
-                sync_helplines(session, settings.helplines)
+            with db.session() as session:
+                if not inspect(session.connection()).has_table(HelplineRow.__tablename__):
+                    return
+                sync_helplines(session, app.config["HOTLINE"].helplines)
                 session.commit()
         except SQLAlchemyError as error:
-            # Served anyway: the phone line answers a call whose helpline has no row.
-            log.warning("Helplines not synced yet (tried again next request): %s", error)
+            # Served anyway: the phone line answers a call whose helpline has no row yet.
+            log.warning("Helplines not synced yet (tried again at the next request): %s", error)
             return
         synced["pid"] = os.getpid()
+
+    sync()
+
+    @app.before_request
+    def _sync_if_not_yet() -> None:
+        # A process forked after the factory ran, or a database that was away at start.
+        if synced["pid"] != os.getpid():
+            sync()

@@ -28,7 +28,7 @@ from app import migrations_runner
 from app.accounts.users import create_user
 from app.config import ConfigError, load_settings
 from app.helplines import DEFAULT_SLUG, helpline_for_number
-from app.models import Call, HelplineRow, HelpRequest, Postcode, Zone
+from app.models import AccountStatus, Call, HelplineRow, HelpRequest, Postcode, User, Zone
 from tests.conftest import TEST_PASSWORD_HASH_COST, signed_in_keys
 from tests.consistency import assert_database_consistent
 from voice.simulator.phone import Phone
@@ -596,3 +596,74 @@ def test_servers_starting_together_make_each_helpline_once(another_app, berlin):
     made = dict(berlin.execute(select(HelplineRow.slug, HelplineRow.id)).all())
     assert made["berlin"] == 1  # the single line's row, with its zones
     assert ids == [made] * 4
+
+
+# -- signing up ---------------------------------------------------------------------------
+
+
+def test_sign_up_shows_each_helplines_zones_and_takes_zones_of_both(two_lines, db):
+    """Under each helpline's name its zones; a zone name on both lines is told apart by its
+    legend and chosen by id. The volunteer of both lines then sees both lines' requests."""
+    from tests.conftest import PASSWORD, AuthActions
+
+    ids = dict(db.execute(select(HelplineRow.slug, HelplineRow.id)).all())
+    db.add(Zone(helpline_id=ids["trojmiasto"], slug="mitte", name="Mitte", area="Trojmiasto"))
+    db.commit()
+    slug_of = {row_id: slug for slug, row_id in ids.items()}
+    zone = {(slug_of[z.helpline_id], z.slug): z.id for z in db.scalars(select(Zone))}
+    client = two_lines.test_client()
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    page = client.get("/signup").text
+    berlin_part, tricity_part = page.split("<legend>Pomoc sąsiedzka Trójmiasto</legend>")
+    assert '<fieldset class="helpline-zones">' in berlin_part
+    assert "<legend>Nachbarschaftshilfe Berlin</legend>" in berlin_part
+    assert f'value="{zone["berlin", "mitte"]}" > Mitte</label>' in berlin_part
+    assert f'value="{zone["trojmiasto", "mitte"]}" > Mitte</label>' in tricity_part
+    assert f'value="{zone["trojmiasto", "gdansk"]}"' in tricity_part
+
+    chosen = [zone["berlin", "mitte"], zone["trojmiasto", "gdansk"], zone["trojmiasto", "mitte"]]
+    answer = client.post(
+        "/signup",
+        data={
+            "name": "Ola Nowak",
+            "email": "ola@example.org",
+            "phone": "+48 501 234 567",
+            "password": PASSWORD,
+            "password_again": PASSWORD,
+            "zones": [str(i) for i in chosen],
+            "csrf_token": AuthActions(client).csrf_token("/signup"),
+        },
+    )
+    assert answer.status_code == 302, answer.text
+    db.expire_all()
+    ola = db.scalar(select(User).where(User.email == "ola@example.org"))
+    assert sorted(z.id for z in ola.zones) == sorted(chosen)
+
+    # Approved, she sees the requests of both lines on her board.
+    ola.status = AccountStatus.APPROVED
+    db.commit()
+    for number, caller, postcode in [
+        (TRICITY_NUMBER, CALLER, "80001"),
+        (BERLIN_NUMBER, "+4930123456", "10115"),
+    ]:
+        call = dial(two_lines, number).call(caller)
+        call.ring()
+        for keys in ("1", postcode, "1", "1", "#"):
+            call.press(keys)
+    db.expire_all()
+    references = [r.reference for r in db.scalars(select(HelpRequest))]
+    with client.session_transaction() as session:
+        session.update(signed_in_keys(ola.id, ola.session_version))
+    board = client.get("/requests").text
+    assert len(references) == 2 and all(ref in board for ref in references)
+    # Her account's zone picker, too, shows each line's zones under its name, hers ticked.
+    picker = client.get("/account/zones").text
+    assert "<legend>Nachbarschaftshilfe Berlin</legend>" in picker
+    tricity_picker = picker.split("<legend>Pomoc sąsiedzka Trójmiasto</legend>")[1]
+    assert f'value="{zone["trojmiasto", "mitte"]}" checked> Mitte</label>' in tricity_picker
+
+
+def test_with_one_helpline_sign_up_looks_as_before(client, berlin):
+    page = client.get("/signup").text
+    assert "helpline-zones" not in page
+    assert page.count("<fieldset") == 1 and "Mitte" in page
