@@ -667,3 +667,22 @@ def test_with_one_helpline_sign_up_looks_as_before(client, berlin):
     page = client.get("/signup").text
     assert "helpline-zones" not in page
     assert page.count("<fieldset") == 1 and "Mitte" in page
+
+
+def test_an_app_on_a_database_not_made_yet_starts_and_setup_syncs_it(tmp_path, caplog):
+    """The factory builds `hotline setup`'s app before the tables exist: no error, no
+    warning; setup migrates and makes the helpline's row."""
+    from tests.conftest import make_test_app
+
+    url = f"sqlite:///{tmp_path / 'new.db'}"
+    app = make_test_app(url, tmp_path)
+    assert "Helplines not synced" not in caplog.text
+    result = run(app, "setup", "--operator-email", "op@example.org")
+    assert result.exit_code == 0, result.output
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(select(HelplineRow.slug, HelplineRow.name)).all()
+    finally:
+        engine.dispose()
+    assert rows == [(DEFAULT_SLUG, "Berlin")]
