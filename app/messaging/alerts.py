@@ -32,7 +32,7 @@ from babel import Locale, UnknownLocaleError
 from flask import Flask, render_template
 from flask_babel import force_locale, format_timedelta
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import Connection, delete, exists, func, literal, or_, select, update
+from sqlalchemy import Connection, delete, exists, func, literal, or_, select, true, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -132,16 +132,20 @@ def dispatch(session: Session, app: Flask, now: datetime) -> int:
         )
     )
     first = next(iter(lines))  # a request without a helpline is the first's (never stored so)
-    awake_requests = select(HelpRequest.id).where(
-        func.coalesce(HelpRequest.helpline_id, first).in_(awake)
+    line_of_request = func.coalesce(HelpRequest.helpline_id, first)
+    # The items of awake lines' requests (every item, the usual case, when all are awake).
+    of_awake_lines = (
+        exists().where(HelpRequest.id == AlertItem.request_id, line_of_request.in_(awake))
+        if len(awake) < len(lines)
+        else true()
     )
     due = session.execute(
-        select(AlertItem.user_id, func.coalesce(HelpRequest.helpline_id, first))
+        select(AlertItem.user_id, line_of_request)
         .join(User, User.id == AlertItem.user_id)
         .join(HelpRequest, HelpRequest.id == AlertItem.request_id)
         .where(
             AlertItem.job_id.is_(None),
-            AlertItem.request_id.in_(awake_requests),
+            line_of_request.in_(awake),
             or_(User.next_alert_at.is_(None), User.next_alert_at <= now),
         )
         .distinct()
@@ -180,7 +184,7 @@ def dispatch(session: Session, app: Flask, now: datetime) -> int:
             .where(
                 AlertItem.user_id == user_id,
                 AlertItem.job_id.is_(None),
-                AlertItem.request_id.in_(awake_requests),
+                of_awake_lines,
             )
             .values(job_id=job_id)
             .returning(AlertItem.id)
@@ -268,7 +272,7 @@ def send_alert(run: JobRun) -> None:
     if not rows:
         return
     # Sent while every line it tells of is awake (a retry may come later than planned).
-    ends = [_quiet(helpline_of_row(settings.helplines, row.slug)) for row in rows]
+    ends = [_quiet(helpline_of_row(settings.helplines, slug)) for slug in {r.slug for r in rows}]
     if any(ends):
         raise Later(max(end for end in ends if end is not None))
     as_of = datetime.fromisoformat(run.job.payload["as_of"])
