@@ -14,19 +14,24 @@ configuration by `sync_helplines`; zones, requests and calls point at it.
 from __future__ import annotations
 
 import copy
+import logging
+import os
 import re
 import tomllib
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import exists, inspect, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from app.config import DEFAULTS, ConfigError, RequestType, Settings, _check, _merge
 from app.messaging.settings import AlertSettings
 from app.phone_numbers import is_dialable
+
+log = logging.getLogger(__name__)
 
 # The slug of the one helpline of a configuration without [[helpline]] tables, and of
 # the row migration 0017 made for everything an earlier release stored.
@@ -191,7 +196,7 @@ def sync_helplines(session: Session, helplines: tuple[Helpline, ...]) -> dict[st
     yet and "default" is no longer configured, takes over the "default" row that
     migration 0017 made for everything stored before.
 
-    Every app server runs this when it starts serving (`init_app`), several at
+    Every app server runs this as it starts (`init_app`), several at
     once: so each change is one statement that is safe to race. The takeover is
     a conditional UPDATE (a second server waits for the first's row and then
     finds no "default" left) and a new line an INSERT that does nothing when
@@ -239,16 +244,9 @@ def init_app(app) -> None:
     safe to race. A database without the table yet (before `hotline setup`
     migrates it: the factory builds the app of that command too) is left alone.
     """
-    import logging
-    import os
-
-    from sqlalchemy import inspect
-    from sqlalchemy.exc import SQLAlchemyError
-
     from app.database import get_db
     from app.models import HelplineRow
 
-    log = logging.getLogger(__name__)
     synced = {"pid": 0}
 
     def sync() -> None:
