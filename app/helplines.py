@@ -244,13 +244,15 @@ def init_app(app) -> None:
     safe to race. A database without the table yet (before `hotline setup`
     migrates it: the factory builds the app of that command too) is left alone.
     """
-    from app.database import get_db
+    from app.database import database_exists, get_db
     from app.models import HelplineRow
 
     synced = {"pid": 0}
 
     def sync() -> None:
         db = get_db(app)
+        if not database_exists(db.url):
+            return  # an SQLite file not made yet: opening it would make an empty one
         try:
             with db.session() as session:
                 if not inspect(session.connection()).has_table(HelplineRow.__tablename__):
