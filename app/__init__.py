@@ -31,8 +31,10 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
         n = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)
 
-    from app import cli
+    from app import cli, helplines
 
+    # Each server process syncs the configured helplines as it starts.
+    helplines.init_app(app)
     # Every form post needs a CSRF token; the phone line's webhooks are
     # exempted by their blueprint and checked by Twilio's signature instead.
     CSRFProtect(app)

@@ -11,6 +11,7 @@ import select
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 
 from flask import Flask, current_app, g, request
 from sqlalchemy import (
@@ -249,6 +250,14 @@ def init_app(app: Flask, url: str, timeout_seconds: float = 15, max_waiting: int
         token = request.environ.pop("hotline.budget", None)
         if token is not None:
             end_budget(token)
+
+
+def database_exists(url: str) -> bool:
+    """False for an SQLite file that is not there (asking would create an empty one)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database:
+        return True
+    return parsed.database == ":memory:" or Path(parsed.database).is_file()
 
 
 def get_db(app: Flask | None = None) -> Database:

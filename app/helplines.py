@@ -14,17 +14,24 @@ configuration by `sync_helplines`; zones, requests and calls point at it.
 from __future__ import annotations
 
 import copy
+import logging
+import os
 import re
 import tomllib
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import exists, inspect, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from app.config import DEFAULTS, ConfigError, RequestType, Settings, _check, _merge
 from app.messaging.settings import AlertSettings
 from app.phone_numbers import is_dialable
+
+log = logging.getLogger(__name__)
 
 # The slug of the one helpline of a configuration without [[helpline]] tables, and of
 # the row migration 0017 made for everything an earlier release stored.
@@ -46,6 +53,9 @@ class Helpline:
     # a [[helpline]]'s own number; a single line's [twilio] phone_number, as before
     # (its public_phone_number may be a number Twilio cannot call from).
     caller_id: str
+    # The number posters print and alerts name: a [[helpline]]'s own; the single line's
+    # public_phone_number ("" until set: it may differ from the Twilio sender's).
+    public_number: str
     zone_profile: str
     phone_languages: tuple[str, ...]
     default_language: str
@@ -68,8 +78,16 @@ def check_helplines(tables: list, raw: dict, settings: Settings) -> tuple[Helpli
     """
     source = settings.source
     if not tables:
-        area, number = _profile_area(settings.zone_profile), _own_number(settings)
-        return (_helpline(DEFAULT_SLUG, area, number, settings, settings.twilio_phone_number),)
+        return (
+            _helpline(
+                DEFAULT_SLUG,
+                _profile_area(settings.zone_profile),
+                _own_number(settings),
+                settings,
+                caller_id=settings.twilio_phone_number,
+                public_number=settings.public_phone_number,
+            ),
+        )
     helplines: list[Helpline] = []
     for i, table in enumerate(tables, start=1):
         prefix = f"helpline[{i}]."
@@ -106,12 +124,20 @@ def check_helplines(tables: list, raw: dict, settings: Settings) -> tuple[Helpli
     return tuple(helplines)
 
 
-def _helpline(slug: str, name: str, number: str, settings: Settings, caller_id: str) -> Helpline:
+def _helpline(
+    slug: str,
+    name: str,
+    number: str,
+    settings: Settings,
+    caller_id: str,
+    public_number: str | None = None,
+) -> Helpline:
     return Helpline(
         slug=slug,
         name=name,
         phone_number=number,
         caller_id=caller_id,
+        public_number=number if public_number is None else public_number,
         zone_profile=settings.zone_profile,
         phone_languages=tuple(settings.phone_languages),
         default_language=settings.default_language,
@@ -166,6 +192,12 @@ def helpline_by_slug(helplines: tuple[Helpline, ...], slug: str) -> Helpline | N
     return next((h for h in helplines if h.slug == slug), None)
 
 
+def helpline_of_row(helplines: tuple[Helpline, ...], slug: str | None) -> Helpline:
+    """The configured helpline of a stored row's slug; the first for one no longer configured
+    (its zones and requests stay, and are served as the first line's)."""
+    return helpline_by_slug(helplines, slug or "") or helplines[0]
+
+
 def sync_helplines(session: Session, helplines: tuple[Helpline, ...]) -> dict[str, int]:
     """Make the `helplines` table hold every configured helpline; {slug: id}. Only flushes.
 
@@ -174,21 +206,80 @@ def sync_helplines(session: Session, helplines: tuple[Helpline, ...]) -> dict[st
     `[[helpline]]` tables keeps its data: the first helpline, when it has no row
     yet and "default" is no longer configured, takes over the "default" row that
     migration 0017 made for everything stored before.
+
+    Every app server runs this as it starts (`init_app`), several at
+    once: so each change is one statement that is safe to race. The takeover is
+    a conditional UPDATE (a second server waits for the first's row and then
+    finds no "default" left) and a new line an INSERT that does nothing when
+    another server's made it first.
     """
     from app.models import HelplineRow
 
-    rows = {row.slug: row for row in session.scalars(select(HelplineRow))}
-    configured = {h.slug for h in helplines}
+    table = HelplineRow.__table__
     first = helplines[0]
-    if first.slug not in rows and DEFAULT_SLUG in rows and DEFAULT_SLUG not in configured:
-        rows[first.slug] = rows.pop(DEFAULT_SLUG)
-        rows[first.slug].slug = first.slug
+    if DEFAULT_SLUG not in {h.slug for h in helplines}:
+        taken = select(table.c.id).where(table.c.slug == first.slug)
+        session.execute(
+            update(table)
+            .where(table.c.slug == DEFAULT_SLUG, ~exists(taken))
+            .values(slug=first.slug)
+        )
+    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     for helpline in helplines:
-        row = rows.get(helpline.slug)
-        if row is None:
-            row = rows[helpline.slug] = HelplineRow(slug=helpline.slug)
-            session.add(row)
-        if (row.name, row.phone_number) != (helpline.name, helpline.phone_number):
-            row.name, row.phone_number = helpline.name, helpline.phone_number
+        values = {"name": helpline.name, "phone_number": helpline.phone_number}
+        session.execute(
+            insert(table)
+            .values(slug=helpline.slug, **values)
+            .on_conflict_do_nothing(index_elements=["slug"])
+        )
+        session.execute(
+            update(table)
+            .where(
+                table.c.slug == helpline.slug,
+                (table.c.name != helpline.name) | (table.c.phone_number != helpline.phone_number),
+            )
+            .values(**values)
+        )
     session.flush()
-    return {slug: row.id for slug, row in rows.items()}
+    # The ORM may hold rows from before the statements above.
+    session.expire_all()
+    return dict(session.execute(select(table.c.slug, table.c.id)).all())
+
+
+def init_app(app) -> None:
+    """Sync the helplines as the app starts (each server process), and at its first request
+    should the database not answer then.
+
+    So a `[[helpline]]` added to the configuration answers calls after a restart,
+    without `hotline setup`. Several servers start at once: the statements are
+    safe to race. A database without the table yet (before `hotline setup`
+    migrates it: the factory builds the app of that command too) is left alone.
+    """
+    from app.database import database_exists, get_db
+    from app.models import HelplineRow
+
+    synced = {"pid": 0}
+
+    def sync() -> None:
+        db = get_db(app)
+        if not database_exists(db.url):
+            return  # an SQLite file not made yet: opening it would make an empty one
+        try:
+            with db.session() as session:
+                if not inspect(session.connection()).has_table(HelplineRow.__tablename__):
+                    return
+                sync_helplines(session, app.config["HOTLINE"].helplines)
+                session.commit()
+        except SQLAlchemyError as error:
+            # Served anyway: the phone line answers a call whose helpline has no row yet.
+            log.warning("Helplines not synced yet (tried again at the next request): %s", error)
+            return
+        synced["pid"] = os.getpid()
+
+    sync()
+
+    @app.before_request
+    def _sync_if_not_yet() -> None:
+        # A process forked after the factory ran, or a database that was away at start.
+        if synced["pid"] != os.getpid():
+            sync()

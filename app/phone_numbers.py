@@ -176,6 +176,19 @@ def readable_number(number: str | None, country: str) -> str:
     return phonenumbers.format_number(parsed, style.NATIONAL if home else style.INTERNATIONAL)
 
 
+def number_for_reading(number: str) -> str:
+    """A helpline's number as people in its country write it: '+4930123456' -> '030 123456'.
+
+    In the national format: a poster hangs in the area it serves, and people dial
+    the number as they read it there.
+    """
+    try:
+        parsed = phonenumbers.parse(number)
+    except phonenumbers.NumberParseException:
+        return number
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
+
+
 def tel_uri(number: str | None, country: str) -> str | None:
     """A `tel:` link's address in E.164 ('tel:+493023125388'); None for what cannot be dialled."""
     parsed = _parsed(number, country)

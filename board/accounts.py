@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import math
 from functools import wraps
-from itertools import groupby
 
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale, ngettext
@@ -207,8 +206,7 @@ def signup():
     return render_template(
         "board/signup.html",
         form=form,
-        areas=[(area, list(group)) for area, group in groupby(zones, key=lambda z: z.area)],
-        several_areas=len({zone.area for zone in zones}) > 1,
+        zones=zones,
         max_open_claims=current_app.config["HOTLINE"].max_open_claims,
     ), status
 

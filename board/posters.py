@@ -7,15 +7,16 @@ browser (its print dialog saves a PDF too): its stylesheet sets the paper size
 is in the language chosen for it, whatever the language of the board; it tells
 the number in large type, how the phone menu goes (the languages and kinds of
 help configured for the phone line, with their keys) and ends in tear-off strips.
+With several helplines, a zone's poster is its helpline's: that line's number,
+menu languages and kinds of help.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import phonenumbers
 from babel import Locale, UnknownLocaleError
-from flask import abort, render_template
+from flask import abort, render_template, request
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -23,7 +24,10 @@ from markupsafe import Markup
 
 from app.config import TRANSLATIONS_DIR, Settings
 from app.database import db_session
+from app.helplines import Helpline
 from app.i18n import LANGUAGE_NAMES
+from app.models import Zone
+from app.phone_numbers import number_for_reading
 from app.requests.claims import zones_served_by
 from app.zones.postcodes import all_zones
 from board import bp, settings
@@ -45,10 +49,38 @@ SIZES = {
 }
 
 
-def poster_languages(config: Settings) -> list[str]:
-    """The phone menu's languages a poster can be printed in: those the board has a
-    translation for, in the menu's order."""
-    return [code for code in config.phone_languages if (TRANSLATIONS_DIR / code).is_dir()]
+def poster_languages(helpline: Helpline) -> list[str]:
+    """A helpline's phone menu languages a poster can be printed in: those the board has
+    a translation for, in the menu's order."""
+    return [code for code in helpline.phone_languages if (TRANSLATIONS_DIR / code).is_dir()]
+
+
+@dataclass(frozen=True)
+class PosterGroup:
+    """A helpline's zones on a list of posters, with the languages its posters come in."""
+
+    helpline: Helpline
+    zones: list[Zone]
+    languages: list[str]
+    # The helpline's slug in the posters' links; None with one helpline (the links as before).
+    line: str | None
+    number: str  # the number its posters carry, for reading; "" when none is set
+
+
+def poster_groups(config: Settings, zones: list[Zone]) -> list[PosterGroup]:
+    """The zones by helpline, in the configuration's order.
+
+    Zones of a helpline no longer configured are left out: no number reaches them.
+    """
+    several = len(config.helplines) > 1
+    groups = []
+    for helpline in config.helplines:
+        own = [zone for zone in zones if zone.helpline.slug == helpline.slug]
+        if own:
+            line = helpline.slug if several else None
+            number = number_for_reading(helpline.public_number) if helpline.public_number else ""
+            groups.append(PosterGroup(helpline, own, poster_languages(helpline), line, number))
+    return groups
 
 
 def own_name(code: str) -> str:
@@ -62,19 +94,6 @@ def own_name(code: str) -> str:
     return name[:1].upper() + name[1:]
 
 
-def number_for_reading(number: str) -> str:
-    """The helpline's number as people in its country write it: '+4930123456' -> '030 123456'.
-
-    In the national format: a poster hangs in the area it serves, and people dial
-    the number as they read it there.
-    """
-    try:
-        parsed = phonenumbers.parse(number)
-    except phonenumbers.NumberParseException:
-        return number
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
-
-
 def _capitalised(label: str) -> str:
     # Labels are written to be spoken mid-sentence ("zakupy"); on paper they head a line.
     return label[:1].upper() + label[1:]
@@ -85,10 +104,11 @@ def _capitalised(label: str) -> str:
 def posters():
     """Every zone a person serves (an operator: all), with a poster and a flyer per language."""
     zones = zones_served_by(db_session(), current_user)
+    config = settings()
     return render_template(
         "board/posters.html",
-        zones=zones,
-        languages=poster_languages(settings()),
+        groups=poster_groups(config, zones),
+        several=len(config.helplines) > 1,
         sizes=SIZES.values(),
         own_name=own_name,
     )
@@ -99,13 +119,23 @@ def posters():
 def poster(slug: str, language: str, size: str):
     """A printable poster or flyer for one zone in one language.
 
-    Any zone may be printed by anyone approved: nothing on it is private.
+    Any zone may be printed by anyone approved: nothing on it is private. With
+    several helplines `?helpline=` says whose zone (slugs are each line's own);
+    without it, the first line's zone of that slug.
     """
     config = settings()
-    zone = next((z for z in all_zones(db_session()) if z.slug == slug), None)
-    if zone is None or language not in poster_languages(config):
+    chosen = request.args.get("helpline")
+    zone, helpline = None, None
+    for group in poster_groups(config, all_zones(db_session())):
+        if chosen in (None, group.helpline.slug):
+            zone = next((z for z in group.zones if z.slug == slug), None)
+            if zone is not None:
+                helpline = group.helpline
+                break
+    if zone is None or language not in poster_languages(helpline):
         abort(404)
-    number = config.public_phone_number
+    number = helpline.public_number
+    line = helpline.slug if len(config.helplines) > 1 else None
     sheet = None
     if number:
         with force_locale(language):
@@ -118,21 +148,22 @@ def poster(slug: str, language: str, size: str):
                     number=number_for_reading(number),
                     languages=[
                         (str(digit), code, own_name(code))
-                        for digit, code in enumerate(config.phone_languages, start=1)
+                        for digit, code in enumerate(helpline.phone_languages, start=1)
                     ],
                     request_types=[
-                        (t.digit, _capitalised(t.label(language))) for t in config.request_types
+                        (t.digit, _capitalised(t.label(language))) for t in helpline.request_types
                     ],
-                    operator=bool(config.operator_phone),
+                    operator=bool(helpline.operator_phone),
                 )
             )
     return render_template(
         "board/poster.html",
         sheet=sheet,
         zone=zone,
+        line=line,
         size=SIZES[size],
         language=language,
-        languages=poster_languages(config),
+        languages=poster_languages(helpline),
         sizes=SIZES.values(),
         own_name=own_name,
     )

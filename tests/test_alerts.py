@@ -316,3 +316,80 @@ def test_a_request_whose_alert_cannot_be_queued_is_not_stored_either(
     with get_db(alert_app).session() as session:
         assert session.scalars(select(HelpRequest)).all() == []
         assert session.scalars(select(Job)).all() == []
+
+
+# -- two helplines: each request by its own line's alert settings ----------------------------
+
+
+def test_each_helpline_keeps_its_own_quiet_hours_in_its_own_time_zone(
+    database_url, tmp_path, smtp, twilio, berlin, make_person
+):
+    """Quiet now on the Tri-City line (in Tokyo time, to tell the zones apart), not on Berlin's:
+    a volunteer of both hears of the Berlin request now, of the Gdańsk one when it ends."""
+    from tests.test_helplines import BERLIN_NUMBER, TRICITY_NUMBER, run, two_helplines
+
+    tokyo = datetime.now(ZoneInfo("Asia/Tokyo"))
+    start = (tokyo - timedelta(hours=1)).time().replace(second=0, microsecond=0)
+    end = (tokyo + timedelta(hours=1)).time().replace(second=0, microsecond=0)
+
+    def app_with(tricity_quiet: str, path: str):
+        tables = two_helplines(
+            timezone="Asia/Tokyo", alerts={"batch_minutes": 10, "quiet_hours": tricity_quiet}
+        )
+        return make_test_app(
+            database_url,
+            tmp_path / path,
+            helpline=tables,
+            mail={"url": smtp.url, "from_address": "hotline@example.org"},
+            alerts={"batch_minutes": 10, "quiet_hours": ""},
+        )
+
+    night = app_with(f"{start:%H:%M}-{end:%H:%M}", "night")
+    assert run(night, "zones", "import").exit_code == 0
+    make_person("mia@example.org", zones=["mitte", "gdansk"], name="Mia")
+    for number, caller, keys in [
+        (TRICITY_NUMBER, "+48501234567", ("1", "80001", "1", "2", "#")),
+        (BERLIN_NUMBER, CALLER, ("1", "10115", "1", "1", "#")),
+    ]:
+        call = Phone.for_app(night, hotline_number=number).call(caller)
+        call.ring()
+        for key in keys:
+            call.press(key)
+    _work(night)
+    [first] = smtp.wait_for(1)
+    text = plain_text(first)
+    assert "Einkäufe: 10115 Mitte" in text and "80001" not in text
+    assert "Angerufen: Nachbarschaftshilfe Berlin (030 40000000)." in text
+
+    # The Tri-City's night is over (and Mia's batch window too): the Gdańsk request follows.
+    morning = app_with("", "morning")
+    _open_the_window(morning)
+    _work(morning)
+    [_, second] = smtp.wait_for(2)
+    text = plain_text(second)
+    assert "Apotheke: 80001 Gdańsk" in text and "10115" not in text
+    assert "Angerufen: Pomoc sąsiedzka Trójmiasto (58 300 00 00)." in text
+
+
+def test_a_helplines_own_batch_window_paces_its_alerts(
+    database_url, tmp_path, smtp, twilio, berlin, make_person
+):
+    """Berlin's volunteers hear at most every 10 minutes; the Tri-City's line says 0: at once."""
+    from tests.test_helplines import TRICITY_NUMBER, run, two_helplines
+
+    app = make_test_app(
+        database_url,
+        tmp_path / "lines",
+        helpline=two_helplines(alerts={"batch_minutes": 0, "quiet_hours": ""}),
+        mail={"url": smtp.url, "from_address": "hotline@example.org"},
+        alerts={"batch_minutes": 10, "quiet_hours": ""},
+    )
+    assert run(app, "zones", "import").exit_code == 0
+    make_person("ola@example.org", zones=["gdansk"], name="Ola")
+    for caller in ("+48501234561", "+48501234562"):
+        call = Phone.for_app(app, hotline_number=TRICITY_NUMBER).call(caller)
+        call.ring()
+        for key in ("1", "80001", "1", "2", "#"):
+            call.press(key)
+        _work(app)
+    assert len(smtp.wait_for(2)) == 2  # no window between them

@@ -28,7 +28,7 @@ from app import migrations_runner
 from app.accounts.users import create_user
 from app.config import ConfigError, load_settings
 from app.helplines import DEFAULT_SLUG, helpline_for_number
-from app.models import Call, HelplineRow, HelpRequest, Postcode, Zone
+from app.models import AccountStatus, Call, HelplineRow, HelpRequest, Postcode, User, Zone
 from tests.conftest import TEST_PASSWORD_HASH_COST, signed_in_keys
 from tests.consistency import assert_database_consistent
 from voice.simulator.phone import Phone
@@ -529,3 +529,161 @@ def test_an_alert_names_the_neighbourhood_of_the_requests_own_helpline(
     text = plain_text(message)
     assert text.count("Einkäufe: 10115 Mitte") == 1
     assert "Wrzeszcz" not in text
+
+
+# -- a helpline added to the configuration -----------------------------------------------
+
+
+def test_a_helpline_added_to_the_configuration_answers_without_setup(another_app, berlin):
+    """A restart with a new [[helpline]]: its row is made before the first answer. Before
+    its zones are imported a postcode is out of its area: the caller is told the area and
+    asked again (then the operator or the hours), never the apology for an error."""
+    app = another_app(helpline=two_helplines())
+    call = dial(app, TRICITY_NUMBER).call(CALLER)
+    assert call.ring()[0].language == "pl-PL"
+    call.press("3")  # English
+    heard = " ".join(h.text for h in call.press("80001"))
+    assert "This help line serves Gdansk, Gdynia and Sopot only." in heard
+    assert heard.endswith("Please type the five digits of your postcode.")
+    assert "technical problem" not in heard
+    berlin.expire_all()
+    rows = dict(berlin.execute(select(HelplineRow.slug, HelplineRow.id)).all())
+    assert sorted(rows) == ["berlin", "trojmiasto"]  # Berlin took over the single line's row
+    [logged] = berlin.scalars(select(Call))
+    assert (logged.to_number, logged.helpline_id) == (TRICITY_NUMBER, rows["trojmiasto"])
+    mitte = berlin.scalar(select(Zone).where(Zone.slug == "mitte"))
+    assert mitte.helpline_id == rows["berlin"]
+
+    # Once its zones are imported, the same postcode is Gdańsk.
+    assert run(app, "zones", "import").exit_code == 0
+    again = dial(app, TRICITY_NUMBER).call(CALLER)
+    again.ring()
+    again.press("3")
+    assert "8, 0, 0, 0, 1, Gdańsk" in " ".join(h.text for h in again.press("80001"))
+
+
+def test_servers_starting_together_make_each_helpline_once(another_app, berlin):
+    """Several app servers sync at once: no error, one row per helpline, Berlin's the old one."""
+    import threading
+
+    from app.database import get_db
+    from app.helplines import sync_helplines
+
+    app = another_app(helpline=two_helplines())
+    helplines = app.config["HOTLINE"].helplines
+    start, errors, ids = threading.Barrier(4), [], []
+
+    def sync() -> None:
+        try:
+            with get_db(app).session() as session:
+                start.wait()
+                ids.append(sync_helplines(session, helplines))
+                session.commit()
+        except Exception as error:  # noqa: BLE001 (the test reports any)
+            errors.append(error)
+
+    threads = [threading.Thread(target=sync) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    berlin.expire_all()
+    rows = berlin.execute(select(HelplineRow.slug, HelplineRow.name)).all()
+    assert sorted(rows) == [
+        ("berlin", "Nachbarschaftshilfe Berlin"),
+        ("trojmiasto", "Pomoc sąsiedzka Trójmiasto"),
+    ]
+    made = dict(berlin.execute(select(HelplineRow.slug, HelplineRow.id)).all())
+    assert made["berlin"] == 1  # the single line's row, with its zones
+    assert ids == [made] * 4
+
+
+# -- signing up ---------------------------------------------------------------------------
+
+
+def test_sign_up_shows_each_helplines_zones_and_takes_zones_of_both(two_lines, db):
+    """Under each helpline's name its zones; a zone name on both lines is told apart by its
+    legend and chosen by id. The volunteer of both lines then sees both lines' requests."""
+    from tests.conftest import PASSWORD, AuthActions
+
+    ids = dict(db.execute(select(HelplineRow.slug, HelplineRow.id)).all())
+    db.add(Zone(helpline_id=ids["trojmiasto"], slug="mitte", name="Mitte", area="Trojmiasto"))
+    db.commit()
+    slug_of = {row_id: slug for slug, row_id in ids.items()}
+    zone = {(slug_of[z.helpline_id], z.slug): z.id for z in db.scalars(select(Zone))}
+    client = two_lines.test_client()
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    page = client.get("/signup").text
+    berlin_part, tricity_part = page.split("<legend>Pomoc sąsiedzka Trójmiasto</legend>")
+    assert '<fieldset class="helpline-zones">' in berlin_part
+    assert "<legend>Nachbarschaftshilfe Berlin</legend>" in berlin_part
+    assert f'value="{zone["berlin", "mitte"]}" > Mitte</label>' in berlin_part
+    assert f'value="{zone["trojmiasto", "mitte"]}" > Mitte</label>' in tricity_part
+    assert f'value="{zone["trojmiasto", "gdansk"]}"' in tricity_part
+
+    chosen = [zone["berlin", "mitte"], zone["trojmiasto", "gdansk"], zone["trojmiasto", "mitte"]]
+    answer = client.post(
+        "/signup",
+        data={
+            "name": "Ola Nowak",
+            "email": "ola@example.org",
+            "phone": "+48 501 234 567",
+            "password": PASSWORD,
+            "password_again": PASSWORD,
+            "zones": [str(i) for i in chosen],
+            "csrf_token": AuthActions(client).csrf_token("/signup"),
+        },
+    )
+    assert answer.status_code == 302, answer.text
+    db.expire_all()
+    ola = db.scalar(select(User).where(User.email == "ola@example.org"))
+    assert sorted(z.id for z in ola.zones) == sorted(chosen)
+
+    # Approved, she sees the requests of both lines on her board.
+    ola.status = AccountStatus.APPROVED
+    db.commit()
+    for number, caller, postcode in [
+        (TRICITY_NUMBER, CALLER, "80001"),
+        (BERLIN_NUMBER, "+4930123456", "10115"),
+    ]:
+        call = dial(two_lines, number).call(caller)
+        call.ring()
+        for keys in ("1", postcode, "1", "1", "#"):
+            call.press(keys)
+    db.expire_all()
+    references = [r.reference for r in db.scalars(select(HelpRequest))]
+    with client.session_transaction() as session:
+        session.update(signed_in_keys(ola.id, ola.session_version))
+    board = client.get("/requests").text
+    assert len(references) == 2 and all(ref in board for ref in references)
+    # Her account's zone picker, too, shows each line's zones under its name, hers ticked.
+    picker = client.get("/account/zones").text
+    assert "<legend>Nachbarschaftshilfe Berlin</legend>" in picker
+    tricity_picker = picker.split("<legend>Pomoc sąsiedzka Trójmiasto</legend>")[1]
+    assert f'value="{zone["trojmiasto", "mitte"]}" checked> Mitte</label>' in tricity_picker
+
+
+def test_with_one_helpline_sign_up_looks_as_before(client, berlin):
+    page = client.get("/signup").text
+    assert "helpline-zones" not in page
+    assert page.count("<fieldset") == 1 and "Mitte" in page
+
+
+def test_an_app_on_a_database_not_made_yet_starts_and_setup_syncs_it(tmp_path, caplog):
+    """The factory builds `hotline setup`'s app before the tables exist: no error, no
+    warning; setup migrates and makes the helpline's row."""
+    from tests.conftest import make_test_app
+
+    url = f"sqlite:///{tmp_path / 'new.db'}"
+    app = make_test_app(url, tmp_path)
+    assert "Helplines not synced" not in caplog.text
+    result = run(app, "setup", "--operator-email", "op@example.org")
+    assert result.exit_code == 0, result.output
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(select(HelplineRow.slug, HelplineRow.name)).all()
+    finally:
+        engine.dispose()
+    assert rows == [(DEFAULT_SLUG, "Berlin")]

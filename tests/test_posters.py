@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.models import User
-from tests.conftest import signed_in_keys
+from app.models import Role, User
+from tests.conftest import TEST_PASSWORD_HASH_COST, signed_in_keys
 from tests.seeding import volunteer as seeded_volunteer
 
 NUMBER = "+493023125388"
@@ -106,3 +106,95 @@ def test_posters_are_for_approved_accounts(as_person, poster_app, berlin):
     anonymous = poster_app.test_client().get("/posters/mitte/de/a4")
     assert anonymous.status_code == 302 and "/login" in anonymous.headers["Location"]
     assert as_person(pending).get("/operator/posters").status_code == 403
+
+
+# -- two helplines: a zone's poster is its own line's ---------------------------------------
+
+
+@pytest.fixture
+def two_lines_posters(another_app, berlin):
+    """Berlin's line and the Tri-City's; the Tri-City has a "mitte" of its own too."""
+    from sqlalchemy import select
+
+    from app.models import HelplineRow, Zone
+    from tests.test_helplines import run, two_helplines
+
+    app = another_app(helpline=two_helplines())
+    assert run(app, "zones", "import").exit_code == 0
+    berlin.expire_all()
+    tricity = berlin.scalar(select(HelplineRow).where(HelplineRow.slug == "trojmiasto"))
+    berlin.add(Zone(helpline_id=tricity.id, slug="mitte", name="Śródmieście", area="Trojmiasto"))
+    berlin.commit()
+    return app
+
+
+@pytest.fixture
+def both_lines_operator(two_lines_posters, berlin):
+    """An operator who runs both lines (with several, an operator names theirs)."""
+    from app.accounts.users import create_user
+
+    user = create_user(
+        berlin,
+        name="Olga Operator",
+        email="olga@example.org",
+        password="night shift lantern",
+        hash_cost=TEST_PASSWORD_HASH_COST,
+        role=Role.OPERATOR,
+        approved=True,
+        helplines=("berlin", "trojmiasto"),
+    )
+    berlin.commit()
+    return user
+
+
+def _signed_in(app, user: User):
+    client = app.test_client()
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    with client.session_transaction() as session:
+        session.update(signed_in_keys(user.id, user.session_version))
+    return client
+
+
+def test_each_helplines_zones_are_listed_with_its_number_and_languages(
+    two_lines_posters, both_lines_operator
+):
+    page = _signed_in(two_lines_posters, both_lines_operator).get("/operator/posters").text
+    berlin, tricity = page.split("<h2>Pomoc sąsiedzka Trójmiasto</h2>")
+    assert "<h2>Nachbarschaftshilfe Berlin</h2>" in berlin and "030 40000000" in berlin
+    assert "58 300 00 00" in tricity
+    assert 'href="/posters/mitte/de/a4?helpline=berlin"' in berlin
+    # The Tri-City's posters come in its menu's languages the board can print: no German.
+    assert 'href="/posters/gdansk/pl/a4?helpline=trojmiasto"' in tricity
+    assert 'href="/posters/mitte/en/a6?helpline=trojmiasto"' in tricity
+    assert ">Deutsch</th>" not in tricity and "/de/" not in tricity
+    assert "not set yet" not in page
+
+
+def test_a_tricity_poster_carries_the_tricity_number_and_menu(
+    two_lines_posters, both_lines_operator
+):
+    client = _signed_in(two_lines_posters, both_lines_operator)
+    page = client.get("/posters/gdansk/pl/a4?helpline=trojmiasto").text
+    sheet = page.split("<article")[1]
+    assert '<p class="poster-number">58 300 00 00</p>' in sheet
+    languages = [
+        '<b>1</b>&nbsp;<span lang="pl">Polski</span>',
+        '<b>2</b>&nbsp;<span lang="uk">Українська</span>',
+        '<b>3</b>&nbsp;<span lang="en">English</span>',
+    ]
+    positions = [sheet.index(language) for language in languages]
+    assert positions == sorted(positions)
+    assert "Deutsch" not in sheet and "040000000" not in sheet
+    # Its other sizes and languages stay on the Tri-City's line.
+    assert 'href="/posters/gdansk/pl/a6?helpline=trojmiasto"' in page
+    assert 'href="/posters/gdansk/en/a4?helpline=trojmiasto"' in page
+
+
+def test_a_zone_name_on_both_lines_prints_each_lines_poster(two_lines_posters, both_lines_operator):
+    client = _signed_in(two_lines_posters, both_lines_operator)
+    tricity = client.get("/posters/mitte/pl/a4?helpline=trojmiasto").text.split("<article")[1]
+    assert "Śródmieście" in tricity and "58 300 00 00" in tricity
+    berlin = client.get("/posters/mitte/pl/a4?helpline=berlin").text.split("<article")[1]
+    assert "Mitte" in berlin and "030 40000000" in berlin
+    assert client.get("/posters/gdansk/pl/a4?helpline=berlin").status_code == 404
+    assert client.get("/posters/gdansk/de/a4?helpline=trojmiasto").status_code == 404

@@ -513,3 +513,63 @@ def test_a_change_by_another_process_is_heard_within_half_a_minute(phone, app):
     later.press("1")
     later.press("10115")
     assert read_back(later) == "Sie haben eingegeben: 1, 0, 1, 1, 5, Moabit."
+
+
+# -- two helplines: each counts its own requests -------------------------------------------
+
+
+@pytest.fixture
+def two_lines(another_app, berlin):
+    """Berlin's line and the Tri-City's, every profile imported."""
+    from tests.test_helplines import run, two_helplines
+
+    app = another_app(helpline=two_helplines())
+    assert run(app, "zones", "import").exit_code == 0
+    return app
+
+
+def test_two_open_berlin_requests_leave_the_tricity_line_open_to_the_caller(two_lines, db):
+    from tests.test_helplines import BERLIN_NUMBER, TRICITY_NUMBER
+
+    berlin = Phone.for_app(two_lines, hotline_number=BERLIN_NUMBER)
+    request_help(berlin).hang_up()
+    again = berlin.call(CALLER)
+    for keys in ("1", "3", "10117", "1", "2", "#"):  # the menu's "a new request"
+        again.press(keys)
+    # The cap (2 by default) is reached on Berlin's line ...
+    full = berlin.call(CALLER)
+    full.press("1")
+    full.press("3")
+    assert "Offene Anfragen von Ihrer Nummer: 2." in full.text
+    # ... and the Tri-City's neither mentions Berlin's requests nor counts them.
+    tricity = Phone.for_app(two_lines, hotline_number=TRICITY_NUMBER).call(CALLER)
+    tricity.ring()
+    heard = tricity.press("1")  # Polski
+    assert "zgłoszenie" not in heard[-1].text and "kodu pocztowego" in heard[-1].text
+    for keys in ("80001", "1", "2", "#"):
+        tricity.press(keys)
+    requests = stored_requests(db)
+    assert [(r.zone.slug, r.status) for r in requests] == [
+        ("mitte", "open"),
+        ("mitte", "open"),
+        ("gdansk", "open"),
+    ]
+
+
+def test_a_repeat_caller_hears_only_the_request_of_the_line_they_rang(two_lines, db):
+    from tests.test_helplines import BERLIN_NUMBER, TRICITY_NUMBER
+
+    tricity = Phone.for_app(two_lines, hotline_number=TRICITY_NUMBER)
+    call = tricity.call(CALLER)
+    call.ring()
+    for keys in ("1", "80001", "1", "2", "#"):
+        call.press(keys)
+    # On Berlin's line the Tri-City request is not theirs to hear about.
+    berlin = Phone.for_app(two_lines, hotline_number=BERLIN_NUMBER).call(CALLER)
+    heard = berlin.press("1")
+    assert "Anfrage" not in heard[-1].text and "Postleitzahl" in heard[-1].text
+    # On the Tri-City's it is.
+    back = tricity.call(CALLER)
+    back.ring()
+    heard = back.press("1")
+    assert "Z tego numeru jest już u nas zgłoszenie: apteka." in " ".join(h.text for h in heard)

@@ -22,10 +22,11 @@ The call, top to bottom:
           -> (store the request) -> DONE: the code, twice; goodbye
 
 A number (its own or a typed one) holds at most `max_open_requests_per_number`
-open requests: a caller at the limit who asks for a new one hears why, and is
-asked again (EXISTING: their code, cancelling; CONFIRM_CALLBACK: another
-number), with the operator a key away; the third time ends as any stuck
-question does. Checked when the caller asks, not when the request is stored:
+open requests on each helpline (the repeat-caller menu, too, tells only that
+line's): a caller at the limit who asks for a new one hears why, and is asked
+again (EXISTING: their code, cancelling; CONFIRM_CALLBACK: another number),
+with the operator a key away; the third time ends as any stuck question does.
+Checked when the caller asks, not when the request is stored:
 nothing a caller said is ever dropped at the end of the call.
 
 Every question shares the rules in `_answer`: `*` repeats it, `0` reaches the
@@ -199,7 +200,8 @@ class Facts(Protocol):
     def caller_withheld(self) -> bool: ...
 
     def active_request(self) -> RequestInfo | None:
-        """The caller's open or claimed request (never asked for a withheld number)."""
+        """The caller's open or claimed request on this helpline (never asked for a
+        withheld number)."""
 
     def request(self, reference: str) -> RequestInfo | None:
         """One of the caller's requests, by reference."""
@@ -215,7 +217,7 @@ class Facts(Protocol):
 
     def open_request_count(self) -> int:
         """How many open or claimed requests the number this call's request would be
-        stored under already has: the caller's own, or the one they typed."""
+        stored under already has on this helpline: the caller's own, or the one they typed."""
 
     def bridge(self, bridge_id: int) -> Bridge | None:
         """Whom a volunteer's call through the hotline dials (None: no longer theirs)."""

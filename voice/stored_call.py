@@ -61,7 +61,7 @@ class StoredCall:
         return self.caller_number is None
 
     def active_request(self) -> RequestInfo | None:
-        return _info(intake.active_request(self.connection, self.caller_number))
+        return _info(intake.active_request(self.connection, self.caller_number, self.helpline))
 
     def request(self, reference: str) -> RequestInfo | None:
         return _info(self._own_request(reference))
@@ -81,7 +81,7 @@ class StoredCall:
         return call_log.callback_number(self.connection, self.call_sid)
 
     def open_request_count(self) -> int:
-        return intake.active_request_count(self.connection, self._number_to_store())
+        return intake.active_request_count(self.connection, self._number_to_store(), self.helpline)
 
     def calldown(self, calldown_id: int) -> calldowns.CalldownInfo | None:
         if not self.placed or not calldown_id:

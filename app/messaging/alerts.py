@@ -13,6 +13,10 @@ How a request becomes an alert:
 4. The send job renders the alert in the volunteer's board language and sends it
    once (app/messaging/deliveries.py). During quiet hours it waits for the morning.
 
+Each request is alerted by its own helpline's rules: its `[alerts]` (batch
+minutes, quiet hours) in its time zone. A volunteer of two lines gets the items
+of the line that is awake; those of the line in its quiet hours wait.
+
 A request nobody has taken after `unclaimed_alert_hours` goes through 2-4 once
 more (remind_unclaimed()). An alert never holds the caller's number or code.
 """
@@ -28,13 +32,14 @@ from babel import Locale, UnknownLocaleError
 from flask import Flask, render_template
 from flask_babel import force_locale, format_timedelta
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import Connection, delete, exists, literal, or_, select, update
+from sqlalchemy import Connection, delete, exists, func, literal, or_, select, true, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.database import utcnow
+from app.helplines import Helpline, helpline_of_row
 from app.jobs.handlers import JobRun, Later, handler, periodic
 from app.jobs.queue import enqueue
 from app.messaging import mail, sms
@@ -46,6 +51,7 @@ from app.models import (
     AccountStatus,
     AlertChannel,
     AlertItem,
+    HelplineRow,
     HelpRequest,
     Job,
     Postcode,
@@ -54,6 +60,7 @@ from app.models import (
     User,
     user_zones,
 )
+from app.phone_numbers import number_for_reading
 
 log = logging.getLogger(__name__)
 
@@ -105,9 +112,15 @@ def fan_out(run: JobRun) -> None:
 
 @periodic(every_seconds=5)
 def dispatch(session: Session, app: Flask, now: datetime) -> int:
-    """Gather each volunteer's waiting items into one send job, when their window is open."""
+    """Gather each volunteer's waiting items into one send job, when their window is open.
+
+    Only the items of requests whose helpline is outside its quiet hours: a
+    night on one line keeps its items waiting, not another line's.
+    """
     settings: Settings = app.config["HOTLINE"]
-    if quiet_until(settings.alerts.quiet_hours, settings.timezone, now):
+    lines = _helplines_by_id(session, settings)
+    awake = {row_id for row_id, line in lines.items() if not _quiet(line, now)}
+    if not awake:
         return 0
     # Requests taken or closed meanwhile are nobody's news any more.
     session.execute(
@@ -118,19 +131,34 @@ def dispatch(session: Session, app: Flask, now: datetime) -> int:
             ),
         )
     )
-    due = session.scalars(
-        select(AlertItem.user_id)
+    first = next(iter(lines))  # a request without a helpline is the first's (never stored so)
+    line_of_request = func.coalesce(HelpRequest.helpline_id, first)
+    # The items of awake lines' requests (every item, the usual case, when all are awake).
+    of_awake_lines = (
+        exists().where(HelpRequest.id == AlertItem.request_id, line_of_request.in_(awake))
+        if len(awake) < len(lines)
+        else true()
+    )
+    due = session.execute(
+        select(AlertItem.user_id, line_of_request)
         .join(User, User.id == AlertItem.user_id)
+        .join(HelpRequest, HelpRequest.id == AlertItem.request_id)
         .where(
             AlertItem.job_id.is_(None),
+            line_of_request.in_(awake),
             or_(User.next_alert_at.is_(None), User.next_alert_at <= now),
         )
         .distinct()
         .limit(DISPATCH_BATCH)
     ).all()
-    window = timedelta(minutes=settings.alerts.batch_minutes)
+    helplines_of: dict[int, set[int]] = {}
+    for user_id, helpline_id in due:
+        helplines_of.setdefault(user_id, set()).add(helpline_id)
     sent = 0
-    for user_id in due:
+    for user_id, helpline_ids in helplines_of.items():
+        # The shortest window of the lines whose news this is: none waits longer than its own.
+        minutes = min(lines[h].alerts.batch_minutes for h in helpline_ids)
+        window = timedelta(minutes=minutes)
         # The window is taken first, by a conditional UPDATE: a second worker dispatching
         # at the same time waits for this row and then finds the window closed.
         opened = session.execute(
@@ -153,7 +181,11 @@ def dispatch(session: Session, app: Flask, now: datetime) -> int:
         # Conditional: a second worker dispatching at the same moment takes none twice.
         taken = session.execute(
             update(AlertItem)
-            .where(AlertItem.user_id == user_id, AlertItem.job_id.is_(None))
+            .where(
+                AlertItem.user_id == user_id,
+                AlertItem.job_id.is_(None),
+                of_awake_lines,
+            )
             .values(job_id=job_id)
             .returning(AlertItem.id)
         ).all()
@@ -162,6 +194,17 @@ def dispatch(session: Session, app: Flask, now: datetime) -> int:
             continue
         sent += 1
     return sent
+
+
+def _helplines_by_id(session: Session, settings: Settings) -> dict[int, Helpline]:
+    """Each helpline row's configured helpline (its alerts, time zone, name), oldest first."""
+    rows = session.execute(select(HelplineRow.id, HelplineRow.slug).order_by(HelplineRow.id))
+    return {row_id: helpline_of_row(settings.helplines, slug) for row_id, slug in rows}
+
+
+def _quiet(helpline: Helpline, now: datetime | None = None) -> datetime | None:
+    """When the helpline's quiet hours end (UTC), or None when it is not quiet now."""
+    return quiet_until(helpline.alerts.quiet_hours, helpline.timezone, now)
 
 
 @periodic(every_seconds=60)
@@ -202,6 +245,9 @@ class AlertLine:
     waited: str
     link: str
     reminder: bool
+    # The helpline the caller rang and its number, when the deployment has several.
+    helpline: str = ""
+    helpline_number: str = ""
 
 
 @handler(SEND_JOB)
@@ -211,22 +257,24 @@ def send_alert(run: JobRun) -> None:
     user = run.session.get(User, run.job.payload["user_id"])
     if user is None or not wants_alerts(user):
         return
-    until = quiet_until(settings.alerts.quiet_hours, settings.timezone)
-    if until is not None:
-        raise Later(until)
     rows = run.session.execute(
-        select(HelpRequest, AlertItem.reason, Postcode.neighbourhood)
+        select(HelpRequest, AlertItem.reason, Postcode.neighbourhood, HelplineRow.slug)
         .join(AlertItem, AlertItem.request_id == HelpRequest.id)
         # In the request's own zone: another helpline may have the same code.
         .outerjoin(
             Postcode,
             (Postcode.code == HelpRequest.postcode) & (Postcode.zone_id == HelpRequest.zone_id),
         )
+        .outerjoin(HelplineRow, HelplineRow.id == HelpRequest.helpline_id)
         .where(AlertItem.job_id == run.job.id)
         .order_by(HelpRequest.created_at, HelpRequest.id)
     ).all()
     if not rows:
         return
+    # Sent while every line it tells of is awake (a retry may come later than planned).
+    ends = [_quiet(helpline_of_row(settings.helplines, slug)) for slug in {r.slug for r in rows}]
+    if any(ends):
+        raise Later(max(end for end in ends if end is not None))
     as_of = datetime.fromisoformat(run.job.payload["as_of"])
     language = user.language if user.language in settings.web_languages else ""
     language = language or settings.web_languages[0]
@@ -248,10 +296,15 @@ def send_alert(run: JobRun) -> None:
 
 
 def _line(settings: Settings, row, as_of: datetime, language: str) -> AlertLine:
-    request, reason, neighbourhood = row
+    request, reason, neighbourhood, slug = row
     kind = settings.request_type(request.request_type)
     label = kind.label(language) if kind else request.request_type
+    helpline = helpline_of_row(settings.helplines, slug)
+    several = len(settings.helplines) > 1
+    number = helpline.public_number
     return AlertLine(
+        helpline=helpline.name if several else "",
+        helpline_number=number_for_reading(number) if several and number else "",
         kind=label[:1].upper() + label[1:],
         postcode=request.postcode,
         neighbourhood=neighbourhood or "",

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from app.audit import Action
 from app.database import utcnow
-from app.models import AuditEvent, HelpRequest, RequestStatus, Zone
+from app.models import AuditEvent, HelplineRow, HelpRequest, RequestStatus, Zone
 
 # No 0/O, 1/I/L, 5/S, 2/Z, 8/B: a reference is read out over the phone and
 # typed by people in a hurry.
@@ -119,18 +119,29 @@ def request_for_call(connection: Connection | Session, call_sid: str) -> Row | N
     return connection.execute(_for_call_query(), {"call_sid_": call_sid}).first()
 
 
-def active_request(connection: Connection | Session, caller_number: str | None) -> Row | None:
-    """The caller's newest open or claimed request, if any (a withheld number has none)."""
+def active_request(
+    connection: Connection | Session, caller_number: str | None, helpline: str | None = None
+) -> Row | None:
+    """The caller's newest open or claimed request, if any (a withheld number has none).
+
+    `helpline`: only a request made on that helpline (its slug); None: on any.
+    """
     if not caller_number:
         return None
-    return connection.execute(_active_query(), {"number_": caller_number}).first()
+    query = _active_query() if helpline is None else _active_on_line_query()
+    return connection.execute(query, {"number_": caller_number, "helpline_": helpline}).first()
 
 
-def active_request_count(connection: Connection | Session, number: str | None) -> int:
-    """How many open or claimed requests carry `number`, verified or typed (0 for none)."""
+def active_request_count(
+    connection: Connection | Session, number: str | None, helpline: str
+) -> int:
+    """How many open or claimed requests carry `number`, verified or typed (0 for none),
+    on one helpline (its slug): the cap is each line's, a Berlin request takes no
+    place from the Tri-City's."""
     if not number:
         return 0
-    return connection.execute(_active_count_query(), {"number_": number}).scalar_one()
+    values = {"number_": number, "helpline_": helpline}
+    return connection.execute(_active_count_query(), values).scalar_one()
 
 
 def own_request(connection: Connection, reference: str, caller_number: str) -> Row | None:
@@ -194,8 +205,23 @@ def _active_query() -> Select:
 
 
 @cache
+def _active_on_line_query() -> Select:
+    return _active_query().where(HelpRequest.__table__.c.helpline_id == _helpline_id())
+
+
+@cache
 def _active_count_query() -> Select:
     requests = HelpRequest.__table__
     return select(func.count()).where(
-        requests.c.caller_number == bindparam("number_"), requests.c.status.in_(ACTIVE)
+        requests.c.caller_number == bindparam("number_"),
+        requests.c.status.in_(ACTIVE),
+        requests.c.helpline_id == _helpline_id(),
+    )
+
+
+def _helpline_id():
+    """The id of the helpline whose slug is the parameter `helpline_`."""
+    helplines = HelplineRow.__table__
+    return (
+        select(helplines.c.id).where(helplines.c.slug == bindparam("helpline_")).scalar_subquery()
     )

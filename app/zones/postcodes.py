@@ -156,8 +156,13 @@ def zones_for_postcodes(
 
 
 def all_zones(session: Session) -> list[Zone]:
-    """Every zone, by area and name (the choices of a sign-up form)."""
-    return list(session.scalars(select(Zone).order_by(Zone.area, Zone.name)))
+    """Every zone, by helpline, area and name (the choices of a sign-up form)."""
+    query = (
+        select(Zone)
+        .options(selectinload(Zone.helpline))
+        .order_by(Zone.helpline_id, Zone.area, Zone.name)
+    )
+    return list(session.scalars(query))
 
 
 def neighbourhoods(session: Session, requests) -> dict[str, str]:

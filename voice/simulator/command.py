@@ -31,7 +31,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from app import migrations_runner
 from app.calls import call_log
 from app.cli.setup import LOCAL_BASE_URL
-from app.database import get_db
+from app.database import database_exists, get_db
 from app.helplines import helpline_for_number
 from app.models import Call, CallOutcome
 from app.phone_numbers import ANONYMOUS, caller_number, is_dialable, is_withheld
@@ -362,7 +362,7 @@ def _summary(call: PhoneCall | None, board: str) -> CallOutcome | None:
 
 def _logged_call(call_sid: str) -> Call | None:
     """The call's row in this app's call log: there when the server shares its database."""
-    if not _database_exists():
+    if not database_exists(get_db().url):
         return None
     try:
         with get_db().session() as session:
@@ -373,7 +373,7 @@ def _logged_call(call_sid: str) -> Call | None:
 
 def _fictional_caller() -> str:
     """A fictional number without an open request here; any one when there is no database."""
-    if not _database_exists():
+    if not database_exists(get_db().url):
         return fictional_number()
     try:
         with get_db().session() as session:
@@ -422,7 +422,7 @@ def _check_database() -> None:
     """In-process, the webhooks need the schema (and zones, or every postcode is outside)."""
     url = get_db().url
     try:
-        current = migrations_runner.current(url) if _database_exists() else None
+        current = migrations_runner.current(url) if database_exists(url) else None
     except SQLAlchemyError as e:
         reason = str(e.orig if getattr(e, "orig", None) else e).strip().splitlines()[0]
         raise click.ClickException(
@@ -441,14 +441,6 @@ def _check_database() -> None:
         if not zone_counts(session):
             click.echo("Warning: no zones are imported, so every postcode is outside the area.")
             click.echo("Run: hotline setup (or hotline zones import)")
-
-
-def _database_exists() -> bool:
-    """False for an SQLite file that is not there (asking would create an empty one)."""
-    url = make_url(get_db().url)
-    if url.get_backend_name() != "sqlite" or not url.database:
-        return True
-    return url.database == ":memory:" or Path(url.database).is_file()
 
 
 def _database_name() -> str:
