@@ -144,6 +144,20 @@ def masked_number(number: str | None) -> str | None:
     return "***"
 
 
+# A phone number inside free text (a provider's error message): a run of seven or more
+# digits, maybe after a plus, maybe with spaces between the groups (not dashes: dates).
+NUMBER_IN_TEXT = re.compile(r"\+?[0-9](?: ?[0-9]){6,19}")
+
+
+def masked_in_text(text: str) -> str:
+    """`text` with every phone number in it masked (masked_number): Twilio's errors name
+    the number they refused ("The 'To' number +4930... is not valid"), and such a text is
+    kept and shown to operators long after the caller's own number is erased."""
+    return NUMBER_IN_TEXT.sub(
+        lambda m: masked_number(re.sub(r"[ \-]", "", m.group())) or "***", text
+    )
+
+
 def is_known_country(code: str) -> bool:
     """True for a country whose numbers `phonenumbers` knows: 'DE', 'PL'."""
     return code in phonenumbers.SUPPORTED_REGIONS

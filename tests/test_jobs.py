@@ -31,6 +31,15 @@ def _always_fails(run) -> None:
     raise ConnectionError("the far side is down")
 
 
+@handlers.handler("test.refused_number")
+def _refused_number(run) -> None:
+    # What Twilio's client raises for a number it will not call (HTTP 400, code 21211).
+    raise RuntimeError(
+        "HTTP 400 error: Unable to create record: The 'To' number +48 501 234 567 is not a "
+        "valid phone number."
+    )
+
+
 @pytest.fixture
 def smtp():
     with SmtpServer() as server:
@@ -267,6 +276,20 @@ def test_message_records_go_after_a_week_unless_their_job_may_run_again(app):
         session.commit()
         left = sorted(session.scalars(select(Delivery.key)))
     assert left == ["alert:gone:user:3", "alert:parked:user:1"]
+
+
+def test_a_parked_jobs_error_shows_operators_no_callers_number(app, db, operator, login):
+    """The error is kept as long as the job is parked, past the caller's retention."""
+    queue.enqueue(db, "test.refused_number", key="refused-one")
+    db.execute(Job.__table__.update().values(attempts=7))
+    db.commit()
+    with app.app_context():
+        Worker(app).run_until_empty()
+    [job] = _jobs(app)
+    assert job.state == JobState.PARKED
+    page = login(operator).get("/operator/attention", headers={"Accept-Language": "en"}).text
+    assert "The &#39;To&#39; number +48 *** **67 is not a valid phone number." in page
+    assert "501" not in job.last_error and "234 567" not in page
 
 
 def test_operators_see_a_parked_job_and_can_queue_it_again(app, db, operator, login):

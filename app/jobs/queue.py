@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session
 from app.database import utcnow
 from app.jobs.settings import JobSettings
 from app.models import Job, JobState
+from app.phone_numbers import masked_in_text
 
 MAX_RETRY_WAIT = timedelta(hours=1)
 # What of an error is kept for the operators: the first line, this long.
@@ -175,7 +176,9 @@ def complete_pending(session: Session, job_id: int) -> bool:
 def retry_or_park(session: Session, job: ClaimedJob, error: str, settings: JobSettings) -> JobState:
     """After a failed run: try again after the back-off, or park it after max_attempts."""
     now = utcnow()
-    error = (error.strip().splitlines() or ["(no message)"])[0][:ERROR_LENGTH]
+    # Kept with the job (a parked one until handled) and shown to every operator: the
+    # message may name a caller's number, so numbers in it are masked.
+    error = masked_in_text((error.strip().splitlines() or ["(no message)"])[0])[:ERROR_LENGTH]
     if job.attempts >= settings.max_attempts:
         values = {"state": JobState.PARKED, "finished_at": now}
     else:
