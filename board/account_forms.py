@@ -64,16 +64,30 @@ def zone_choices(form: ZonesForm, zones: list[Zone]) -> None:
 
 
 def chosen_zones(
-    session: Session, form: ZonesForm, zones: list[Zone]
-) -> tuple[list[Zone], dict[str, Postcode]] | None:
-    """The zones ticked and those of the postcodes typed, as at sign-up, with the postcodes found.
+    session: Session, form: ZonesForm | SignupForm, zones: list[Zone]
+) -> tuple[list[Zone], dict[str, Zone]] | None:
+    """The zones ticked and those of the postcodes typed, with the zone each postcode was
+    read as; `zones` are those offered. Sign-up, the account page and the operator's
+    page all read the form so.
 
-    None, with the error on the form, when a postcode is unknown or nothing was chosen.
+    None, with the error on the form, when a postcode is unknown, is held by zones of
+    more than one helpline and none of them is ticked (we don't guess which city a
+    person meant), or nothing was chosen.
     """
     chosen = {zone.id: zone for zone in zones if zone.id in (form.zones.data or [])}
-    found, unknown = zones_for_postcodes(session, postcodes_in_text(form.postcodes.data))
-    for postcode in found.values():
-        chosen.setdefault(postcode.zone_id, postcode.zone)
+    found: dict[str, Zone] = {}
+    unknown, unclear = [], []
+    if not form.postcodes.errors:
+        rows, unknown = zones_for_postcodes(
+            session, postcodes_in_text(form.postcodes.data), {zone.id for zone in zones}
+        )
+        for code, postcodes in rows.items():
+            ticked = [p.zone for p in postcodes if p.zone_id in chosen]
+            if len(postcodes) == 1 or ticked:
+                found[code] = (ticked or [postcodes[0].zone])[0]
+                chosen.setdefault(found[code].id, found[code])
+            else:
+                unclear.append(_unclear(code, postcodes))
     if unknown:
         form.postcodes.errors.append(
             _(
@@ -82,8 +96,20 @@ def chosen_zones(
                 codes=", ".join(unknown),
             )
         )
+    form.postcodes.errors.extend(unclear)
+    if form.postcodes.errors:
         return None
     if not chosen:
         form.zones.errors.append(_("Please choose at least one borough or type a postcode."))
         return None
     return list(chosen.values()), found
+
+
+def _unclear(code: str, postcodes: list[Postcode]) -> str:
+    places = ", ".join(f"{p.zone.name} ({p.zone.helpline.name})" for p in postcodes)
+    return _(
+        "Postcode %(code)s is in more than one helpline's area: %(places)s. "
+        "Please tick the one you mean.",
+        code=code,
+        places=places,
+    )

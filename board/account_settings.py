@@ -74,11 +74,8 @@ def account_zones():
         me = _me()
         set_zones(session, me, chosen, by=me)
         session.commit()
-        for code, postcode in found.items():
-            flash(
-                _("Postcode %(code)s belongs to %(zone)s.", code=code, zone=postcode.zone.name),
-                "info",
-            )
+        for code, zone in found.items():
+            flash(_("Postcode %(code)s belongs to %(zone)s.", code=code, zone=zone.name), "info")
         flash(_("Your zones are saved."), "success")
         return redirect(url_for("board.account"))
     return render_template("board/account_zones.html", form=form, zones=zones), _status(form)

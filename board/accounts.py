@@ -25,8 +25,9 @@ from app.accounts.users import (
 )
 from app.database import db_session
 from app.requests.claims import zones_served_by
-from app.zones.postcodes import all_zones, postcodes_in_text, zones_for_postcodes
+from app.zones.postcodes import all_zones
 from board import bp, local_path
+from board.account_forms import chosen_zones
 from board.forms import LoginForm, SignupForm
 from board.throttle import Refusal, hashing_gate, sign_in_throttle
 
@@ -163,41 +164,23 @@ def signup():
         # Every field is checked in one round, the zones too: nobody should fix one
         # error only to be shown the next.
         fields_valid = form.validate()
-        chosen = {zone.id: zone for zone in zones if zone.id in (form.zones.data or [])}
-        found, unknown = {}, []
-        if not form.postcodes.errors:
-            found, unknown = zones_for_postcodes(session, postcodes_in_text(form.postcodes.data))
-        for postcode in found.values():
-            chosen.setdefault(postcode.zone_id, postcode.zone)
-        if unknown:
-            form.postcodes.errors.append(
-                _(
-                    "We do not know these postcodes in our area: %(codes)s. "
-                    "Please check them, or choose boroughs instead.",
-                    codes=", ".join(unknown),
-                )
-            )
-        elif not chosen and not form.postcodes.errors:
-            form.zones.errors.append(_("Please choose at least one borough or type a postcode."))
+        choice = chosen_zones(session, form, zones)
+        chosen, found = choice or ([], {})
         # A taken address is not an error here: the answer must not tell whether an
         # account exists (_sign_up answers it exactly as a new one).
         if fields_valid and not form.errors:
             try:
                 with hashing_gate().slot():
-                    _sign_up(session, form, list(chosen.values()))
+                    _sign_up(session, form, chosen)
             except HashingBusy:
                 form.form_errors.append(
                     _("Many people are signing up right now. Please try again in a moment.")
                 )
                 status = 503
             else:
-                for code, postcode in found.items():
+                for code, zone in found.items():
                     flash(
-                        _(
-                            "Postcode %(code)s belongs to %(zone)s.",
-                            code=code,
-                            zone=postcode.zone.name,
-                        ),
+                        _("Postcode %(code)s belongs to %(zone)s.", code=code, zone=zone.name),
                         "info",
                     )
                 return redirect(url_for("board.signed_up"))

@@ -664,6 +664,49 @@ def test_sign_up_shows_each_helplines_zones_and_takes_zones_of_both(two_lines, d
     assert f'value="{zone["trojmiasto", "mitte"]}" checked> Mitte</label>' in tricity_picker
 
 
+def test_a_postcode_on_two_lines_is_not_guessed_at_sign_up(two_lines, db):
+    """80331 is Munich's and Gdańsk's: typed alone it is asked about, with a zone of one
+    of the lines ticked it is read as that one."""
+    from app.models import Postcode
+    from tests.conftest import PASSWORD, AuthActions
+
+    ids = dict(db.execute(select(HelplineRow.slug, HelplineRow.id)).all())
+    mitte = db.scalar(select(Zone).where(Zone.helpline_id == ids["berlin"], Zone.slug == "mitte"))
+    gdansk = db.scalar(
+        select(Zone).where(Zone.helpline_id == ids["trojmiasto"], Zone.slug == "gdansk")
+    )
+    db.add(Postcode(code="80331", zone_id=mitte.id, helpline_id=ids["berlin"]))
+    db.commit()
+    client = two_lines.test_client()
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+
+    def sign_up(**fields):
+        data = {
+            "name": "Ola Nowak",
+            "email": "ola@example.org",
+            "phone": "+48 501 234 567",
+            "password": PASSWORD,
+            "password_again": PASSWORD,
+            "postcodes": "80331",
+            "csrf_token": AuthActions(client).csrf_token("/signup"),
+            **fields,
+        }
+        return client.post("/signup", data=data)
+
+    asked = sign_up()
+    assert asked.status_code == 422
+    assert (
+        "Postcode 80331 is in more than one helpline&#39;s area: Mitte (Nachbarschaftshilfe "
+        "Berlin), Gdańsk (Pomoc sąsiedzka Trójmiasto). Please tick the one you mean."
+    ) in asked.text
+    assert db.scalar(select(User).where(User.email == "ola@example.org")) is None
+
+    answer = sign_up(zones=[str(gdansk.id)])
+    assert answer.status_code == 302, answer.text
+    ola = db.scalar(select(User).where(User.email == "ola@example.org"))
+    assert [z.id for z in ola.zones] == [gdansk.id]
+
+
 def test_with_one_helpline_sign_up_looks_as_before(client, berlin):
     page = client.get("/signup").text
     assert "helpline-zones" not in page

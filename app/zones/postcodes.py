@@ -142,16 +142,18 @@ def postcodes_in_text(text: str) -> list[str]:
 
 
 def zones_for_postcodes(
-    session: Session, codes: list[str]
-) -> tuple[dict[str, Postcode], list[str]]:
-    """Each known postcode (with its zone), and the codes no zone holds (malformed included)."""
+    session: Session, codes: list[str], zone_ids: set[int] | None = None
+) -> tuple[dict[str, list[Postcode]], list[str]]:
+    """Each known postcode with the rows that hold it (one per helpline that has it:
+    80331 may be Munich's and Gdańsk's), and the codes no zone holds (malformed
+    included). With `zone_ids`, only rows of those zones count."""
     valid = [code for code in codes if POSTCODE.fullmatch(code)]
-    found = {
-        p.code: p
-        for p in session.scalars(
-            select(Postcode).options(joinedload(Postcode.zone)).where(Postcode.code.in_(valid))
-        )
-    }
+    query = select(Postcode).options(joinedload(Postcode.zone)).where(Postcode.code.in_(valid))
+    if zone_ids is not None:
+        query = query.where(Postcode.zone_id.in_(zone_ids))
+    found: dict[str, list[Postcode]] = {}
+    for postcode in session.scalars(query.order_by(Postcode.zone_id)):
+        found.setdefault(postcode.code, []).append(postcode)
     return found, [code for code in codes if code not in found]
 
 
