@@ -277,6 +277,10 @@ def init_app(app) -> None:
         synced["pid"] = os.getpid()
 
     sync()
+    # That connection was made outside any request, so without the server-side
+    # statement and lock timeouts a request's connections get (app/database_guard.py):
+    # it must not go on to serve a webhook, which would then wait on a lock unbounded.
+    get_db(app).engine.dispose()
 
     @app.before_request
     def _sync_if_not_yet() -> None:
