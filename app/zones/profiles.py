@@ -2,8 +2,9 @@
 
 A profile is either a postcode list (Berlin's CSV, read exactly as published,
 flaws and all; the Tri-City's, taken from the state address register) or a
-small TOML file of postcode ranges. Reading is separate from writing: a file is parsed and checked in
-full before the database is touched, so a broken file changes nothing.
+small TOML file of postcode ranges. Reading is separate from writing: a file
+is parsed and checked in full before the database is touched, so a broken
+file changes nothing.
 """
 
 from __future__ import annotations
