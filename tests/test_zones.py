@@ -1,5 +1,6 @@
-"""Zone profiles: the real Berlin file as published, the Tri-City ranges, postcode lookup."""
+"""Zone profiles: the real Berlin file as published, the Tri-City list, ranges, postcode lookup."""
 
+import csv
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ from app.config import PROFILE_DIR
 from app.models import Postcode, Zone
 from app.zones.postcodes import zone_for_postcode
 from app.zones.profiles import (
+    ImportResult,
     ZoneImportError,
     import_profile,
     profile_path,
@@ -125,12 +127,21 @@ def test_missing_file_is_a_clear_error(runner):
     assert "no such file" in result.output
 
 
+TRICITY_CSV = PROFILE_DIR / "trojmiasto.csv"
+
+
+def tricity_rows() -> list[dict[str, str]]:
+    with TRICITY_CSV.open(encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f, delimiter=";"))
+
+
 def test_tricity_profile(db):
     result = import_profile(db, read_profile(profile_path("trojmiasto")))
     db.commit()
-    assert "3 zones, 1899 postcodes" in "\n".join(result.report())
+    assert "3 zones, 1217 postcodes" in "\n".join(result.report())
     assert zone_for_postcode(db, "80001").zone.name == "Gdańsk"  # 80-001, typed 80001
-    assert zone_for_postcode(db, "80952").zone.name == "Gdańsk"
+    assert zone_for_postcode(db, "80280").zone.name == "Gdańsk"
+    assert zone_for_postcode(db, "83011").zone.name == "Gdańsk"  # Gdańsk's one 83-xxx code
     assert zone_for_postcode(db, "81350").zone.name == "Gdynia"
     assert zone_for_postcode(db, "81720").zone.name == "Sopot"
     assert zone_for_postcode(db, "81881").zone.name == "Sopot"
@@ -138,15 +149,58 @@ def test_tricity_profile(db):
     # 81-198 is Kosakowo's (a commune north of Gdynia), not Gdynia's.
     assert zone_for_postcode(db, "81198") is None
     assert zone_for_postcode(db, "81197").zone.name == "Gdynia"
+    # In the old 80000-80999 range, but no Gdańsk address has them: 80-209 is
+    # Żukowo's (Chwaszczyno), 80-952 no commune's.
+    assert zone_for_postcode(db, "80209") is None
+    assert zone_for_postcode(db, "80952") is None
     assert {z.slug for z in db.scalars(select(Zone))} == {"gdansk", "gdynia", "sopot"}
 
 
-def test_tricity_report_says_what_is_left_out_and_that_it_is_approximate(db):
+def test_tricity_zones_hold_what_the_file_holds(db):
+    import_profile(db, read_profile(profile_path("trojmiasto")))
+    db.commit()
+    in_file: dict[str, set[str]] = {}
+    for row in tricity_rows():
+        in_file.setdefault(row["Borough"], set()).add(row["ZIP"])
+    stored: dict[str, set[str]] = {}
+    for code, zone in db.execute(select(Postcode.code, Zone.name).join(Zone)):
+        stored.setdefault(zone, set()).add(code)
+    assert stored == in_file
+    assert {zone: len(codes) for zone, codes in stored.items()} == {
+        "Gdańsk": 590,
+        "Gdynia": 480,
+        "Sopot": 147,
+    }
+
+
+def test_tricity_report_names_the_codes_shared_with_neighbouring_communes(db):
     report = "\n".join(import_profile(db, read_profile(profile_path("trojmiasto"))).report())
-    assert "Left out of the ranges: 81198 (Kosakowo) from Gdynia." in report
-    assert "Approximate: trojmiasto.toml gives postcode ranges" in report
+    assert "Read trojmiasto.csv (UTF-8): 1217 data lines." in report
+    assert (
+        "Kept in their zone, also used by another commune: 80174 (Kolbudy) in Gdańsk, "
+        "80180 (Kolbudy, Pruszcz Gdański) in Gdańsk, 80298 (Żukowo) in Gdańsk, "
+        "80299 (Żukowo) in Gdańsk, 83011 (Cedry Wielkie, Pruszcz Gdański) in Gdańsk."
+    ) in report
+    # The list is exact per the address register: no longer marked approximate.
+    assert "Approximate" not in report and "Left out" not in report
+    db.commit()
+    shared = zone_for_postcode(db, "80180")
+    assert (shared.zone.name, shared.neighbourhood) == ("Gdańsk", "Gdańsk")
     berlin = "\n".join(import_profile(db, read_profile(profile_path("berlin"))).report())
-    assert "Approximate" not in berlin and "Left out" not in berlin
+    assert "also used by another commune" not in berlin
+
+
+def test_a_range_profile_reports_what_it_leaves_out_and_that_it_is_approximate(tmp_path):
+    path = tmp_path / "town.toml"
+    path.write_text(
+        'area = "Town"\napproximate = true\n[[zone]]\nname = "North"\n'
+        'ranges = [["10000", "10009"]]\nexclude = { "10005" = "Village" }\n'
+    )
+    profile = read_profile(path)
+    report = "\n".join(ImportResult(profile=profile).report())
+    assert "Left out of the ranges: 10005 (Village) from North." in report
+    assert "Approximate: town.toml gives postcode ranges" in report
+    assert profile.postcode_count == 9
 
 
 def test_tricity_import_twice_changes_nothing(db):

@@ -1,9 +1,10 @@
 """Zone profiles: reading a profile file and importing it into the database.
 
-A profile is either a published postcode list (Berlin's CSV, read exactly as
-published, flaws and all) or a small TOML file of postcode ranges (the
-Tri-City). Reading is separate from writing: a file is parsed and checked in
-full before the database is touched, so a broken file changes nothing.
+A profile is either a postcode list (Berlin's CSV, read exactly as published,
+flaws and all; the Tri-City's, taken from the state address register) or a
+small TOML file of postcode ranges. Reading is separate from writing: a file
+is parsed and checked in full before the database is touched, so a broken
+file changes nothing.
 """
 
 from __future__ import annotations
@@ -50,6 +51,9 @@ class Profile:
     # whether the ranges are only an approximation of the area (`approximate = true`).
     left_out: list[tuple[str, str, str]] = field(default_factory=list)
     approximate: bool = False
+    # A list profile: codes kept in their zone though addresses of another commune use
+    # them too (code, zone, the other communes), from the optional `Shared_with` column.
+    shared: list[tuple[str, str, str]] = field(default_factory=list)
 
     @property
     def postcode_count(self) -> int:
@@ -89,6 +93,9 @@ class ImportResult:
         if p.left_out:
             codes = ", ".join(f"{code} ({where}) from {zone}" for code, zone, where in p.left_out)
             lines.append(f"Left out of the ranges: {codes}.")
+        if p.shared:
+            codes = ", ".join(f"{code} ({where}) in {zone}" for code, zone, where in p.shared)
+            lines.append(f"Kept in their zone, also used by another commune: {codes}.")
         if p.approximate:
             lines.append(
                 f"Approximate: {p.source} gives postcode ranges, not a published list "
@@ -155,7 +162,9 @@ def read_postcode_csv(path: Path, area: str | None = None) -> Profile:
     """Read a postcode list in the published Berlin format, cleaning what is safe to clean.
 
     Columns: Country;City;Borough;Neighborhood;ZIP;... The published file is
-    Latin-1; an operator's edited copy saved as UTF-8 is read as UTF-8.
+    Latin-1; an operator's edited copy saved as UTF-8 is read as UTF-8. An
+    optional Shared_with column names other communes that use the same code
+    (the Tri-City list): the code stays in its zone and the import reports it.
     """
     raw = path.read_bytes()
     try:
@@ -169,11 +178,13 @@ def read_postcode_csv(path: Path, area: str | None = None) -> Profile:
         if needed not in header:
             raise ZoneImportError(f"{path}, line 1: no '{needed}' column in the header")
         columns[needed] = header.index(needed)
+    shared_column = header.index("shared_with") if "shared_with" in header else None
 
     zones: dict[str, ZoneData] = {}
     seen: dict[str, tuple[int, str]] = {}  # postcode -> (line, borough)
     cities: set[str] = set()
     trimmed: set[str] = set()
+    shared: list[tuple[str, str, str]] = []
     empty_lines: list[int] = []
     duplicate_lines: list[str] = []
     data_lines = 0
@@ -208,6 +219,8 @@ def read_postcode_csv(path: Path, area: str | None = None) -> Profile:
         seen[code] = (line_no, borough)
         zone = zones.setdefault(borough, ZoneData(slug=slugify(borough), name=borough))
         zone.postcodes[code] = neighbourhood
+        if shared_column is not None and shared_column < len(row) and row[shared_column].strip():
+            shared.append((code, borough, row[shared_column].strip()))
 
     if not zones:
         raise ZoneImportError(f"{path}: no postcodes in the file")
@@ -236,6 +249,7 @@ def read_postcode_csv(path: Path, area: str | None = None) -> Profile:
         read_lines=data_lines,
         encoding=encoding,
         cleaned=cleaned,
+        shared=shared,
     )
 
 
