@@ -88,6 +88,22 @@ def test_a_volunteer_signs_in_claims_calls_back_and_marks_done(page, app, berlin
         assert done.outcome_note == "Brought the shopping at five."
 
 
+def _refresh_until(page, shown) -> None:
+    """Make the board refresh (as its timer would) until `shown` is visible. On a loaded
+    machine one fetch may fail ("could not refresh"); the timer's next tick tries again,
+    and so does this, every 1.5 seconds, for half a minute."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for _ in range(20):
+        page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
+        try:
+            shown.wait_for(timeout=1500)
+            return
+        except PlaywrightTimeout:
+            continue
+    shown.wait_for(timeout=1500)
+
+
 def test_the_board_refreshes_itself_and_keeps_the_filters(page, berlin, volunteer):
     add_request(berlin, postcode="10115")
     page.goto("/login?next=/requests%3Fzone%3Dneukoelln")
@@ -100,8 +116,7 @@ def test_the_board_refreshes_itself_and_keeps_the_filters(page, berlin, voluntee
     add_request(berlin, postcode="12043", request_type="pharmacy")
     add_request(berlin, postcode="10117")
     # What the 30-second timer does, triggered now: the tab becoming visible again.
-    page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
-    page.get_by_role("article", name="Pharmacy").wait_for()
+    _refresh_until(page, page.get_by_role("article", name="Pharmacy"))
     assert page.get_by_role("status").filter(has_text="The list was updated.").count() == 1
     assert re.search(r"1 open request\b", page.locator("#list-heading").inner_text())
     assert page.url.endswith("/requests?zone=neukoelln")
@@ -109,6 +124,5 @@ def test_the_board_refreshes_itself_and_keeps_the_filters(page, berlin, voluntee
 
     # Signed out meanwhile (say, in another tab): the page stops and says so.
     page.context.clear_cookies()
-    page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
-    page.get_by_text("The list is no longer updated by itself. Please use Refresh.").wait_for()
+    _refresh_until(page, page.get_by_text("The list is no longer updated by itself."))
     assert page.get_by_role("article").count() == 1
