@@ -481,3 +481,12 @@ def answer_call_back(app, phone):
         app.config["HOTLINE"], CallStep.CALLBACK_CODE, payload["language"], ref=payload["reference"]
     )
     return phone.answer(number, url)
+
+
+@pytest.fixture
+def twilio():
+    """Twilio's REST API on a loopback port (tests/twilio_emulator.py), for ACCOUNT_SID."""
+    from tests.twilio_emulator import ACCOUNT_SID, TwilioEmulator
+
+    with TwilioEmulator(ACCOUNT_SID, TEST_AUTH_TOKEN) as emulator:
+        yield emulator

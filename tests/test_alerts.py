@@ -14,13 +14,11 @@ from app.jobs.worker import Worker
 from app.messaging import alerts
 from app.messaging.quiet_hours import quiet_until
 from app.models import AlertChannel, HelpRequest, Job, User
-from tests.conftest import TEST_AUTH_TOKEN, make_test_app
+from tests.conftest import make_test_app
 from tests.smtp_server import SmtpServer, plain_text
-from tests.twilio_emulator import TwilioEmulator, through_flask
+from tests.twilio_emulator import HOTLINE_NUMBER, account_settings, through_flask
 from voice.simulator import Phone
 
-ACCOUNT_SID = "AC" + "0" * 32
-HOTLINE_NUMBER = "+4930555000"
 CALLER = "+4930123456"
 BERLIN = ZoneInfo("Europe/Berlin")  # the test configuration's time zone
 
@@ -29,12 +27,6 @@ BERLIN = ZoneInfo("Europe/Berlin")  # the test configuration's time zone
 def smtp():
     with SmtpServer() as server:
         yield server
-
-
-@pytest.fixture
-def twilio():
-    with TwilioEmulator(ACCOUNT_SID, TEST_AUTH_TOKEN) as emulator:
-        yield emulator
 
 
 @pytest.fixture
@@ -47,12 +39,7 @@ def _alert_app(database_url, path, smtp, twilio, **alert_config):
         database_url,
         path,
         mail={"url": smtp.url, "from_address": "hotline@example.org"},
-        twilio={
-            "auth_token": TEST_AUTH_TOKEN,
-            "account_sid": ACCOUNT_SID,
-            "api_base_url": twilio.url,
-            "phone_number": HOTLINE_NUMBER,
-        },
+        twilio=account_settings(twilio),
         alerts={"batch_minutes": 10, **alert_config},
     )
     twilio.deliver = through_flask(app)

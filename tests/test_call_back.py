@@ -14,20 +14,17 @@ from app.calls.outbound import CODE_CALLBACK_JOB, flow_url, place_call
 from app.database import get_db, utcnow
 from app.jobs.worker import Worker
 from app.models import CallStep, Delivery, HelpRequest, Job, JobState, RequestStatus
-from tests.conftest import TEST_AUTH_TOKEN, make_test_app
-from tests.twilio_emulator import Callee, TwilioEmulator, through_flask
+from tests.conftest import make_test_app
+from tests.twilio_emulator import (
+    HOTLINE_NUMBER,
+    Callee,
+    account_settings,
+    through_flask,
+)
 from voice.flow import spell
 from voice.simulator.phone import FlaskTransport, Phone
 
-ACCOUNT_SID = "AC" + "0" * 32
-HOTLINE_NUMBER = "+4930555000"
 CALLER = "+4930231250001"
-
-
-@pytest.fixture
-def twilio():
-    with TwilioEmulator(ACCOUNT_SID, TEST_AUTH_TOKEN) as emulator:
-        yield emulator
 
 
 @pytest.fixture
@@ -35,12 +32,7 @@ def line(database_url, tmp_path, twilio, berlin):
     app = make_test_app(
         database_url,
         tmp_path,
-        twilio={
-            "auth_token": TEST_AUTH_TOKEN,
-            "account_sid": ACCOUNT_SID,
-            "api_base_url": twilio.url,
-            "phone_number": HOTLINE_NUMBER,
-        },
+        twilio=account_settings(twilio),
         jobs={"first_retry_seconds": 1},
     )
     twilio.deliver = through_flask(app)

@@ -10,20 +10,17 @@ from sqlalchemy import select
 from app.audit import Action
 from app.jobs.worker import Worker
 from app.models import AuditEvent, HelpRequest, User
-from tests.conftest import TEST_AUTH_TOKEN, add_request, close_test_app, make_test_app
-from tests.twilio_emulator import Callee, TwilioEmulator, through_flask
+from tests.conftest import add_request, close_test_app, make_test_app
+from tests.twilio_emulator import (
+    HOTLINE_NUMBER,
+    Callee,
+    account_settings,
+    through_flask,
+)
 from voice.simulator.phone import FlaskTransport
 
-ACCOUNT_SID = "AC" + "0" * 32
-HOTLINE_NUMBER = "+4930555000"
 CALLER = "+4930231250007"
 VOLUNTEER_PHONE = "+4930231250042"
-
-
-@pytest.fixture
-def twilio():
-    with TwilioEmulator(ACCOUNT_SID, TEST_AUTH_TOKEN) as emulator:
-        yield emulator
 
 
 @pytest.fixture
@@ -38,12 +35,7 @@ def app(database_url, tmp_path, twilio, app_settings):
     app = make_test_app(
         database_url,
         tmp_path,
-        twilio={
-            "auth_token": TEST_AUTH_TOKEN,
-            "account_sid": ACCOUNT_SID,
-            "api_base_url": twilio.url,
-            "phone_number": HOTLINE_NUMBER,
-        },
+        twilio=account_settings(twilio),
         **app_settings,
     )
     twilio.deliver = through_flask(app)

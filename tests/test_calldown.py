@@ -14,19 +14,11 @@ from app.database import get_db, utcnow
 from app.jobs.worker import Worker
 from app.models import Calldown, HelpRequest, RequestStatus
 from app.requests.attention import Reason, requests_needing_attention
-from tests.conftest import TEST_AUTH_TOKEN, add_request, close_test_app, make_test_app
-from tests.twilio_emulator import Callee, TwilioEmulator, through_flask
+from tests.conftest import add_request, close_test_app, make_test_app
+from tests.twilio_emulator import Callee, account_settings, through_flask
 from voice.simulator.phone import FlaskTransport
 
-ACCOUNT_SID = "AC" + "0" * 32
-HOTLINE_NUMBER = "+4930555000"
 CALLER = "+4930231250009"
-
-
-@pytest.fixture
-def twilio():
-    with TwilioEmulator(ACCOUNT_SID, TEST_AUTH_TOKEN) as emulator:
-        yield emulator
 
 
 @pytest.fixture
@@ -34,12 +26,7 @@ def app(database_url, tmp_path, twilio):
     app = make_test_app(
         database_url,
         tmp_path,
-        twilio={
-            "auth_token": TEST_AUTH_TOKEN,
-            "account_sid": ACCOUNT_SID,
-            "api_base_url": twilio.url,
-            "phone_number": HOTLINE_NUMBER,
-        },
+        twilio=account_settings(twilio),
         calldown={"after_hours": 1.5, "hours": "", "retry_after_hours": 4},
     )
     twilio.deliver = through_flask(app)

@@ -16,22 +16,15 @@ from app.calls.outbound import place_call
 from app.database import get_db, utcnow
 from app.jobs.worker import Worker
 from app.models import Delivery, HelpRequest, Job, RequestStatus
-from tests.conftest import TEST_AUTH_TOKEN, TEST_PASSWORD_HASH_COST
+from tests.conftest import TEST_PASSWORD_HASH_COST
 from tests.test_helplines import BERLIN_NUMBER, TRICITY_NUMBER, dial, run, two_helplines
-from tests.twilio_emulator import Callee, TwilioEmulator, through_flask
+from tests.twilio_emulator import Callee, account_settings, through_flask
 from voice.flow import spell
 from voice.simulator.phone import FlaskTransport
 
-ACCOUNT_SID = "AC" + "0" * 32
 TWILIO_NUMBER = "+4930555000"  # [twilio] phone_number: neither helpline's
 CALLER = "+48501234567"
 TRICITY_OPERATOR = "+48583000999"
-
-
-@pytest.fixture
-def twilio():
-    with TwilioEmulator(ACCOUNT_SID, TEST_AUTH_TOKEN) as emulator:
-        yield emulator
 
 
 @pytest.fixture
@@ -39,12 +32,7 @@ def two_lines(another_app, berlin, twilio):
     """Berlin's and the Tri-City's lines in one app, its Twilio account at the emulator."""
     app = another_app(
         helpline=two_helplines(),
-        twilio={
-            "auth_token": TEST_AUTH_TOKEN,
-            "account_sid": ACCOUNT_SID,
-            "api_base_url": twilio.url,
-            "phone_number": TWILIO_NUMBER,
-        },
+        twilio=account_settings(twilio, TWILIO_NUMBER),
         calldown={"after_hours": 1, "hours": "", "retry_after_hours": 4},
     )
     result = run(app, "zones", "import")
@@ -254,12 +242,7 @@ def test_calldowns_keep_each_helplines_calling_hours_in_its_own_time_zone(
 
     app = another_app(
         helpline=two_helplines(timezone="Asia/Tokyo"),
-        twilio={
-            "auth_token": TEST_AUTH_TOKEN,
-            "account_sid": ACCOUNT_SID,
-            "api_base_url": twilio.url,
-            "phone_number": TWILIO_NUMBER,
-        },
+        twilio=account_settings(twilio, TWILIO_NUMBER),
         calldown={"after_hours": 1, "hours": "09:00-19:00", "retry_after_hours": 4},
     )
     assert run(app, "zones", "import").exit_code == 0

@@ -11,18 +11,10 @@ from app.jobs.worker import Worker
 from app.messaging import sms
 from app.messaging.outbox import queue_sms
 from app.models import Delivery, Job, JobState
-from tests.conftest import TEST_AUTH_TOKEN, make_test_app
-from tests.twilio_emulator import TwilioEmulator, through_flask
+from tests.conftest import make_test_app
+from tests.twilio_emulator import HOTLINE_NUMBER, account_settings, through_flask
 
-ACCOUNT_SID = "AC" + "0" * 32
-HOTLINE_NUMBER = "+4930555000"
 ADA = "+4915112345678"
-
-
-@pytest.fixture
-def twilio():
-    with TwilioEmulator(ACCOUNT_SID, TEST_AUTH_TOKEN) as emulator:
-        yield emulator
 
 
 @pytest.fixture
@@ -30,12 +22,7 @@ def sms_app(database_url, tmp_path, twilio):
     app = make_test_app(
         database_url,
         tmp_path,
-        twilio={
-            "auth_token": TEST_AUTH_TOKEN,
-            "account_sid": ACCOUNT_SID,
-            "api_base_url": twilio.url,
-            "phone_number": HOTLINE_NUMBER,
-        },
+        twilio=account_settings(twilio),
         jobs={"first_retry_seconds": 1},
     )
     twilio.deliver = through_flask(app)

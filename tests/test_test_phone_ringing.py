@@ -21,21 +21,13 @@ from tests.conftest import (
     close_test_app,
     make_test_app,
 )
-from tests.twilio_emulator import TwilioEmulator, through_flask
+from tests.twilio_emulator import HOTLINE_NUMBER, account_settings, through_flask
 from voice.simulator.phone import FlaskTransport
 
-ACCOUNT_SID = "AC" + "0" * 32
-HOTLINE_NUMBER = "+4930555000"
 FICTIONAL_CALLER = "+493023125417"
 VOLUNTEER_PHONE = "+4915112345678"
 EN = {"Accept-Language": "en"}
 JSON = {"Accept": "application/json", **EN}
-
-
-@pytest.fixture
-def twilio():
-    with TwilioEmulator(ACCOUNT_SID, TEST_AUTH_TOKEN) as emulator:
-        yield emulator
 
 
 @pytest.fixture
@@ -44,12 +36,7 @@ def app(database_url, tmp_path, twilio):
     app = make_test_app(
         database_url,
         tmp_path,
-        twilio={
-            "auth_token": TEST_AUTH_TOKEN,
-            "account_sid": ACCOUNT_SID,
-            "api_base_url": twilio.url,
-            "phone_number": HOTLINE_NUMBER,
-        },
+        twilio=account_settings(twilio),
         calldown={"after_hours": 1.5, "hours": "", "retry_after_hours": 4},
         test_phone="everyone",
     )

@@ -89,6 +89,23 @@ def _now() -> str:
     return formatdate(usegmt=True)
 
 
+# The account the tests' apps use, and the number they call and text from.
+ACCOUNT_SID = "AC" + "0" * 32
+HOTLINE_NUMBER = "+4930555000"
+
+
+def account_settings(emulator: TwilioEmulator, phone_number: str = HOTLINE_NUMBER) -> dict:
+    """An app's `[twilio]` table for the account at `emulator` (make_test_app(twilio=...))."""
+    from tests.conftest import TEST_AUTH_TOKEN
+
+    return {
+        "auth_token": TEST_AUTH_TOKEN,
+        "account_sid": ACCOUNT_SID,
+        "api_base_url": emulator.url,
+        "phone_number": phone_number,
+    }
+
+
 class TwilioEmulator:
     """Twilio's REST API for one account, in a thread of this process."""
 
