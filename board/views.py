@@ -8,6 +8,8 @@ volunteer holding the claim), and only after the view was written to the audit l
 
 from __future__ import annotations
 
+from collections import Counter
+
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -79,19 +81,27 @@ def _session_with_fresh_claims():
 
 
 def _filters(zones) -> tuple[FilterForm, BoardFilters]:
-    """The filter form read from the query string; invalid values are reported and ignored."""
+    """The filter form read from the query string; invalid values are reported and ignored.
+
+    With zones of several helplines the choices are every one of those lines' kinds of
+    help and languages, and a zone slug two lines share is told apart (zone_keys)."""
+    keys = zone_keys(zones)
+    several = len({z.helpline_id for z in zones}) > 1
     form = FilterForm(formdata=request.args)
     form.zone.choices = [SelectChoice("", _("All my zones"))] + [
-        SelectChoice(z.slug, z.name) for z in zones
+        SelectChoice(keys[z.id], zone_label(z, keys, several)) for z in zones
     ]
+    lines = _lines_of(zones)
     form.type.choices = [SelectChoice("", _("Any kind"))] + [
-        SelectChoice(t.code, request_type_label(t.code)) for t in settings().request_types
+        SelectChoice(code, request_type_label(code))
+        for code in _unique(t.code for line in lines for t in line.request_types)
     ]
     form.language.choices = [SelectChoice("", _("Any language"))] + [
-        SelectChoice(code, language_name(code)) for code in settings().phone_languages
+        SelectChoice(code, language_name(code))
+        for code in _unique(code for line in lines for code in line.phone_languages)
     ]
     form.validate()
-    zone_ids = {z.slug: z.id for z in zones}
+    zone_ids = {key: zone_id for zone_id, key in keys.items()}
 
     def valid(field) -> str:
         return "" if field.errors else (field.data or "")
@@ -103,6 +113,32 @@ def _filters(zones) -> tuple[FilterForm, BoardFilters]:
         language=valid(form.language),
     )
     return form, filters
+
+
+def zone_keys(zones) -> dict[int, str]:
+    """Each zone's value in the board's URL (?zone=): its slug, or "line:slug" where two
+    of these zones' helplines use the same slug (a "mitte" in Berlin and in Gdańsk)."""
+    shared = Counter(z.slug for z in zones)
+    return {z.id: z.slug if shared[z.slug] == 1 else f"{z.helpline.slug}:{z.slug}" for z in zones}
+
+
+def zone_label(zone, keys: dict[int, str], several: bool) -> str:
+    """A zone's name, with its helpline's where the name alone could mean two places."""
+    if several and ":" in keys[zone.id]:
+        return f"{zone.name} ({zone.helpline.name})"
+    return zone.name
+
+
+def _lines_of(zones) -> list:
+    """The configured helplines the zones belong to (the top level's, for a lone line)."""
+    config = settings()
+    slugs = {z.helpline.slug for z in zones}
+    lines = [h for h in config.helplines if h.slug in slugs]
+    return lines or list(config.helplines)
+
+
+def _unique(values) -> list:
+    return list(dict.fromkeys(values))
 
 
 def _board_page(template: str):
@@ -117,6 +153,8 @@ def _board_page(template: str):
         board=board,
         zones=zones,
         neighbourhoods=neighbourhoods(session, board.requests),
+        zone_keys=zone_keys(zones),
+        several_lines=len({z.helpline_id for z in zones}) > 1,
         held=open_claim_count(session, current_user),
         max_open_claims=settings().max_open_claims,
         filtered=filters.narrowed,

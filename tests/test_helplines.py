@@ -489,6 +489,43 @@ def test_a_volunteer_of_both_helplines_sees_both_boards(two_lines, db, make_pers
     assert CALLER not in board  # a caller's number only for whoever claims the request
 
 
+def test_a_zone_slug_two_lines_share_is_told_apart_on_the_board(two_lines, db, make_person):
+    """A "mitte" on both lines: the board names each with its line, and filters by one."""
+    ids = dict(db.execute(select(HelplineRow.slug, HelplineRow.id)).all())
+    tri_mitte = Zone(helpline_id=ids["trojmiasto"], slug="mitte", name="Mitte", area="Trojmiasto")
+    db.add(tri_mitte)
+    db.commit()
+    for number, caller, postcode in [
+        (TRICITY_NUMBER, CALLER, "80001"),
+        (BERLIN_NUMBER, "+4930123456", "10115"),
+    ]:
+        call = dial(two_lines, number).call(caller)
+        for keys in ("1", postcode, "1", "1", "#"):
+            call.press(keys)
+    db.expire_all()
+    tricity_request = db.scalars(select(HelpRequest).where(HelpRequest.postcode == "80001")).one()
+    tricity_request.zone_id = tri_mitte.id  # as if 80001 were in the Tri-City's "mitte"
+    berlin_request = db.scalars(select(HelpRequest).where(HelpRequest.postcode == "10115")).one()
+    db.commit()
+    person = make_person("both@example.org", zones=["mitte"])  # both lines' "mitte"
+    client = two_lines.test_client()
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    with client.session_transaction() as session:
+        session.update(signed_in_keys(person.id))
+
+    board = client.get("/requests").text
+    assert 'href="/requests?zone=berlin:mitte"' in board
+    assert 'href="/requests?zone=trojmiasto:mitte"' in board
+    assert "Mitte (Pomoc sąsiedzka Trójmiasto)" in board
+    assert "Mitte (Nachbarschaftshilfe Berlin)" in board
+    filtered = client.get("/requests?zone=trojmiasto:mitte").text
+    assert tricity_request.reference in filtered
+    assert berlin_request.reference not in filtered
+    # A bare slug two lines share is not a zone of its own: the filter says so.
+    assert client.get("/requests?zone=mitte").status_code == 200
+    assert berlin_request.reference in client.get("/requests?zone=berlin:mitte").text
+
+
 # -- alerts ------------------------------------------------------------------------------
 
 
