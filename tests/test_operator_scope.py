@@ -236,6 +236,7 @@ def test_berlins_operator_never_sees_the_tricity_callers_number(world):
     # Ola serves zones of both lines: hers to see, with Berlin's zone.
     assert "ola@example.org" in pages["/operator/volunteers?status=approved"]
     assert "Gdańsk" not in pages["/operator/"] and "Mitte" in pages["/operator/"]
+    assert "· Nachbarschaftshilfe Berlin" not in pages["/operator/"]  # one line: no need
     assert "Gdańsk" not in pages["/requests"] and "Gdańsk" not in pages["/operator/posters"]
 
 
@@ -300,6 +301,8 @@ def test_the_admin_and_an_operator_of_both_lines_see_both(world, who):
     assert world.tricity_request.reference in attention
     assert "kasia@example.org" in pages["/operator/volunteers"]
     assert "Gdańsk" in pages["/operator/"] and "Mitte" in pages["/operator/"]
+    # Zones of two lines on one dashboard: each named with its line.
+    assert 'Gdańsk <span class="small">· Pomoc sąsiedzka Trójmiasto</span>' in pages["/operator/"]
     assert world.tricity_claimed.reference in pages["/operator/audit"]
     client = signed_in(world, getattr(world, who))
     assert client.get(f"/requests/{world.tricity_request.reference}").status_code == 200

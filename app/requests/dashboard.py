@@ -25,6 +25,7 @@ from app.database import UTCDateTime, utcnow
 from app.models import (
     AccountStatus,
     Call,
+    HelplineRow,
     HelpRequest,
     RequestStatus,
     Role,
@@ -48,6 +49,7 @@ class ZoneBacklog:
     done_recently: int  # done in the last MEDIAN_DAYS days
     oldest_open_at: datetime | None
     volunteers: int  # approved volunteers serving the zone
+    helpline: str = ""  # its helpline's name (shown where a viewer sees several)
 
     @property
     def uncovered(self) -> bool:
@@ -69,6 +71,11 @@ class Dashboard:
     claims_counted: int
     completions_counted: int
     calls_per_day: list[tuple[date, int]] = field(default_factory=list)  # CHART_DAYS, oldest first
+
+    @property
+    def several_helplines(self) -> bool:
+        """The viewer sees zones of more than one helpline: each is named with its line."""
+        return len({z.helpline for z in self.zones}) > 1
 
     @property
     def uncovered_zones(self) -> list[ZoneBacklog]:
@@ -191,7 +198,9 @@ def zone_backlog(
             func.coalesce(requests.c.done, 0),
             requests.c.oldest_open,
             func.coalesce(volunteers.c.volunteers, 0),
+            HelplineRow.name,
         )
+        .join(HelplineRow, HelplineRow.id == Zone.helpline_id)
         .outerjoin(requests, requests.c.zone_id == Zone.id)
         .outerjoin(volunteers, volunteers.c.zone_id == Zone.id)
         .where(in_scope(viewer, Zone.helpline_id))
