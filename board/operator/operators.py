@@ -50,9 +50,9 @@ def operator_helplines(user_id: int):
         abort(404)
     session.commit()
     if changed:
-        flash(gettext("%(name)s's helplines are saved.", name=operator.name), "success")
+        flash(gettext("The helplines of %(name)s are saved.", name=operator.name), "success")
     else:
-        flash(gettext("%(name)s's helplines are unchanged.", name=operator.name), "info")
+        flash(gettext("The helplines of %(name)s are unchanged.", name=operator.name), "info")
     return redirect(url_for(".operators", _anchor=f"operator-{operator.id}"))
 
 
