@@ -82,6 +82,7 @@ ACTION_SENTENCES = {
     audit.Action.RETURNED_TO_BOARD: _l("put the request back on the board"),
     audit.Action.CLOSED_BY_OPERATOR: _l("closed the request"),
     audit.Action.MESSAGE_HANDLED: _l("marked a voice message as handled"),
+    audit.Action.HELPLINES_CHANGED: _l("changed the helplines the operator runs"),
 }
 
 
