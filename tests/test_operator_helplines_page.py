@@ -103,6 +103,13 @@ def test_an_operator_who_is_not_the_admin_can_neither_open_nor_post_the_page(wor
 
 def test_an_admin_or_a_volunteer_has_no_helplines_to_change_here(world, db):
     client = signed_in(world, world.admin)
+    # Without the form's CSRF token (another site's form): refused, nothing changed.
+    forged = client.post(
+        f"/operator/operators/{world.berlin_operator.id}/helplines",
+        data={"helplines": ["trojmiasto"]},
+    )
+    assert forged.status_code == 400
+    assert helplines_of(db, world.berlin_operator) == ["berlin"]
     for person in (world.admin, world.anna):
         path = f"/operator/operators/{person.id}/helplines"
         assert post(client, path, {"helplines": ["berlin"]}).status_code == 404

@@ -34,7 +34,7 @@ def operators():
 @bp.post("/operators/<int:user_id>/helplines")
 def operator_helplines(user_id: int):
     """Save the helplines one operator runs; at least one stays ticked."""
-    _admins_only()  # (the CSRF token is checked for every POST: board/__init__.py)
+    _admins_only()  # (the CSRF token is checked for every POST: app/__init__.py)
     session = db_session()
     operator = session.get(User, user_id)
     if operator is None or operator.role != Role.OPERATOR or operator.status == DELETED:
@@ -45,7 +45,9 @@ def operator_helplines(user_id: int):
         error = gettext("Tick at least one helpline for %(name)s.", name=operator.name)
         return _page(error=(operator.id, error, slugs)), 422
     try:
-        _rows, changed = change_helplines(session, operator, slugs, by=current_user)
+        _rows, changed = change_helplines(
+            session, operator, slugs, by=current_user._get_current_object()
+        )
     except ScopeError:  # changed meanwhile (made an admin, say)
         abort(404)
     session.commit()
