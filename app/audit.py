@@ -30,6 +30,7 @@ class Action(enum.StrEnum):
     ZONES_CHANGED = "zones_changed"
     PASSWORD_CHANGED = "password_changed"
     ACCOUNT_DELETED = "account_deleted"
+    HELPLINES_CHANGED = "helplines_changed"  # the helplines an operator runs
     CALL_BRIDGED = "call_bridged"  # a call through the hotline reached the caller
 
 

@@ -93,6 +93,14 @@ CASES = [
             "en": ("marked a voice message as handled (call CA123)", ""),
         },
     ),
+    (
+        audit.Action.HELPLINES_CHANGED,
+        "berlin, trojmiasto",
+        {
+            "en": ("set the helplines the operator runs: berlin, trojmiasto", ""),
+            "pl": ("ustawił(a) linie pomocy, które prowadzi koordynator: berlin, trojmiasto", ""),
+        },
+    ),
     # Shapes this module does not know: the action's sentence and the detail as stored.
     (
         audit.Action.UNREACHABLE,
@@ -103,6 +111,11 @@ CASES = [
         audit.Action.APPROVED,
         "pending -> approved",
         {"en": ("approved the account", "pending -> approved")},
+    ),
+    (
+        audit.Action.HELPLINES_CHANGED,
+        "Berlin; Gdańsk",
+        {"en": ("changed the helplines the operator runs", "Berlin; Gdańsk")},
     ),
     ("something_new", "raw detail", {"en": ("something_new", "raw detail")}),
 ]

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from app.accounts.users import create_user
+from app.models import Role
 from tests import browser as browsers
 from tests.conftest import TEST_PASSWORD_HASH_COST
 from tests.demo import PASSWORD, seed_demo
@@ -76,9 +78,24 @@ def chromium():
         yield browser
 
 
+# The demo's operator runs a helpline; the Operators page is an administrator's.
+ADMIN = "ada.admin@example.org"
+
+
 @pytest.fixture
 def demo(app, berlin):
-    return seed_demo(berlin, hash_cost=TEST_PASSWORD_HASH_COST)
+    scene = seed_demo(berlin, hash_cost=TEST_PASSWORD_HASH_COST)
+    create_user(
+        berlin,
+        name="Ada Admin",
+        email=ADMIN,
+        password=PASSWORD,
+        hash_cost=TEST_PASSWORD_HASH_COST,
+        role=Role.ADMIN,
+        approved=True,
+    )
+    berlin.commit()
+    return scene
 
 
 @pytest.fixture
@@ -113,6 +130,7 @@ def pages_of(demo) -> dict[str, list[str]]:
             "/phone/ringing?number=%2B493023125417",  # the page without JavaScript
             "/requests",
         ],
+        ADMIN: ["/operator/operators"],
     }
 
 
@@ -161,6 +179,14 @@ def test_every_page_is_accessible_and_fits(chromium, live_server, demo, look, vi
             page.get_by_role("button", name="Done: the person was helped").click()
             page.get_by_role("heading", name="Mark as done?").wait_for()
             problems += check(page, "confirm done", look)
+        if email == ADMIN:
+            # The helplines form refused: every line unticked.
+            operator = page.get_by_role("group", name=f"Helplines {demo.operator.name} runs")
+            for box in operator.get_by_role("checkbox").all():
+                box.uncheck()
+            page.locator(f"#operator-{demo.operator.id}").get_by_role("button", name="Save").click()
+            page.locator("#form-errors").wait_for()
+            problems += check(page, "operators with an error", look)
         if not email:
             page.goto("/signup")
             page.get_by_role("button", name="Sign up").click()

@@ -176,6 +176,8 @@ FORM_DATA = {
     "operator.show_number": {},
     "operator.export": {"first": "2026-01-01", "with_numbers": "y"},
     "operator.retry_job": {},
+    # (An admin's form: refused for its token before Eve's role or Dan's is asked.)
+    "operator.operator_helplines": {"helplines": "default"},
     "board.change_alerts": {"channel": "none"},
     "board.forgot_password": {"email": "ada@example.org"},
     "board.reset_password_page": {

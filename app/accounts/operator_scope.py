@@ -16,10 +16,11 @@ existed) belongs to no helpline: only an admin sees it.
 from __future__ import annotations
 
 from sqlalchemy import ColumnElement, and_, false, or_, select, true
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session, aliased, selectinload
 
 from app.models import (
     OPERATOR_ROLES,
+    AccountStatus,
     AuditEvent,
     HelplineRow,
     HelpRequest,
@@ -165,3 +166,42 @@ def set_helplines(session: Session, operator: User, slugs: list[str]) -> list[He
     operator.helplines = [rows[slug] for slug in dict.fromkeys(slugs)]
     session.flush()
     return operator.helplines
+
+
+def change_helplines(
+    session: Session, operator: User, slugs: list[str], *, by: User | None
+) -> tuple[list[HelplineRow], bool]:
+    """Make an operator (not an admin: they run every one) run exactly `slugs`, audited.
+
+    The one change behind `hotline users helplines` and the operators page; `by` is the
+    admin who changed it (None: a command). Returns the helplines and whether that
+    changed anything. Only flushes.
+    """
+    from app import audit  # here: app.audit reads its scope from this module
+
+    if operator.is_admin:
+        raise ScopeError(f"{operator.email} is an admin, who runs every helpline")
+    before = {row.id for row in operator.helplines}
+    rows = set_helplines(session, operator, slugs)
+    changed = {row.id for row in rows} != before
+    if changed:
+        audit.record(
+            session,
+            audit.Action.HELPLINES_CHANGED,
+            user=by,
+            subject=operator,
+            detail=", ".join(row.slug for row in rows),
+        )
+        session.flush()
+    return rows, changed
+
+
+def list_operators(session: Session) -> list[User]:
+    """Every operator and admin with an account, by name: who runs which helpline."""
+    query = (
+        select(User)
+        .options(selectinload(User.helplines))
+        .where(User.role.in_(OPERATOR_ROLES), User.status != AccountStatus.DELETED)
+        .order_by(User.name, User.id)
+    )
+    return list(session.scalars(query))

@@ -81,10 +81,10 @@ def users_helplines(email: str, slugs: tuple[str, ...]) -> None:
         operator = find_by_email(session, email)
         if operator is None:
             raise click.ClickException(f"no account for {email}")
-        if operator.is_admin:
-            raise click.ClickException(f"{email} is an admin, who runs every helpline")
         try:
-            rows = operator_scope.set_helplines(session, operator, list(slugs))
+            rows, _changed = operator_scope.change_helplines(
+                session, operator, list(slugs), by=None
+            )
         except operator_scope.ScopeError as e:
             raise click.ClickException(str(e)) from None
         session.commit()

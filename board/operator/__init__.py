@@ -51,6 +51,7 @@ def never_cached(response):
 
 from board.operator import (  # noqa: E402, F401  (routes register on bp)
     jobs,
+    operators,
     posters,
     views,
     volunteer_zones,

@@ -39,6 +39,7 @@ SUSPENDED_CLAIM = "claim released: the volunteer was suspended"
 ATTEMPT = re.compile(r"attempt (?P<num>\d+)\Z")
 EXPIRY = re.compile(r"not done within (?P<hours>\d+) hours\Z")
 CALL = re.compile(r"(?:caller number|voice message) of call (?P<sid>\S+)\Z")
+SLUGS = re.compile(r"[a-z0-9-]+(?:, [a-z0-9-]+)*\Z")  # app/accounts/operator_scope.py
 EXPORT = re.compile(
     r"call log (?P<first>\d{4}-\d\d-\d\d)(?: to (?P<last>\d{4}-\d\d-\d\d))? with full caller "
     r"numbers \((?P<num>\d+) calls\), via (?P<via>.*)\Z"
@@ -81,6 +82,7 @@ ACTION_SENTENCES = {
     audit.Action.RETURNED_TO_BOARD: _l("put the request back on the board"),
     audit.Action.CLOSED_BY_OPERATOR: _l("closed the request"),
     audit.Action.MESSAGE_HANDLED: _l("marked a voice message as handled"),
+    audit.Action.HELPLINES_CHANGED: _l("changed the helplines the operator runs"),
 }
 
 
@@ -182,6 +184,12 @@ def _exported(detail: str) -> Sentence | None:
     )
 
 
+def _helplines_changed(detail: str) -> Sentence | None:
+    if not SLUGS.match(detail):
+        return None
+    return Sentence(_("set the helplines the operator runs: %(helplines)s", helplines=detail))
+
+
 _DESCRIBERS = {
     audit.Action.CLAIMED: _plain(audit.Action.CLAIMED),
     audit.Action.COMPLETED: _plain(audit.Action.COMPLETED),
@@ -197,4 +205,5 @@ _DESCRIBERS = {
     audit.Action.NUMBER_VIEWED: _number_viewed,
     audit.Action.MESSAGE_HANDLED: _message_handled,
     audit.Action.EXPORTED: _exported,
+    audit.Action.HELPLINES_CHANGED: _helplines_changed,
 }

@@ -64,6 +64,7 @@ ACTION_LABELS = {
     audit.Action.ZONES_CHANGED: _l("changed the zones"),
     audit.Action.PASSWORD_CHANGED: _l("changed the password"),
     audit.Action.ACCOUNT_DELETED: _l("deleted the account"),
+    audit.Action.HELPLINES_CHANGED: _l("changed an operator's helplines"),
 }
 
 STATUS_LABELS = {
