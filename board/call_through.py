@@ -13,8 +13,9 @@ from flask_babel import ngettext
 from flask_login import current_user
 
 from app.calls import bridge
+from app.calls.outbound import twilio_configured
 from app.models import BridgedCall
-from board import bp
+from board import bp, test_phone
 from board.accounts import approved_required
 from board.views import _own_claim_or_refuse, _session_with_fresh_claims
 
@@ -28,6 +29,16 @@ PROGRESS = {
     bridge.UNREACHABLE: _l("Not answered: the caller did not pick up. Counted as could not reach."),
     bridge.FAILED: _l("The call could not be placed. Please try again later."),
 }
+
+
+def rings_where(user) -> str:
+    """Which phone a call through the hotline rings first for `user`: "phone" (theirs,
+    through Twilio), "test_phone" (no Twilio account here, so the test phone rings:
+    app/calls/outbound.py rings_simulator), or "" (neither: no button, no dead end)."""
+    settings = current_app.config["HOTLINE"]
+    if twilio_configured(settings):
+        return "phone"
+    return "test_phone" if test_phone.may_use(user, settings.test_phone) else ""
 
 
 def progress(bridged: BridgedCall) -> str:
@@ -46,6 +57,13 @@ def call_through(reference: str):
     help_request, refusal = _own_claim_or_refuse(session, reference)
     if refusal:
         return refusal
+    rings = rings_where(current_user)
+    if not rings:
+        flash(
+            _("Calls through the hotline are not set up here. Please call from your own phone."),
+            "error",
+        )
+        return redirect(url_for("board.request_page", reference=reference))
     if bridge.start(session, help_request, current_user, current_app.config["HOTLINE"]) is None:
         flash(
             _(
@@ -56,5 +74,8 @@ def call_through(reference: str):
         )
     else:
         session.commit()
-        flash(_("Your phone will ring in a moment. Press 1 to be put through."), "info")
+        if rings == "test_phone":
+            flash(_("The test phone will ring in a moment. Answer it there and press 1."), "info")
+        else:
+            flash(_("Your phone will ring in a moment. Press 1 to be put through."), "info")
     return redirect(url_for("board.request_page", reference=reference))

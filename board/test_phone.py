@@ -73,12 +73,19 @@ KEYS = "0123456789*#"
 NO_SCRIPT_MOVES = frozenset({"-", "answer", "noanswer", "hangup"})
 
 
+def may_use(user, access: str) -> bool:
+    """Whether `user` may use the test phone under the `test_phone` setting `access`."""
+    if access == "everyone":
+        return True
+    return access != "off" and user.is_authenticated and user.is_operator and user.approved
+
+
 @bp.before_request
 def only_those_allowed():
     access = current_app.config["HOTLINE"].test_phone
     if access == "off":
         abort(404)
-    if access == "everyone":
+    if may_use(current_user, access):
         return None
     page = request.endpoint == "test_phone.page" or (
         request.endpoint in _HTML_TOO and not (request.is_json or _wants_json())
@@ -87,12 +94,11 @@ def only_those_allowed():
         if page:
             return current_app.login_manager.unauthorized()
         return _refuse(_("Please sign in as an operator to use the test phone."), 401)
-    if not (current_user.is_operator and current_user.approved):
-        refusal = _("The test phone is for operators.")
-        if page:
-            return render_template("board/test_phone.html", refusal=refusal), 403
-        return _refuse(refusal, 403)
-    return None
+    # Signed in, but not an approved operator.
+    refusal = _("The test phone is for operators.")
+    if page:
+        return render_template("board/test_phone.html", refusal=refusal), 403
+    return _refuse(refusal, 403)
 
 
 @bp.get("")

@@ -226,7 +226,7 @@ def request_page(reference: str):
 
 
 def _claimed_page(session, help_request: HelpRequest, status: int = 200, **forms):
-    from board.call_through import progress  # here: call_through imports this module
+    from board.call_through import progress, rings_where  # here: it imports this module
 
     # Audited before rendering: the number is never on a page the log does not know of.
     # With show_caller_numbers off it is on no volunteer's page: the call goes through us.
@@ -241,6 +241,7 @@ def _claimed_page(session, help_request: HelpRequest, status: int = 200, **forms
         show_number=show_number,
         confirmed=calldown.confirmed_on(session, help_request.id),
         call_progress=progress(bridged) if bridged else "",
+        call_rings=rings_where(current_user),
         neighbourhoods=neighbourhoods(session, [help_request]),
         deadline=claim_deadline(help_request, settings().claim_timeout_hours),
         code_renewed=code_renewed(session, help_request.id),

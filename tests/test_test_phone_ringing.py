@@ -317,3 +317,46 @@ def test_the_terminal_answers_a_call_ringing_for_the_simulator(app, twilio, berl
         [delivery] = session.scalars(select(Delivery).where(Delivery.channel == "call"))
         assert delivery.state == "sent" and delivery.provider_id.startswith("CA")
     assert twilio.calls == []
+
+
+def test_without_twilio_the_claimed_page_sends_the_volunteer_to_the_test_phone(
+    without_twilio, berlin, demo
+):
+    client, auth, request, _bea = demo
+    page = client.get(f"/requests/{request.reference}", headers=EN).text
+    assert "the test phone rings instead of your phone" in page
+    assert 'href="/phone"' in page
+    pressed = auth.post(f"/requests/{request.reference}/call-through", headers=EN)
+    followed = client.get(pressed.headers["Location"], headers=EN).text
+    assert "The test phone will ring in a moment. Answer it there and press 1." in followed
+
+
+def test_without_twilio_or_a_test_phone_for_them_there_is_no_dead_end(
+    database_url, tmp_path, berlin, make_person
+):
+    """A volunteer who may not use the test phone ("operators", the default) is not
+    offered a call that would ring nowhere, and a forged press says why."""
+    app = make_test_app(
+        database_url,
+        tmp_path / "plain",
+        twilio={"auth_token": TEST_AUTH_TOKEN, "phone_number": HOTLINE_NUMBER},
+        test_phone="operators",
+    )
+    try:
+        ada = make_person("ada@example.org")
+        berlin.get(User, ada.id).phone = VOLUNTEER_PHONE
+        berlin.commit()
+        client = app.test_client()
+        auth = AuthActions(client)
+        assert auth.login(ada.email, ada.password).status_code == 302
+        request = add_request(berlin, caller_number=FICTIONAL_CALLER, request_type="shopping")
+        assert auth.post(f"/requests/{request.reference}/claim").status_code == 302
+        page = client.get(f"/requests/{request.reference}", headers=EN).text
+        assert "Call through the hotline" not in page
+        pressed = auth.post(f"/requests/{request.reference}/call-through", headers=EN)
+        followed = client.get(pressed.headers["Location"], headers=EN).text
+        assert "Calls through the hotline are not set up here." in followed
+        with get_db(app).session() as session:
+            assert session.scalars(select(BridgedCall)).all() == []
+    finally:
+        close_test_app(app)
