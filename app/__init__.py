@@ -31,10 +31,10 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
         n = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)
 
-    from app import cli, helplines
+    from app import cli
 
     # Each server process syncs the configured helplines as it starts.
-    helplines.init_app(app)
+    _sync_helplines_as_it_starts(app)
     # Every form post needs a CSRF token; the phone line's webhooks are
     # exempted by their blueprint and checked by Twilio's signature instead.
     CSRFProtect(app)
@@ -92,6 +92,55 @@ def core_app(test_config: dict | None = None, instance_path: str | None = None) 
     )
     i18n.init_app(app)
     return app
+
+
+def _sync_helplines_as_it_starts(app: Flask) -> None:
+    """Sync the helplines as the app starts (each server process), and at its first request
+    should the database not answer then.
+
+    So a `[[helpline]]` added to the configuration answers calls after a restart,
+    without `hotline setup`. Several servers start at once: the statements are
+    safe to race. A database without the table yet (before `hotline setup`
+    migrates it: the factory builds the app of that command too) is left alone.
+    """
+    from sqlalchemy import inspect
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from app.database import database_exists, get_db
+    from app.helplines import sync_helplines
+    from app.models import HelplineRow
+
+    synced = {"pid": 0}
+
+    def sync() -> None:
+        db = get_db(app)
+        if not database_exists(db.url):
+            return  # an SQLite file not made yet: opening it would make an empty one
+        try:
+            with db.session() as session:
+                if not inspect(session.connection()).has_table(HelplineRow.__tablename__):
+                    return
+                sync_helplines(session, app.config["HOTLINE"].helplines)
+                session.commit()
+        except SQLAlchemyError as error:
+            # Served anyway: the phone line answers a call whose helpline has no row yet.
+            app.logger.warning(
+                "Helplines not synced yet (tried again at the next request): %s", error
+            )
+            return
+        synced["pid"] = os.getpid()
+
+    sync()
+    # That connection was made outside any request, so without the server-side
+    # statement and lock timeouts a request's connections get (app/database_guard.py):
+    # it must not go on to serve a webhook, which would then wait on a lock unbounded.
+    get_db(app).engine.dispose()
+
+    @app.before_request
+    def _sync_if_not_yet() -> None:
+        # A process forked after the factory ran, or a database that was away at start.
+        if synced["pid"] != os.getpid():
+            sync()
 
 
 def _fill_in_secrets(app: Flask, settings: Settings) -> Settings:

@@ -14,24 +14,19 @@ configuration by `sync_helplines`; zones, requests and calls point at it.
 from __future__ import annotations
 
 import copy
-import logging
-import os
 import re
 import tomllib
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import exists, inspect, select, update
+from sqlalchemy import exists, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from app.config import DEFAULTS, ConfigError, RequestType, Settings, _check, _merge
 from app.messaging.settings import AlertSettings
 from app.phone_numbers import is_dialable
-
-log = logging.getLogger(__name__)
 
 # The slug of the one helpline of a configuration without [[helpline]] tables, and of
 # the row migration 0017 made for everything an earlier release stored.
@@ -207,7 +202,7 @@ def sync_helplines(session: Session, helplines: tuple[Helpline, ...]) -> dict[st
     yet and "default" is no longer configured, takes over the "default" row that
     migration 0017 made for everything stored before.
 
-    Every app server runs this as it starts (`init_app`), several at
+    Every app server runs this as it starts (the factory, app/__init__.py), several at
     once: so each change is one statement that is safe to race. The takeover is
     a conditional UPDATE (a second server waits for the first's row and then
     finds no "default" left) and a new line an INSERT that does nothing when
@@ -244,46 +239,3 @@ def sync_helplines(session: Session, helplines: tuple[Helpline, ...]) -> dict[st
     # The ORM may hold rows from before the statements above.
     session.expire_all()
     return dict(session.execute(select(table.c.slug, table.c.id)).all())
-
-
-def init_app(app) -> None:
-    """Sync the helplines as the app starts (each server process), and at its first request
-    should the database not answer then.
-
-    So a `[[helpline]]` added to the configuration answers calls after a restart,
-    without `hotline setup`. Several servers start at once: the statements are
-    safe to race. A database without the table yet (before `hotline setup`
-    migrates it: the factory builds the app of that command too) is left alone.
-    """
-    from app.database import database_exists, get_db
-    from app.models import HelplineRow
-
-    synced = {"pid": 0}
-
-    def sync() -> None:
-        db = get_db(app)
-        if not database_exists(db.url):
-            return  # an SQLite file not made yet: opening it would make an empty one
-        try:
-            with db.session() as session:
-                if not inspect(session.connection()).has_table(HelplineRow.__tablename__):
-                    return
-                sync_helplines(session, app.config["HOTLINE"].helplines)
-                session.commit()
-        except SQLAlchemyError as error:
-            # Served anyway: the phone line answers a call whose helpline has no row yet.
-            log.warning("Helplines not synced yet (tried again at the next request): %s", error)
-            return
-        synced["pid"] = os.getpid()
-
-    sync()
-    # That connection was made outside any request, so without the server-side
-    # statement and lock timeouts a request's connections get (app/database_guard.py):
-    # it must not go on to serve a webhook, which would then wait on a lock unbounded.
-    get_db(app).engine.dispose()
-
-    @app.before_request
-    def _sync_if_not_yet() -> None:
-        # A process forked after the factory ran, or a database that was away at start.
-        if synced["pid"] != os.getpid():
-            sync()
