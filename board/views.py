@@ -80,13 +80,12 @@ def _session_with_fresh_claims():
     return session
 
 
-def _filters(zones) -> tuple[FilterForm, BoardFilters]:
+def _filters(zones, keys: dict[int, str]) -> tuple[FilterForm, BoardFilters]:
     """The filter form read from the query string; invalid values are reported and ignored.
 
     With zones of several helplines the choices are every one of those lines' kinds of
-    help and languages, and a zone slug two lines share is told apart (zone_keys)."""
-    keys = zone_keys(zones)
-    several = len({z.helpline_id for z in zones}) > 1
+    help and languages, and a zone slug two lines share is told apart (`keys`, zone_keys)."""
+    several = _several_lines(zones)
     form = FilterForm(formdata=request.args)
     form.zone.choices = [SelectChoice("", _("All my zones"))] + [
         SelectChoice(keys[z.id], zone_label(z, keys, several)) for z in zones
@@ -137,6 +136,10 @@ def _lines_of(zones) -> list:
     return lines or list(config.helplines)
 
 
+def _several_lines(zones) -> bool:
+    return len({z.helpline_id for z in zones}) > 1
+
+
 def _unique(values) -> list:
     return list(dict.fromkeys(values))
 
@@ -144,7 +147,8 @@ def _unique(values) -> list:
 def _board_page(template: str):
     session = db_session()
     zones = zones_served_by(session, current_user)
-    form, filters = _filters(zones)
+    keys = zone_keys(zones)
+    form, filters = _filters(zones, keys)
     board = open_requests(session, zones, filters, remembered=remembered_counts())
     return render_template(
         template,
@@ -153,8 +157,8 @@ def _board_page(template: str):
         board=board,
         zones=zones,
         neighbourhoods=neighbourhoods(session, board.requests),
-        zone_keys=zone_keys(zones),
-        several_lines=len({z.helpline_id for z in zones}) > 1,
+        zone_keys=keys,
+        several_lines=_several_lines(zones),
         held=open_claim_count(session, current_user),
         max_open_claims=settings().max_open_claims,
         filtered=filters.narrowed,
